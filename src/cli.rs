@@ -1,0 +1,178 @@
+//! Command-line definitions (clap derive). Every proxy flag can also be set from an
+//! environment variable `STRICTDOT_…`; repeatable flags take comma-separated lists there.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::pin::Pin;
+use crate::upstream::tls::TlsMinVersion;
+use crate::upstream_spec::UpstreamSpec;
+
+/// strictdot: plain DNS in, strictly authenticated DNS-over-TLS out.
+#[derive(Debug, Parser)]
+#[command(name = "strictdot", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// A subcommand; without one, strictdot runs the forwarder.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Forwarder options.
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the SPKI SHA-256 pin of every certificate a server presents (or of a PEM file).
+    Pin(PinArgs),
+}
+
+/// Options of the forwarder.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Address to serve plain DNS on, UDP and TCP (repeatable).
+    #[arg(short = 'l', long = "listen", value_name = "ADDR:PORT", env = "STRICTDOT_LISTEN",
+          value_delimiter = ',', default_value = "127.0.0.1:53")]
+    pub listen: Vec<SocketAddr>,
+
+    /// Upstream DoT resolver as IP[:PORT][#AUTH_NAME], IPv6 in brackets; port 853 by
+    /// default (repeatable). Default: 1.1.1.1 and 1.0.0.1, name cloudflare-dns.com.
+    #[arg(short = 'u', long = "upstream", value_name = "IP[:PORT][#NAME]",
+          env = "STRICTDOT_UPSTREAM", value_delimiter = ',')]
+    pub upstream: Vec<UpstreamSpec>,
+
+    /// SPKI SHA-256 pin (RFC 7469, base64) for the command-line upstreams (repeatable;
+    /// give a backup pin too). With #NAME, both the name and a pin must hold.
+    #[arg(long = "pin-sha256", value_name = "BASE64", env = "STRICTDOT_PIN_SHA256",
+          value_delimiter = ',')]
+    pub pin_sha256: Vec<Pin>,
+
+    /// Extra trusted CA certificates (PEM), added to the compiled-in web PKI roots.
+    #[arg(long = "ca-file", value_name = "PEM", env = "STRICTDOT_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Lowest TLS version to accept from upstreams.
+    #[arg(long = "tls-min-version", value_enum, env = "STRICTDOT_TLS_MIN_VERSION",
+          default_value = "1.2")]
+    pub tls_min_version: TlsMinVersion,
+
+    /// End-to-end budget per query (e.g. 4s, 1500ms); after it the client gets SERVFAIL.
+    #[arg(long = "timeout", value_name = "DURATION", env = "STRICTDOT_TIMEOUT",
+          default_value = "4s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Maximum concurrent TCP client connections.
+    #[arg(long = "max-tcp-clients", value_name = "N", env = "STRICTDOT_MAX_TCP_CLIENTS",
+          default_value_t = 1024)]
+    pub max_tcp_clients: usize,
+
+    /// Close an idle client TCP connection after this long.
+    #[arg(long = "tcp-idle-timeout", value_name = "DURATION",
+          env = "STRICTDOT_TCP_IDLE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub tcp_idle_timeout: Duration,
+
+    /// Close an idle upstream connection after this long.
+    #[arg(long = "upstream-idle-timeout", value_name = "DURATION",
+          env = "STRICTDOT_UPSTREAM_IDLE_TIMEOUT", default_value = "30s",
+          value_parser = parse_duration)]
+    pub upstream_idle_timeout: Duration,
+
+    /// Authenticated connections per upstream at most.
+    #[arg(long = "max-upstream-connections", value_name = "N",
+          env = "STRICTDOT_MAX_UPSTREAM_CONNECTIONS", default_value_t = 4)]
+    pub max_upstream_connections: usize,
+
+    /// Queries in flight per upstream connection at most.
+    #[arg(long = "max-in-flight", value_name = "N", env = "STRICTDOT_MAX_IN_FLIGHT",
+          default_value_t = 128)]
+    pub max_in_flight: usize,
+
+    /// Log verbosity.
+    #[arg(long = "log-level", value_enum, env = "STRICTDOT_LOG_LEVEL", default_value = "info")]
+    pub log_level: LogLevel,
+}
+
+/// Log verbosity levels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Errors and warnings (upstream failures).
+    Warn,
+    /// Start-up, upstream state changes.
+    Info,
+    /// Per-query outcomes (no names unless asked).
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+/// Options of `strictdot pin`.
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// Server to read the chain from: IP[:PORT][#NAME] (port 853 by default).
+    #[arg(value_name = "IP[:PORT][#NAME]", required_unless_present = "cert",
+          conflicts_with = "cert")]
+    pub server: Option<UpstreamSpec>,
+
+    /// Name to send as SNI (same as #NAME).
+    #[arg(long = "tls-name", value_name = "NAME")]
+    pub tls_name: Option<String>,
+
+    /// Read certificates from this PEM file instead of a server.
+    #[arg(long = "cert", value_name = "PEM")]
+    pub cert: Option<PathBuf>,
+
+    /// Give up on the server after this long.
+    #[arg(long = "timeout", value_name = "DURATION", default_value = "5s",
+          value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// Parses `4s`, `1500ms`, `2m`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (examples: 4s, 1500ms, 2m)"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("'{s}': unknown unit '{unit}' (use ms, s or m)")),
+    };
+    if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 {
+        return Err(format!("'{s}' is out of range (more than 0, at most a day)"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("4s").unwrap(), Duration::from_secs(4));
+        assert_eq!(parse_duration("1500ms").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        for bad in ["", "0", "-1s", "5h", "x", "1e999s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

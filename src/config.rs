@@ -1,0 +1,217 @@
+//! The one validated [`Config`]: built from the command line, checked completely before
+//! anything binds, with each tunable's bounds in one table. Out-of-range settings are
+//! refused, never clamped.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+
+use crate::cli::ProxyArgs;
+use crate::listen::tcp::TcpLimits;
+use crate::upstream::conn::ConnLimits;
+use crate::upstream::pool::{PoolSettings, UpstreamConfig};
+use crate::upstream::tls::{read_pem_certs, TlsMinVersion};
+use crate::upstream::verify::AuthMode;
+use crate::upstream_spec::UpstreamSpec;
+
+/// The built-in upstreams: Cloudflare's resolvers, authenticated by name against the
+/// compiled-in web PKI roots.
+pub const DEFAULT_UPSTREAMS: [&str; 2] = [
+    "1.1.1.1:853#cloudflare-dns.com",
+    "1.0.0.1:853#cloudflare-dns.com",
+];
+
+/// A configuration problem; strictdot refuses to start (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// RFC 8310 strict profile: every upstream needs a name or a pin.
+    #[error("upstream {0} has neither an authentication name (#NAME) nor --pin-sha256; the strict profile refuses to run unauthenticated")]
+    NoAuthentication(String),
+    /// A CA file could not be used.
+    #[error("CA file {0}: {1}")]
+    CaFile(String, String),
+    /// A setting outside its allowed range.
+    #[error("--{name} {value} is out of range ({range})")]
+    OutOfRange {
+        /// The flag.
+        name: &'static str,
+        /// The given value.
+        value: String,
+        /// The allowed range, in words.
+        range: &'static str,
+    },
+    /// No listen address.
+    #[error("no --listen address given")]
+    NoListener,
+}
+
+/// Everything the server needs, validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Addresses to serve on (UDP and TCP each).
+    pub listen: Vec<SocketAddr>,
+    /// Upstreams, each with its authentication mode.
+    pub upstreams: Vec<UpstreamConfig>,
+    /// CA certificates trusted besides the web PKI roots.
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// End-to-end budget per query.
+    pub timeout: Duration,
+    /// Upstream pool settings.
+    pub pool: PoolSettings,
+    /// TCP listener limits.
+    pub tcp: TcpLimits,
+    /// Queries waiting for an upstream at once, all clients together; beyond it, SERVFAIL.
+    pub max_pending: usize,
+    /// How long shutdown waits for queries in flight.
+    pub grace: Duration,
+}
+
+/// Bounds of a numeric setting, kept with its reason.
+struct Bound {
+    name: &'static str,
+    min: u64,
+    max: u64,
+    range: &'static str,
+}
+
+/// The table of tunables and their bounds.
+const TIMEOUT_MS: Bound = Bound {
+    name: "timeout",
+    min: 100,
+    max: 60_000,
+    range: "100ms to 60s: long enough for a handshake, shorter than any client waits",
+};
+const TCP_CLIENTS: Bound = Bound {
+    name: "max-tcp-clients",
+    min: 1,
+    max: 1_000_000,
+    range: "1 to 1000000",
+};
+const TCP_IDLE_MS: Bound = Bound {
+    name: "tcp-idle-timeout",
+    min: 100,
+    max: 600_000,
+    range: "100ms to 10m (RFC 7766 §6.2.3 suggests seconds)",
+};
+const UPSTREAM_IDLE_MS: Bound = Bound {
+    name: "upstream-idle-timeout",
+    min: 100,
+    max: 3_600_000,
+    range: "100ms to 1h",
+};
+const UPSTREAM_CONNS: Bound = Bound {
+    name: "max-upstream-connections",
+    min: 1,
+    max: 64,
+    range: "1 to 64 (RFC 7766 §6.2.2 asks clients to keep few)",
+};
+const IN_FLIGHT: Bound = Bound {
+    name: "max-in-flight",
+    min: 1,
+    max: 4096,
+    range: "1 to 4096 (the 16-bit ID space is shared per connection)",
+};
+
+fn check(b: &Bound, value: u64) -> Result<(), ConfigError> {
+    if (b.min..=b.max).contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange {
+            name: b.name,
+            value: value.to_string(),
+            range: b.range,
+        })
+    }
+}
+
+fn check_ms(b: &Bound, d: Duration) -> Result<(), ConfigError> {
+    check(b, u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).map_err(|e| match e {
+        ConfigError::OutOfRange { name, range, .. } => ConfigError::OutOfRange {
+            name,
+            value: format!("{d:?}"),
+            range,
+        },
+        other => other,
+    })
+}
+
+impl Config {
+    /// A configuration with the defaults for everything but the upstreams.
+    pub fn new(upstreams: Vec<UpstreamConfig>) -> Config {
+        let timeout = Duration::from_secs(4);
+        Config {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 53))],
+            upstreams,
+            extra_roots: Vec::new(),
+            timeout,
+            pool: PoolSettings {
+                max_conns: 4,
+                conn: ConnLimits {
+                    max_in_flight: 128,
+                    idle_timeout: Duration::from_secs(30),
+                },
+                connect_timeout: timeout / 2,
+                backoff_base: Duration::from_millis(250),
+                backoff_max: Duration::from_secs(5),
+                tls_min_version: TlsMinVersion::Tls12,
+            },
+            tcp: TcpLimits {
+                max_clients: 1024,
+                max_in_flight: 64,
+                idle_timeout: Duration::from_secs(10),
+                read_timeout: Duration::from_secs(5),
+                write_timeout: Duration::from_secs(5),
+            },
+            max_pending: 8192,
+            grace: Duration::from_secs(5),
+        }
+    }
+
+    /// Builds and validates the configuration from the command line.
+    pub fn from_cli(args: &ProxyArgs) -> Result<Config, ConfigError> {
+        check_ms(&TIMEOUT_MS, args.timeout)?;
+        check(&TCP_CLIENTS, args.max_tcp_clients as u64)?;
+        check_ms(&TCP_IDLE_MS, args.tcp_idle_timeout)?;
+        check_ms(&UPSTREAM_IDLE_MS, args.upstream_idle_timeout)?;
+        check(&UPSTREAM_CONNS, args.max_upstream_connections as u64)?;
+        check(&IN_FLIGHT, args.max_in_flight as u64)?;
+        if args.listen.is_empty() {
+            return Err(ConfigError::NoListener);
+        }
+        let specs: Vec<UpstreamSpec> = if args.upstream.is_empty() {
+            DEFAULT_UPSTREAMS
+                .iter()
+                .map(|s| s.parse().expect("built-in upstreams parse"))
+                .collect()
+        } else {
+            args.upstream.clone()
+        };
+        let upstreams = specs
+            .into_iter()
+            .map(|spec| {
+                let mode = AuthMode::new(spec.auth_name.clone(), args.pin_sha256.clone())
+                    .ok_or_else(|| ConfigError::NoAuthentication(spec.to_string()))?;
+                Ok(UpstreamConfig { spec, mode })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        let extra_roots = match &args.ca_file {
+            Some(path) => read_pem_certs(path)?,
+            None => Vec::new(),
+        };
+        // Refuse CA certificates webpki cannot use now, not at the first handshake.
+        crate::upstream::tls::trust_anchors(&extra_roots)?;
+        let mut config = Config::new(upstreams);
+        config.listen = args.listen.clone();
+        config.extra_roots = extra_roots;
+        config.timeout = args.timeout;
+        config.pool.connect_timeout = args.timeout / 2;
+        config.pool.max_conns = args.max_upstream_connections;
+        config.pool.conn.max_in_flight = args.max_in_flight;
+        config.pool.conn.idle_timeout = args.upstream_idle_timeout;
+        config.pool.tls_min_version = args.tls_min_version;
+        config.tcp.max_clients = args.max_tcp_clients;
+        config.tcp.idle_timeout = args.tcp_idle_timeout;
+        Ok(config)
+    }
+}

@@ -1,0 +1,210 @@
+//! Answers: synthesized error answers (SERVFAIL, REFUSED, FORMERR, NOTIMP, BADVERS), the
+//! check every upstream reply passes before it reaches a client, and the rewrite that gives
+//! the client back its own ID and question.
+
+use super::query::{flags, read_question, Header, ValidQuery};
+use super::reader::{names_equal, Reader};
+use super::{Rcode, WireError, HEADER_LEN, TYPE_OPT};
+
+/// The UDP payload size strictdot advertises in the OPT records it writes (the DNS flag day
+/// 2020 figure, which avoids IP fragmentation).
+pub const ADVERTISED_UDP_PAYLOAD: u16 = 1232;
+
+/// How a synthesized answer carries EDNS: present iff the query had an OPT record
+/// (RFC 6891 §7), echoing the DO bit (RFC 3225 §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EdnsReply {
+    /// Echo of the query's DO bit.
+    pub dnssec_ok: bool,
+}
+
+/// Builds an answer with no records but the question (if given) and an OPT record (if the
+/// query had one). The opcode, RD and CD bits are copied from the query; RA is set, as
+/// strictdot offers recursion through its upstreams.
+pub fn error_answer(
+    id: u16,
+    query_flags: u16,
+    question: Option<&[u8]>,
+    rcode: Rcode,
+    edns: Option<EdnsReply>,
+) -> Vec<u8> {
+    let code = rcode.code();
+    let flags =
+        flags::QR | (query_flags & (flags::OPCODE_MASK | flags::RD | flags::CD)) | flags::RA;
+    let question = question.unwrap_or_default();
+    let mut out = Vec::with_capacity(HEADER_LEN + question.len() + 11);
+    out.extend(id.to_be_bytes());
+    out.extend((flags | (code & flags::RCODE_MASK)).to_be_bytes());
+    out.extend(u16::from(!question.is_empty()).to_be_bytes());
+    out.extend([0, 0, 0, 0]);
+    out.extend(u16::from(edns.is_some()).to_be_bytes());
+    out.extend(question);
+    if let Some(e) = edns {
+        push_opt(&mut out, (code >> 4) as u8, e.dnssec_ok);
+    }
+    out
+}
+
+/// Appends an empty OPT record (RFC 6891 §6.1.2) with the given extended RCODE bits.
+fn push_opt(out: &mut Vec<u8>, extended_rcode: u8, dnssec_ok: bool) {
+    out.push(0); // root owner
+    out.extend(TYPE_OPT.to_be_bytes());
+    out.extend(ADVERTISED_UDP_PAYLOAD.to_be_bytes());
+    out.extend([extended_rcode, 0, if dnssec_ok { 0x80 } else { 0 }, 0]);
+    out.extend([0, 0]); // RDLENGTH
+}
+
+/// What the reply check learned about an upstream answer.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplyInfo {
+    /// The header flags word.
+    pub flags: u16,
+    /// Offset just past the question.
+    pub question_end: usize,
+}
+
+/// Checks an upstream reply against the question that was asked: a response (QR=1) to a
+/// standard query, exactly one question equal to ours (name compared case-insensitively,
+/// RFC 4343), and every record of every section well-formed up to the last byte.
+/// A reply that fails is never passed to a client.
+pub fn check_reply(
+    reply: &[u8],
+    qname: &[u8],
+    qtype: u16,
+    qclass: u16,
+) -> Result<ReplyInfo, WireError> {
+    let mut r = Reader::new(reply);
+    let header = Header::read(&mut r)?;
+    if header.flags & flags::QR == 0 || header.opcode() != 0 {
+        return Err(WireError::NotAResponse);
+    }
+    if header.qdcount != 1 {
+        return Err(WireError::BadCount);
+    }
+    let q = read_question(&mut r)?;
+    let name = reply
+        .get(q.name.start..q.name.end)
+        .ok_or(WireError::Truncated)?;
+    if !names_equal(name, qname) || q.qtype != qtype || q.qclass != qclass {
+        return Err(WireError::QuestionMismatch);
+    }
+    let records = u32::from(header.ancount) + u32::from(header.nscount);
+    for _ in 0..records {
+        r.record()?;
+    }
+    let mut opts = 0;
+    for _ in 0..header.arcount {
+        let rec = r.record()?;
+        if rec.rtype == TYPE_OPT {
+            opts += 1;
+            if opts > 1 || rec.name.wire_len != 1 {
+                return Err(WireError::BadOpt);
+            }
+        }
+    }
+    r.finish()?;
+    Ok(ReplyInfo {
+        flags: header.flags,
+        question_end: q.end,
+    })
+}
+
+/// Gives a checked reply back the client's ID and question bytes (the upstream may have
+/// changed the name's case). `info` must come from [`check_reply`] on `reply` for `query`'s
+/// question, so the two questions have the same length.
+pub fn restore_client_view(reply: &mut [u8], info: &ReplyInfo, query: &ValidQuery) {
+    super::set_message_id(reply, query.id());
+    if let Some(q) = reply.get_mut(HEADER_LEN..info.question_end) {
+        if q.len() == query.question().len() {
+            q.copy_from_slice(query.question());
+        }
+    }
+}
+
+/// The answer a UDP client gets when the real one is larger than it can receive: the
+/// header with TC=1 and the question, no records, and an OPT record if the client sent one
+/// (RFC 6891 §7, RFC 2181 §9): the client retries over TCP.
+pub fn truncated_answer(reply_flags: u16, query: &ValidQuery) -> Vec<u8> {
+    let edns = query.edns_reply();
+    let question = query.question();
+    let mut out = Vec::with_capacity(HEADER_LEN + question.len() + 11);
+    out.extend(query.id().to_be_bytes());
+    out.extend((reply_flags | flags::TC).to_be_bytes());
+    out.extend([0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
+    out.extend(question);
+    if let Some(e) = edns {
+        push_opt(&mut out, 0, e.dnssec_ok);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::query::validate;
+
+    fn query() -> ValidQuery {
+        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend(b"\x03WwW\x07example\x00\x00\x01\x00\x01");
+        validate(&m).unwrap()
+    }
+
+    fn reply(id: u16, name: &[u8]) -> Vec<u8> {
+        let mut m = id.to_be_bytes().to_vec();
+        m.extend([0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+        m.extend(name);
+        m.extend([0, 1, 0, 1]);
+        m.extend([0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        m
+    }
+
+    #[test]
+    fn reply_checked_and_restored() {
+        let q = query();
+        let mut rep = reply(999, b"\x03www\x07EXAMPLE\x00");
+        let info = check_reply(&rep, q.qname(), 1, 1).unwrap();
+        restore_client_view(&mut rep, &info, &q);
+        assert_eq!(&rep[..2], &[0x12, 0x34]);
+        assert_eq!(&rep[12..info.question_end], q.question());
+    }
+
+    #[test]
+    fn reply_rejections() {
+        let q = query();
+        let other = reply(1, b"\x03xyz\x07example\x00");
+        assert_eq!(
+            check_reply(&other, q.qname(), 1, 1).unwrap_err(),
+            WireError::QuestionMismatch
+        );
+        let mut rep = reply(1, b"\x03www\x07example\x00");
+        assert_eq!(
+            check_reply(&rep, q.qname(), 28, 1).unwrap_err(),
+            WireError::QuestionMismatch
+        );
+        rep.push(0);
+        assert_eq!(
+            check_reply(&rep, q.qname(), 1, 1).unwrap_err(),
+            WireError::TrailingBytes
+        );
+        let mut notresp = reply(1, b"\x03www\x07example\x00");
+        notresp[2] &= 0x7F;
+        assert_eq!(
+            check_reply(&notresp, q.qname(), 1, 1).unwrap_err(),
+            WireError::NotAResponse
+        );
+        let short = reply(1, b"\x03www\x07example\x00");
+        assert!(check_reply(&short[..short.len() - 1], q.qname(), 1, 1).is_err());
+    }
+
+    #[test]
+    fn error_and_truncated_answers_parse_back() {
+        let q = query();
+        let servfail = q.error_answer(Rcode::ServFail);
+        let info = check_reply(&servfail, q.qname(), 1, 1).unwrap();
+        assert_eq!(info.flags & 0x000F, 2);
+        assert_ne!(info.flags & flags::RA, 0);
+        let tc = truncated_answer(0x8180, &q);
+        let info = check_reply(&tc, q.qname(), 1, 1).unwrap();
+        assert_ne!(info.flags & flags::TC, 0);
+    }
+}

@@ -1,0 +1,271 @@
+//! A bounds-checked cursor over untrusted bytes, and the DNS name rules that go with it.
+//!
+//! Every read returns `Option`/`Result`; nothing here indexes by a computed offset or
+//! subtracts to guard a bound, so no input can make it panic. The DNS limits live beside
+//! the cursor (RFC 1035 §2.3.4 and §4.1.4): a label is at most 63 octets, a name at most
+//! 255 octets on the wire, and a compression pointer must point strictly backwards, so
+//! following pointers always terminates.
+
+use super::WireError;
+
+/// A cursor over a whole DNS message. Positions are absolute offsets into the message,
+/// so compression pointers can be followed from anywhere.
+#[derive(Clone, Copy, Debug)]
+pub struct Reader<'a> {
+    msg: &'a [u8],
+    pos: usize,
+}
+
+/// Where a name sat in the message and how long its uncompressed form is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameSpan {
+    /// Offset of the first octet of the name in the message.
+    pub start: usize,
+    /// Offset just past the name's last octet *at this position* (after a pointer, if any).
+    pub end: usize,
+    /// Length of the name in uncompressed wire form, root label included (1..=255).
+    pub wire_len: usize,
+    /// Whether the name used a compression pointer.
+    pub compressed: bool,
+}
+
+/// The longest name on the wire, RFC 1035 §2.3.4.
+pub const MAX_NAME_LEN: usize = 255;
+/// The longest label, RFC 1035 §2.3.4.
+pub const MAX_LABEL_LEN: usize = 63;
+
+impl<'a> Reader<'a> {
+    /// A cursor at the start of `msg`.
+    pub fn new(msg: &'a [u8]) -> Self {
+        Reader { msg, pos: 0 }
+    }
+
+    /// A cursor at `pos` (which may be the end, but not past it).
+    pub fn at(msg: &'a [u8], pos: usize) -> Option<Self> {
+        (pos <= msg.len()).then_some(Reader { msg, pos })
+    }
+
+    /// The current absolute offset.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// The whole message this cursor reads.
+    pub fn message(&self) -> &'a [u8] {
+        self.msg
+    }
+
+    /// Bytes left after the cursor.
+    pub fn remaining(&self) -> usize {
+        self.msg.len().saturating_sub(self.pos)
+    }
+
+    /// Whether the cursor has reached the end.
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    /// Takes the next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        let end = self.pos.checked_add(n).ok_or(WireError::Truncated)?;
+        let bytes = self.msg.get(self.pos..end).ok_or(WireError::Truncated)?;
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    /// Reads one octet.
+    pub fn u8(&mut self) -> Result<u8, WireError> {
+        let b = *self.msg.get(self.pos).ok_or(WireError::Truncated)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    /// Reads a big-endian u16.
+    pub fn u16(&mut self) -> Result<u16, WireError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    /// Reads a big-endian u32.
+    pub fn u32(&mut self) -> Result<u32, WireError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// Fails with `TrailingBytes` unless the cursor is at the end.
+    pub fn finish(&self) -> Result<(), WireError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(WireError::TrailingBytes)
+        }
+    }
+
+    /// Reads a domain name, checking label and name lengths and label types.
+    ///
+    /// With `allow_pointers` false (the question section of a query), a compression
+    /// pointer is an error. Otherwise each pointer must point strictly before the octet
+    /// that holds it, and before every earlier pointer of the same name, so a chain of
+    /// pointers always ends.
+    pub fn name(&mut self, allow_pointers: bool) -> Result<NameSpan, WireError> {
+        let start = self.pos;
+        let mut wire_len = 0usize;
+        let mut cur = *self;
+        let mut end: Option<usize> = None;
+        // Pointers must go strictly backwards from here on.
+        let mut limit = start;
+        loop {
+            let at = cur.pos;
+            let len = cur.u8()?;
+            match len & 0xC0 {
+                0x00 => {
+                    let len = usize::from(len);
+                    wire_len += 1 + len;
+                    if wire_len > MAX_NAME_LEN {
+                        return Err(WireError::NameTooLong);
+                    }
+                    if len == 0 {
+                        let stop = end.unwrap_or(cur.pos);
+                        self.pos = stop;
+                        return Ok(NameSpan {
+                            start,
+                            end: stop,
+                            wire_len,
+                            compressed: end.is_some(),
+                        });
+                    }
+                    cur.take(len)?;
+                }
+                0xC0 => {
+                    if !allow_pointers {
+                        return Err(WireError::PointerNotAllowed);
+                    }
+                    let low = cur.u8()?;
+                    let target = usize::from(u16::from_be_bytes([len & 0x3F, low]));
+                    if target >= limit || target >= at {
+                        return Err(WireError::BadPointer);
+                    }
+                    if end.is_none() {
+                        end = Some(cur.pos);
+                    }
+                    limit = target;
+                    cur = Reader::at(self.msg, target).ok_or(WireError::BadPointer)?;
+                }
+                _ => return Err(WireError::BadLabelType),
+            }
+        }
+    }
+}
+
+/// The fixed fields of one resource record, and where its parts sit in the message.
+#[derive(Clone, Copy, Debug)]
+pub struct Record {
+    /// The owner name.
+    pub name: NameSpan,
+    /// TYPE.
+    pub rtype: u16,
+    /// CLASS (for OPT: the requester's UDP payload size).
+    pub class: u16,
+    /// Offset of the TTL field (for OPT: extended RCODE, version and flags).
+    pub ttl_at: usize,
+    /// TTL (for OPT: extended RCODE, version and flags).
+    pub ttl: u32,
+    /// Offset of the first RDATA octet.
+    pub rdata_start: usize,
+    /// Offset just past the RDATA.
+    pub rdata_end: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// Reads one resource record (RFC 1035 §4.1.3): owner name (pointers allowed), the
+    /// fixed fields, and RDATA of exactly RDLENGTH octets. RDATA content is not parsed.
+    pub fn record(&mut self) -> Result<Record, WireError> {
+        let name = self.name(true)?;
+        let rtype = self.u16()?;
+        let class = self.u16()?;
+        let ttl_at = self.pos;
+        let ttl = self.u32()?;
+        let rdlen = usize::from(self.u16()?);
+        let rdata_start = self.pos;
+        self.take(rdlen)?;
+        Ok(Record {
+            name,
+            rtype,
+            class,
+            ttl_at,
+            ttl,
+            rdata_start,
+            rdata_end: self.pos,
+        })
+    }
+}
+
+/// Compares two uncompressed wire-form names as DNS does: ASCII case-insensitively
+/// (RFC 4343 §3). Both must already have been validated by [`Reader::name`].
+pub fn names_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(msg: &[u8], at: usize, ptrs: bool) -> Result<NameSpan, WireError> {
+        Reader::at(msg, at).unwrap().name(ptrs)
+    }
+
+    #[test]
+    fn plain_name() {
+        let msg = b"\x03www\x07example\x00rest";
+        let span = name(msg, 0, false).unwrap();
+        assert_eq!(span.end, 13);
+        assert_eq!(span.wire_len, 13);
+        assert!(!span.compressed);
+    }
+
+    #[test]
+    fn root_name() {
+        let span = name(b"\x00", 0, false).unwrap();
+        assert_eq!((span.end, span.wire_len), (1, 1));
+    }
+
+    #[test]
+    fn pointer_backwards_ok_forwards_or_self_rejected() {
+        let msg = b"\x07example\x00\x03www\xC0\x00";
+        let span = name(msg, 9, true).unwrap();
+        assert_eq!(span.end, 15);
+        assert_eq!(span.wire_len, 13);
+        assert!(span.compressed);
+        assert_eq!(name(msg, 9, false), Err(WireError::PointerNotAllowed));
+        // Pointer to itself.
+        assert_eq!(name(b"\xC0\x00", 0, true), Err(WireError::BadPointer));
+        // Pointer forwards.
+        assert_eq!(name(b"\xC0\x02\x00", 0, true), Err(WireError::BadPointer));
+        // Two pointers that form a loop.
+        let looped = b"\x00\xC0\x03\xC0\x01";
+        assert_eq!(name(looped, 3, true), Err(WireError::BadPointer));
+    }
+
+    #[test]
+    fn limits() {
+        let mut long_label = vec![64u8];
+        long_label.extend([b'a'; 64]);
+        long_label.push(0);
+        assert_eq!(name(&long_label, 0, false), Err(WireError::BadLabelType));
+        let mut long_name = Vec::new();
+        for _ in 0..5 {
+            long_name.push(63);
+            long_name.extend([b'a'; 63]);
+        }
+        long_name.push(0);
+        assert_eq!(name(&long_name, 0, false), Err(WireError::NameTooLong));
+        assert_eq!(name(b"\x03ww", 0, false), Err(WireError::Truncated));
+        assert_eq!(name(b"\x80", 0, false), Err(WireError::BadLabelType));
+    }
+
+    #[test]
+    fn case_insensitive_compare() {
+        assert!(names_equal(b"\x03WwW\x00", b"\x03www\x00"));
+        assert!(!names_equal(b"\x03wwx\x00", b"\x03www\x00"));
+    }
+}

@@ -1,0 +1,171 @@
+//! strictdot: a DNS-to-DNS-over-TLS forwarder under the RFC 8310 strict privacy profile.
+//!
+//! One query takes one path: **listener -> validate -> upstream pool -> response**.
+//!
+//! ```text
+//! listen/udp.rs, listen/tcp.rs   plain DNS from clients (RFC 1035, RFC 7766 framing)
+//!   -> forward.rs                the pipeline: validate, resolve, shape the answer
+//!     -> dns/query.rs            bytes -> ValidQuery or a Rejection (drop/FORMERR/NOTIMP/BADVERS)
+//!     -> upstream/pool.rs        pick an upstream, find or open a connection, fail over
+//!       -> upstream/conn.rs      one pipelined DoT connection (handle + driver tasks)
+//!         -> upstream/verify.rs  every authentication decision (name, pins, both)
+//!     -> dns/answer.rs           check the reply, restore ID and question, truncate for UDP
+//! ```
+//!
+//! [`run`] takes already-bound sockets and a cancellation token, so tests bind port 0 on
+//! loopback and drive a real server in-process.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod config;
+pub mod dns;
+pub mod forward;
+pub mod framing;
+pub mod listen;
+pub mod metrics;
+pub mod pin;
+pub mod pin_cmd;
+pub mod shutdown;
+pub mod upstream;
+pub mod upstream_spec;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, ConfigError};
+use crate::forward::Forwarder;
+use crate::metrics::Metrics;
+use crate::upstream::pool::Pool;
+
+/// Bound sockets to serve on.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// UDP sockets.
+    pub udp: Vec<UdpSocket>,
+    /// TCP listeners.
+    pub tcp: Vec<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds UDP and TCP on each address. For port 0, TCP takes the port UDP was given,
+    /// so each address serves both transports on one port.
+    pub async fn bind(addrs: &[SocketAddr]) -> std::io::Result<Listeners> {
+        let mut out = Listeners::default();
+        for addr in addrs {
+            let udp = UdpSocket::bind(addr).await?;
+            let tcp_addr = if addr.port() == 0 {
+                udp.local_addr()?
+            } else {
+                *addr
+            };
+            let tcp = TcpListener::bind(tcp_addr).await?;
+            out.udp.push(udp);
+            out.tcp.push(tcp);
+        }
+        Ok(out)
+    }
+}
+
+/// A configured server, ready to run on bound sockets.
+pub struct Server {
+    config: Config,
+    forwarder: Arc<Forwarder>,
+    metrics: Arc<Metrics>,
+    upstream_tasks: TaskTracker,
+    upstream_stop: CancellationToken,
+}
+
+impl Server {
+    /// Builds the server: trust anchors, TLS configurations, the pool. Nothing connects
+    /// until the first query.
+    pub fn new(config: Config) -> Result<Server, ConfigError> {
+        let roots = upstream::tls::trust_anchors(&config.extra_roots)?;
+        let metrics = Arc::new(Metrics::default());
+        let upstream_tasks = TaskTracker::new();
+        let upstream_stop = CancellationToken::new();
+        let pool = Pool::new(
+            &config.upstreams,
+            roots,
+            config.pool,
+            upstream_tasks.clone(),
+            upstream_stop.clone(),
+            metrics.clone(),
+        );
+        let forwarder = Arc::new(Forwarder::new(pool, config.timeout, metrics.clone()));
+        Ok(Server {
+            config,
+            forwarder,
+            metrics,
+            upstream_tasks,
+            upstream_stop,
+        })
+    }
+
+    /// The server's counters.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops accepting, lets queries in flight
+    /// finish within the grace period, and closes the upstream connections.
+    pub async fn run(self, listeners: Listeners, shutdown: CancellationToken) {
+        let client_tasks = TaskTracker::new();
+        let pending = Arc::new(Semaphore::new(self.config.max_pending));
+        let tcp_clients = Arc::new(Semaphore::new(self.config.tcp.max_clients));
+        for socket in listeners.udp {
+            if let Ok(addr) = socket.local_addr() {
+                tracing::info!(%addr, "serving DNS over UDP");
+            }
+            client_tasks.spawn(listen::udp::serve(
+                Arc::new(socket),
+                self.forwarder.clone(),
+                pending.clone(),
+                self.metrics.clone(),
+                client_tasks.clone(),
+                shutdown.clone(),
+            ));
+        }
+        for listener in listeners.tcp {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "serving DNS over TCP");
+            }
+            client_tasks.spawn(listen::tcp::serve(
+                listener,
+                self.forwarder.clone(),
+                tcp_clients.clone(),
+                self.config.tcp,
+                self.metrics.clone(),
+                client_tasks.clone(),
+                shutdown.clone(),
+            ));
+        }
+        shutdown.cancelled().await;
+        client_tasks.close();
+        if tokio::time::timeout(self.config.grace, client_tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("grace period over; abandoning queries still in flight");
+        }
+        self.upstream_stop.cancel();
+        self.upstream_tasks.close();
+        let _ = tokio::time::timeout(self.config.grace, self.upstream_tasks.wait()).await;
+    }
+}
+
+/// Builds a server from `config` and serves `listeners` until `shutdown` is cancelled.
+pub async fn run(
+    listeners: Listeners,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), ConfigError> {
+    Server::new(config)?.run(listeners, shutdown).await;
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! Client-facing listeners: plain DNS over UDP and TCP.
+
+pub mod tcp;
+pub mod udp;

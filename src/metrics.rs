@@ -1,0 +1,52 @@
+//! Process-wide counters: atomics, updated on the hot path without locks.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A monotonically increasing counter.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Every counter strictdot keeps.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Queries received over UDP (valid or not).
+    pub udp_queries: Counter,
+    /// Queries received over TCP (valid or not).
+    pub tcp_queries: Counter,
+    /// Messages dropped without an answer (runts, responses).
+    pub dropped: Counter,
+    /// Messages answered with FORMERR, NOTIMP or BADVERS by the validator.
+    pub rejected: Counter,
+    /// Queries answered from an upstream.
+    pub answered: Counter,
+    /// Queries answered SERVFAIL because no upstream answered in time.
+    pub servfail: Counter,
+    /// UDP answers replaced by a TC=1 answer because they were too large.
+    pub truncated: Counter,
+    /// Completed upstream TLS handshakes.
+    pub handshakes: Counter,
+    /// Of those, handshakes that resumed an earlier session.
+    pub resumptions: Counter,
+    /// Upstream handshakes that failed authentication or TLS negotiation.
+    pub auth_failures: Counter,
+    /// Upstream connection attempts that failed below TLS (refused, unreachable, timeout).
+    pub connect_failures: Counter,
+    /// Queries retried on another connection or upstream.
+    pub retries: Counter,
+    /// Times a TCP client was refused because of the connection cap.
+    pub tcp_conn_limit_hits: Counter,
+    /// Times a UDP query was answered SERVFAIL at once because too many were pending.
+    pub pending_limit_hits: Counter,
+}

@@ -1,0 +1,367 @@
+//! One DNS-over-TLS connection to an upstream: a cloneable handle ([`Conn`]) and two driver
+//! tasks (reader and writer) that own the TLS stream.
+//!
+//! Queries are pipelined (RFC 7766 §6.2.1.1): each gets a connection-unique message ID and
+//! an entry in the in-flight map; replies are matched by ID **and** question, in any order.
+//! A reply with an unknown ID, one that fails the reply check, a reset or garbage closes
+//! the connection and fails every waiter with one cloneable error, so their callers can
+//! retry elsewhere. A query unanswered past its deadline retires the connection: it takes
+//! no new queries and closes once the rest are answered. A [`Conn`] exists only after a
+//! completed handshake that the [`StrictVerifier`](super::verify::StrictVerifier) accepted.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::dns::answer::{check_reply, ReplyInfo};
+use crate::dns::query::ValidQuery;
+use crate::dns::{message_id, set_message_id};
+use crate::framing::{push_frame, FrameBuf};
+use crate::metrics::Metrics;
+
+/// Why a query on a connection got no answer. Cloneable: one value fails every waiter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConnError {
+    /// The peer closed the connection or the socket failed.
+    #[error("connection closed")]
+    Closed,
+    /// The peer sent something that is not a valid answer to an in-flight query.
+    #[error("protocol violation by the upstream")]
+    Protocol,
+    /// No answer before the deadline.
+    #[error("no answer before the deadline")]
+    Timeout,
+}
+
+/// Why a connection could not be established.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// TCP connect failed.
+    #[error("TCP connect failed: {0}")]
+    Tcp(std::io::Error),
+    /// The TLS handshake or authentication failed.
+    #[error("{reason}: {detail}")]
+    Tls {
+        /// A short stable reason (see [`failure_reason`](super::verify::failure_reason)).
+        reason: &'static str,
+        /// The full error.
+        detail: String,
+    },
+    /// The connect or handshake did not finish in time.
+    #[error("connect or TLS handshake timed out")]
+    Timeout,
+}
+
+/// Per-connection limits.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnLimits {
+    /// Queries in flight at once on one connection.
+    pub max_in_flight: usize,
+    /// Close the connection after this long with nothing in flight.
+    pub idle_timeout: Duration,
+}
+
+struct Waiter {
+    tx: oneshot::Sender<Result<(Vec<u8>, ReplyInfo), ConnError>>,
+    qname: Box<[u8]>,
+    qtype: u16,
+    qclass: u16,
+}
+
+struct InFlight {
+    map: HashMap<u16, Waiter>,
+    next_id: u16,
+    last_activity: Instant,
+}
+
+struct Shared {
+    in_flight: Mutex<InFlight>,
+    /// Cancelled when the connection is dead: the driver tasks stop and waiters fail.
+    closed: CancellationToken,
+    /// Set when a query went unanswered past its deadline: no new queries.
+    retired: AtomicBool,
+    /// One permit per query in flight: the bound of [`ConnLimits::max_in_flight`].
+    permits: Arc<Semaphore>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, InFlight> {
+        // A poisoned lock only means another task panicked while holding it; the map is
+        // still consistent (every operation on it is a single insert or remove).
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks the connection dead and fails every waiter with `err`.
+    fn close(&self, err: ConnError) {
+        self.closed.cancel();
+        let waiters: Vec<Waiter> = self.lock().map.drain().map(|(_, w)| w).collect();
+        for w in waiters {
+            let _ = w.tx.send(Err(err));
+        }
+    }
+}
+
+/// A handle to one authenticated upstream connection. Cheap to clone.
+#[derive(Clone)]
+pub struct Conn {
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+/// A reserved in-flight slot on a connection.
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Conn {
+    /// Connects, completes the TLS handshake (authentication happens inside it), and starts
+    /// the driver tasks on `tracker`. Fails if `deadline` passes first.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn connect(
+        addr: SocketAddr,
+        server_name: ServerName<'static>,
+        tls: Arc<ClientConfig>,
+        limits: ConnLimits,
+        deadline: Instant,
+        tracker: &TaskTracker,
+        shutdown: &CancellationToken,
+        metrics: &Arc<Metrics>,
+    ) -> Result<Conn, ConnectError> {
+        let handshake = async {
+            let tcp = TcpStream::connect(addr).await.map_err(ConnectError::Tcp)?;
+            let _ = tcp.set_nodelay(true);
+            TlsConnector::from(tls)
+                .connect(server_name, tcp)
+                .await
+                .map_err(|e| tls_error(&e))
+        };
+        let stream = tokio::time::timeout_at(deadline, handshake)
+            .await
+            .map_err(|_| ConnectError::Timeout)??;
+        metrics.handshakes.inc();
+        if stream.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+            metrics.resumptions.inc();
+        }
+        let shared = Arc::new(Shared {
+            in_flight: Mutex::new(InFlight {
+                map: HashMap::new(),
+                next_id: fastrand::u16(..),
+                last_activity: Instant::now(),
+            }),
+            closed: shutdown.child_token(),
+            retired: AtomicBool::new(false),
+            permits: Arc::new(Semaphore::new(limits.max_in_flight)),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (reader, writer) = tokio::io::split(stream);
+        tracker.spawn(write_loop(writer, rx, shared.clone()));
+        tracker.spawn(read_loop(reader, shared.clone(), limits.idle_timeout));
+        Ok(Conn { shared, tx })
+    }
+
+    /// Whether the connection still takes new queries.
+    pub fn is_usable(&self) -> bool {
+        !self.shared.closed.is_cancelled() && !self.shared.retired.load(Ordering::Acquire)
+    }
+
+    /// Whether the connection is gone for good.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.is_cancelled()
+    }
+
+    /// Reserves an in-flight slot, or `None` if the connection is full or not usable.
+    pub fn try_reserve(&self) -> Option<Slot> {
+        if !self.is_usable() {
+            return None;
+        }
+        let permit = self.shared.permits.clone().try_acquire_owned().ok()?;
+        Some(Slot { _permit: permit })
+    }
+
+    /// Sends `query` with a connection-unique ID and waits for the matching reply until
+    /// `deadline`. On a timeout the connection is retired.
+    pub async fn query(
+        &self,
+        _slot: Slot,
+        query: &ValidQuery,
+        deadline: Instant,
+    ) -> Result<(Vec<u8>, ReplyInfo), ConnError> {
+        let (tx, rx) = oneshot::channel();
+        let mut frame = Vec::with_capacity(query.bytes().len() + 2);
+        let id = {
+            let mut inf = self.shared.lock();
+            if self.shared.closed.is_cancelled() {
+                return Err(ConnError::Closed);
+            }
+            let mut id = inf.next_id;
+            while inf.map.contains_key(&id) {
+                id = id.wrapping_add(1);
+            }
+            inf.next_id = id.wrapping_add(1);
+            inf.last_activity = Instant::now();
+            inf.map.insert(
+                id,
+                Waiter {
+                    tx,
+                    qname: query.qname().into(),
+                    qtype: query.qtype(),
+                    qclass: query.qclass(),
+                },
+            );
+            id
+        };
+        push_frame(&mut frame, query.bytes());
+        set_message_id(&mut frame[2..], id);
+        if self.tx.send(frame).is_err() {
+            self.abandon(id);
+            return Err(ConnError::Closed);
+        }
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(ConnError::Closed),
+            Err(_) => {
+                // RFC 7766 §6.2.1.1 lets a server answer slowly, but an answer this late
+                // means the peer may be gone: send nothing more on this connection.
+                self.shared.retired.store(true, Ordering::Release);
+                self.abandon(id);
+                Err(ConnError::Timeout)
+            }
+        }
+    }
+
+    fn abandon(&self, id: u16) {
+        let empty = {
+            let mut inf = self.shared.lock();
+            inf.map.remove(&id);
+            inf.map.is_empty()
+        };
+        if empty && self.shared.retired.load(Ordering::Acquire) {
+            self.shared.close(ConnError::Closed);
+        }
+    }
+}
+
+fn tls_error(e: &std::io::Error) -> ConnectError {
+    let detail = e.to_string();
+    let reason = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .map(super::verify::failure_reason)
+        .unwrap_or("TLS handshake failed");
+    ConnectError::Tls { reason, detail }
+}
+
+async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(
+    mut writer: W,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    shared: Arc<Shared>,
+) {
+    let mut batch = Vec::with_capacity(4096);
+    loop {
+        let first = tokio::select! {
+            _ = shared.closed.cancelled() => break,
+            f = rx.recv() => match f { Some(f) => f, None => break },
+        };
+        batch.clear();
+        batch.extend_from_slice(&first);
+        // Several queries ready at once go out in one TLS record and one write.
+        while batch.len() < 16 * 1024 {
+            match rx.try_recv() {
+                Ok(more) => batch.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        let write = async {
+            writer.write_all(&batch).await?;
+            writer.flush().await
+        };
+        let ok = tokio::select! {
+            _ = shared.closed.cancelled() => false,
+            r = write => r.is_ok(),
+        };
+        if !ok {
+            shared.close(ConnError::Closed);
+            break;
+        }
+    }
+    // Send close_notify, best effort and bounded.
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
+}
+
+async fn read_loop<R: tokio::io::AsyncRead + Unpin>(
+    mut reader: R,
+    shared: Arc<Shared>,
+    idle_timeout: Duration,
+) {
+    let mut frames = FrameBuf::new();
+    let err = loop {
+        let idle_at = {
+            let inf = shared.lock();
+            (inf.map.is_empty()).then_some(inf.last_activity + idle_timeout)
+        };
+        let idle = async {
+            match idle_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let n = tokio::select! {
+            _ = shared.closed.cancelled() => break ConnError::Closed,
+            _ = idle => {
+                let inf = shared.lock();
+                if inf.map.is_empty() && inf.last_activity + idle_timeout <= Instant::now() {
+                    break ConnError::Closed;
+                }
+                continue;
+            }
+            n = reader.read_buf(frames.spare()) => n,
+        };
+        match n {
+            Ok(0) | Err(_) => break ConnError::Closed,
+            Ok(_) => {}
+        }
+        if let Err(e) = deliver_frames(&mut frames, &shared) {
+            break e;
+        }
+    };
+    shared.close(err);
+}
+
+/// Hands every complete reply in `frames` to its waiter.
+fn deliver_frames(frames: &mut FrameBuf, shared: &Shared) -> Result<(), ConnError> {
+    while let Some(frame) = frames.next_frame() {
+        let reply = frame.map_err(|_| ConnError::Protocol)?;
+        let id = message_id(reply).ok_or(ConnError::Protocol)?;
+        let mut inf = shared.lock();
+        let Some(waiter) = inf.map.remove(&id) else {
+            if shared.retired.load(Ordering::Acquire) {
+                // A late answer to a query that already timed out: IDs are never reused
+                // on a retired connection, so this is not a confusion.
+                continue;
+            }
+            return Err(ConnError::Protocol);
+        };
+        let info = check_reply(reply, &waiter.qname, waiter.qtype, waiter.qclass)
+            .map_err(|_| ConnError::Protocol)?;
+        inf.last_activity = Instant::now();
+        let done = inf.map.is_empty() && shared.retired.load(Ordering::Acquire);
+        drop(inf);
+        let _ = waiter.tx.send(Ok((reply.to_vec(), info)));
+        if done {
+            return Err(ConnError::Closed);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! Upstream side: authenticated DNS-over-TLS connections and the pool that uses them.
+
+pub mod conn;
+pub mod pool;
+pub mod tls;
+pub mod verify;

@@ -1,0 +1,321 @@
+//! The upstream pool: picks an upstream, finds or opens an authenticated connection with a
+//! free in-flight slot, fails over, and keeps per-upstream health with a short jittered
+//! exponential backoff, so a failed upstream is skipped until it recovers, without a restart.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use rustls_pki_types::{ServerName, TrustAnchor};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::conn::{Conn, ConnError, ConnLimits, ConnectError, Slot};
+use super::tls::{client_config, TlsMinVersion};
+use super::verify::AuthMode;
+use crate::dns::answer::ReplyInfo;
+use crate::dns::query::ValidQuery;
+use crate::metrics::Metrics;
+use crate::upstream_spec::UpstreamSpec;
+
+/// At most this many tries (connections or upstreams) for one client query.
+const MAX_ATTEMPTS: usize = 3;
+/// While an upstream keeps failing, log about it at most this often.
+const LOG_EVERY: Duration = Duration::from_secs(30);
+
+/// One configured upstream: where it is and how it is authenticated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    /// Address and authentication name.
+    pub spec: UpstreamSpec,
+    /// How the upstream is authenticated (never "not at all").
+    pub mode: AuthMode,
+}
+
+/// Pool settings.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolSettings {
+    /// Authenticated connections per upstream at most.
+    pub max_conns: usize,
+    /// Limits of each connection.
+    pub conn: ConnLimits,
+    /// Longest time a TCP connect plus TLS handshake may take.
+    pub connect_timeout: Duration,
+    /// First backoff after a failed connection; doubles per failure.
+    pub backoff_base: Duration,
+    /// Longest backoff.
+    pub backoff_max: Duration,
+    /// Lowest TLS version.
+    pub tls_min_version: TlsMinVersion,
+}
+
+/// Why the pool gave no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PoolError {
+    /// Every upstream is failing (in backoff) or full.
+    #[error("no upstream available")]
+    Unavailable,
+    /// The budget ran out.
+    #[error("no answer within the query budget")]
+    Timeout,
+}
+
+struct Health {
+    failures: u32,
+    down_until: Option<Instant>,
+    last_log: Option<Instant>,
+    suppressed: u32,
+}
+
+struct Upstream {
+    label: String,
+    addr: SocketAddr,
+    server_name: ServerName<'static>,
+    tls: Arc<ClientConfig>,
+    conns: Mutex<Vec<Conn>>,
+    /// Held while a handshake is under way: one handshake at a time per upstream, and
+    /// queries that arrive meanwhile wait for it instead of starting their own.
+    connecting: tokio::sync::Mutex<()>,
+    health: Mutex<Health>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+enum AcquireError {
+    /// Could not connect or authenticate; the upstream is now in backoff.
+    Failed,
+    /// Every connection is full and no more may be opened.
+    Busy,
+    /// The budget ran out while waiting.
+    Timeout,
+}
+
+/// All upstreams.
+pub struct Pool {
+    upstreams: Vec<Upstream>,
+    settings: PoolSettings,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    metrics: Arc<Metrics>,
+}
+
+impl Pool {
+    /// Builds the pool; connections open on demand.
+    pub fn new(
+        upstreams: &[UpstreamConfig],
+        roots: Arc<[TrustAnchor<'static>]>,
+        settings: PoolSettings,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+        metrics: Arc<Metrics>,
+    ) -> Pool {
+        let upstreams = upstreams
+            .iter()
+            .map(|u| Upstream {
+                label: u.spec.to_string(),
+                addr: u.spec.addr,
+                server_name: match u.mode.name() {
+                    Some(name) => ServerName::DnsName(name.clone()),
+                    None => ServerName::IpAddress(u.spec.addr.ip().into()),
+                },
+                tls: client_config(u.mode.clone(), roots.clone(), settings.tls_min_version),
+                conns: Mutex::new(Vec::new()),
+                connecting: tokio::sync::Mutex::new(()),
+                health: Mutex::new(Health {
+                    failures: 0,
+                    down_until: None,
+                    last_log: None,
+                    suppressed: 0,
+                }),
+            })
+            .collect();
+        Pool {
+            upstreams,
+            settings,
+            tracker,
+            shutdown,
+            metrics,
+        }
+    }
+
+    /// Forwards `query` and returns the checked reply (still with the upstream's ID).
+    pub async fn resolve(
+        &self,
+        query: &ValidQuery,
+        deadline: Instant,
+    ) -> Result<(Vec<u8>, ReplyInfo), PoolError> {
+        let mut avoid: Vec<usize> = Vec::new();
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                self.metrics.retries.inc();
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(PoolError::Timeout);
+            }
+            let Some(idx) = self.pick(&avoid, now) else {
+                return Err(PoolError::Unavailable);
+            };
+            let up = &self.upstreams[idx];
+            let (conn, slot) = match self.acquire(up, deadline).await {
+                Ok(pair) => pair,
+                Err(AcquireError::Timeout) => return Err(PoolError::Timeout),
+                Err(AcquireError::Failed | AcquireError::Busy) => {
+                    avoid.push(idx);
+                    continue;
+                }
+            };
+            // Keep part of the budget for another try unless this is the last one.
+            let attempt_deadline = if attempt + 1 == MAX_ATTEMPTS {
+                deadline
+            } else {
+                now + (deadline - now) / 2
+            };
+            match conn.query(slot, query, attempt_deadline).await {
+                Ok(reply) => return Ok(reply),
+                Err(ConnError::Timeout) => {
+                    tracing::debug!(upstream = %up.label, "query unanswered in time; connection retired");
+                    avoid.push(idx);
+                }
+                Err(ConnError::Closed | ConnError::Protocol) => {
+                    // Retry on a fresh connection, same upstream allowed.
+                }
+            }
+        }
+        Err(PoolError::Timeout)
+    }
+
+    /// The first upstream not in backoff, preferring ones not in `avoid`; an upstream
+    /// whose backoff has run out is eligible again (its next connection is the probe).
+    fn pick(&self, avoid: &[usize], now: Instant) -> Option<usize> {
+        let healthy = |i: &usize| {
+            let h = locked(&self.upstreams[*i].health);
+            h.down_until.is_none_or(|t| t <= now)
+        };
+        let all = 0..self.upstreams.len();
+        all.clone()
+            .filter(|i| !avoid.contains(i))
+            .find(healthy)
+            .or_else(|| all.filter(healthy).last())
+    }
+
+    async fn acquire(&self, up: &Upstream, deadline: Instant) -> Result<(Conn, Slot), AcquireError> {
+        if let Some(pair) = up.find_slot() {
+            return Ok(pair);
+        }
+        let _guard = tokio::time::timeout_at(deadline, up.connecting.lock())
+            .await
+            .map_err(|_| AcquireError::Timeout)?;
+        if let Some(pair) = up.find_slot() {
+            return Ok(pair);
+        }
+        if up.in_backoff(Instant::now()) {
+            return Err(AcquireError::Failed);
+        }
+        if up.live_conns() >= self.settings.max_conns {
+            return Err(AcquireError::Busy);
+        }
+        let connect_deadline = deadline.min(Instant::now() + self.settings.connect_timeout);
+        let result = Conn::connect(
+            up.addr,
+            up.server_name.clone(),
+            up.tls.clone(),
+            self.settings.conn,
+            connect_deadline,
+            &self.tracker,
+            &self.shutdown,
+            &self.metrics,
+        )
+        .await;
+        match result {
+            Ok(conn) => {
+                up.record_success();
+                let slot = conn.try_reserve().ok_or(AcquireError::Busy)?;
+                locked(&up.conns).push(conn.clone());
+                Ok((conn, slot))
+            }
+            Err(e) => {
+                match &e {
+                    ConnectError::Tls { .. } => self.metrics.auth_failures.inc(),
+                    ConnectError::Tcp(_) | ConnectError::Timeout => {
+                        self.metrics.connect_failures.inc()
+                    }
+                }
+                up.record_failure(&e, &self.settings);
+                Err(AcquireError::Failed)
+            }
+        }
+    }
+}
+
+impl Upstream {
+    fn find_slot(&self) -> Option<(Conn, Slot)> {
+        let mut conns = locked(&self.conns);
+        conns.retain(|c| !c.is_closed());
+        conns
+            .iter()
+            .find_map(|c| c.try_reserve().map(|slot| (c.clone(), slot)))
+    }
+
+    fn live_conns(&self) -> usize {
+        locked(&self.conns).iter().filter(|c| c.is_usable()).count()
+    }
+
+    fn in_backoff(&self, now: Instant) -> bool {
+        locked(&self.health).down_until.is_some_and(|t| t > now)
+    }
+
+    fn record_success(&self) {
+        let mut h = locked(&self.health);
+        if h.failures > 0 {
+            tracing::info!(upstream = %self.label, after_failures = h.failures, "upstream recovered");
+        }
+        h.failures = 0;
+        h.down_until = None;
+        h.suppressed = 0;
+    }
+
+    fn record_failure(&self, e: &ConnectError, settings: &PoolSettings) {
+        let now = Instant::now();
+        let mut h = locked(&self.health);
+        h.failures = h.failures.saturating_add(1);
+        let exp = h.failures.saturating_sub(1).min(16);
+        let backoff = settings
+            .backoff_base
+            .saturating_mul(1u32 << exp)
+            .min(settings.backoff_max);
+        // Jitter of +-25% so that many instances do not reconnect in step.
+        let backoff = backoff.mul_f64(0.75 + fastrand::f64() * 0.5);
+        h.down_until = Some(now + backoff);
+        let due = h.last_log.is_none_or(|t| now.duration_since(t) >= LOG_EVERY);
+        if due {
+            let suppressed = h.suppressed;
+            h.last_log = Some(now);
+            h.suppressed = 0;
+            drop(h);
+            match e {
+                ConnectError::Tls { reason, detail } => tracing::warn!(
+                    upstream = %self.label,
+                    reason,
+                    detail = %detail,
+                    retry_in_ms = backoff.as_millis() as u64,
+                    similar_failures_not_logged = suppressed,
+                    "upstream authentication failed; not used (strict profile, no fallback)"
+                ),
+                other => tracing::warn!(
+                    upstream = %self.label,
+                    error = %other,
+                    retry_in_ms = backoff.as_millis() as u64,
+                    similar_failures_not_logged = suppressed,
+                    "upstream connection failed"
+                ),
+            }
+        } else {
+            h.suppressed = h.suppressed.saturating_add(1);
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! `StrictVerifier`: every upstream authentication decision of strictdot lives here.
+//!
+//! RFC 8310 strict profile, three modes, chosen per upstream at construction:
+//! - **name only**: the chain must lead to a trust anchor (webpki roots plus `--ca-file`)
+//!   and the end-entity certificate must be valid for the authentication domain name;
+//! - **pins only**: the end-entity key (which signed the handshake) is pinned, or a
+//!   certificate whose key is pinned verifiably signs, through the presented chain, down to
+//!   the end-entity certificate; a pinned certificate merely *appended* to a chain it did
+//!   not sign authenticates nothing;
+//! - **name and pins**: both, and the pin must be on the chain that was validated
+//!   (end-entity, an intermediate, or the trust anchor of that path).
+//!
+//! In every mode the handshake signature is checked by rustls against the end-entity key
+//! (TLS 1.2 and 1.3), validity periods are enforced, and there is no setting that turns any
+//! of this off. The SPKI bytes hashed for a pin are the ones webpki itself parsed and
+//! verified signatures with, so the hash and the checks cannot disagree about the key.
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
+use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
+use rustls_pki_types::{CertificateDer, DnsName, ServerName, TrustAnchor, UnixTime};
+use webpki::{EndEntityCert, KeyUsage, VerifiedPath};
+
+use crate::pin::Pin;
+
+/// How one upstream is authenticated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Chain to the trust anchors and a name match.
+    Name(DnsName<'static>),
+    /// SPKI pins only.
+    Pins(Vec<Pin>),
+    /// Both a name on a validated chain and a pin on that same chain.
+    NameAndPins(DnsName<'static>, Vec<Pin>),
+}
+
+impl AuthMode {
+    /// Chooses the mode from what was configured; `None` when neither a name nor a pin is
+    /// given, which the strict profile does not allow (RFC 8310 §5).
+    pub fn new(name: Option<DnsName<'static>>, pins: Vec<Pin>) -> Option<AuthMode> {
+        match (name, pins.is_empty()) {
+            (None, true) => None,
+            (None, false) => Some(AuthMode::Pins(pins)),
+            (Some(n), true) => Some(AuthMode::Name(n)),
+            (Some(n), false) => Some(AuthMode::NameAndPins(n, pins)),
+        }
+    }
+
+    /// The authentication name, if the mode has one.
+    pub fn name(&self) -> Option<&DnsName<'static>> {
+        match self {
+            AuthMode::Name(n) | AuthMode::NameAndPins(n, _) => Some(n),
+            AuthMode::Pins(_) => None,
+        }
+    }
+
+    /// The pins, if the mode has any.
+    pub fn pins(&self) -> &[Pin] {
+        match self {
+            AuthMode::Pins(p) | AuthMode::NameAndPins(_, p) => p,
+            AuthMode::Name(_) => &[],
+        }
+    }
+}
+
+impl fmt::Display for AuthMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthMode::Name(n) => write!(f, "name {} (PKIX)", n.as_ref()),
+            AuthMode::Pins(p) => write!(f, "{} SPKI pin(s), no name", p.len()),
+            AuthMode::NameAndPins(n, p) => {
+                write!(f, "name {} (PKIX) and {} SPKI pin(s)", n.as_ref(), p.len())
+            }
+        }
+    }
+}
+
+/// Authentication failures of our own making (the rest are webpki's, mapped to rustls').
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PinFailure {
+    /// No pinned key appears on a chain that verifies to the end-entity certificate.
+    #[error("SPKI pin mismatch: no pinned key signs the presented end-entity certificate")]
+    NoPinnedKeyOnChain,
+    /// The chain validated, but no certificate on it carries a pinned key.
+    #[error("SPKI pin mismatch: the validated chain holds no pinned key")]
+    NotOnValidatedChain,
+}
+
+/// The rustls verifier for one upstream. See the module documentation.
+pub struct StrictVerifier {
+    mode: AuthMode,
+    roots: Arc<[TrustAnchor<'static>]>,
+    algs: WebPkiSupportedAlgorithms,
+}
+
+impl fmt::Debug for StrictVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StrictVerifier")
+            .field("mode", &self.mode)
+            .field("roots", &self.roots.len())
+            .finish()
+    }
+}
+
+impl StrictVerifier {
+    /// A verifier for `mode`, trusting `roots` for path validation.
+    pub fn new(mode: AuthMode, roots: Arc<[TrustAnchor<'static>]>) -> StrictVerifier {
+        StrictVerifier {
+            mode,
+            roots,
+            algs: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        }
+    }
+
+    /// The mode this verifier enforces.
+    pub fn mode(&self) -> &AuthMode {
+        &self.mode
+    }
+
+    fn verify_chain(
+        &self,
+        ee_der: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        let ee = EndEntityCert::try_from(ee_der).map_err(pki_error)?;
+        match &self.mode {
+            AuthMode::Name(name) => {
+                ee.verify_for_usage(
+                    self.algs.all,
+                    &self.roots,
+                    intermediates,
+                    now,
+                    KeyUsage::server_auth(),
+                    None,
+                    None,
+                )
+                .map_err(pki_error)?;
+                ee.verify_is_valid_for_subject_name(&ServerName::DnsName(name.clone()))
+                    .map_err(pki_error)
+            }
+            AuthMode::NameAndPins(name, pins) => {
+                let pin_refused = Cell::new(false);
+                let on_path = |path: &VerifiedPath<'_>| {
+                    if path_has_pin(path, pins) {
+                        Ok(())
+                    } else {
+                        pin_refused.set(true);
+                        Err(webpki::Error::UnknownIssuer)
+                    }
+                };
+                let result = ee.verify_for_usage(
+                    self.algs.all,
+                    &self.roots,
+                    intermediates,
+                    now,
+                    KeyUsage::server_auth(),
+                    None,
+                    Some(&on_path),
+                );
+                match result {
+                    Ok(_) => {}
+                    Err(_) if pin_refused.get() => {
+                        return Err(pin_error(PinFailure::NotOnValidatedChain))
+                    }
+                    Err(e) => return Err(pki_error(e)),
+                }
+                ee.verify_is_valid_for_subject_name(&ServerName::DnsName(name.clone()))
+                    .map_err(pki_error)
+            }
+            AuthMode::Pins(pins) => self.verify_pins_only(&ee, ee_der, intermediates, pins, now),
+        }
+    }
+
+    /// Pins only: accept when the end-entity key is pinned (it signed the handshake) and the
+    /// certificate is within its validity period, or when a presented certificate with a
+    /// pinned key, taken as the sole trust anchor, validates a path to the end-entity.
+    fn verify_pins_only(
+        &self,
+        ee: &EndEntityCert<'_>,
+        ee_der: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        pins: &[Pin],
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        if pins.contains(&Pin::of_spki(&ee.subject_public_key_info())) {
+            return check_validity(ee_der, now);
+        }
+        let mut last_error = None;
+        for (i, cert) in intermediates.iter().enumerate() {
+            let Ok(anchor) = webpki::anchor_from_trusted_cert(cert) else {
+                continue;
+            };
+            if !pins.contains(&Pin::of_spki(&webpki::spki_for_anchor(&anchor))) {
+                continue;
+            }
+            let others: Vec<CertificateDer<'_>> = intermediates
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(_, c)| c.clone())
+                .collect();
+            match ee.verify_for_usage(
+                self.algs.all,
+                &[anchor],
+                &others,
+                now,
+                KeyUsage::server_auth(),
+                None,
+                None,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        match last_error {
+            // A pinned certificate was presented but does not sign down to the end entity;
+            // an expired link is still reported as expiry.
+            Some(e @ (webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. })) => {
+                Err(pki_error(e))
+            }
+            _ => Err(pin_error(PinFailure::NoPinnedKeyOnChain)),
+        }
+    }
+}
+
+/// Whether any certificate of a validated path (end entity, intermediates, anchor) has a
+/// pinned SubjectPublicKeyInfo.
+fn path_has_pin(path: &VerifiedPath<'_>, pins: &[Pin]) -> bool {
+    let pinned = |spki: &[u8]| pins.contains(&Pin::of_spki(spki));
+    pinned(&path.end_entity().subject_public_key_info())
+        || path
+            .intermediate_certificates()
+            .any(|c| pinned(&c.subject_public_key_info()))
+        || pinned(&webpki::spki_for_anchor(path.anchor()))
+}
+
+/// Enforces notBefore/notAfter of a certificate accepted by its pinned key alone.
+fn check_validity(der: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
+    let bad = || rustls::Error::InvalidCertificate(CertificateError::BadEncoding);
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|_| bad())?;
+    let now = i64::try_from(now.as_secs()).map_err(|_| bad())?;
+    let validity = cert.validity();
+    if now < validity.not_before.timestamp() {
+        return Err(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidYet,
+        ));
+    }
+    if now > validity.not_after.timestamp() {
+        return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
+    }
+    Ok(())
+}
+
+fn pin_error(failure: PinFailure) -> rustls::Error {
+    rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(failure))))
+}
+
+/// Maps webpki's verdicts onto rustls' certificate errors (which also pick the TLS alert).
+fn pki_error(e: webpki::Error) -> rustls::Error {
+    use webpki::Error as E;
+    let ce = match e {
+        E::BadDer | E::BadDerTime | E::TrailingData(_) => CertificateError::BadEncoding,
+        E::CertExpired { .. } => CertificateError::Expired,
+        E::CertNotValidYet { .. } => CertificateError::NotValidYet,
+        E::CertNotValidForName(_) => CertificateError::NotValidForName,
+        E::UnknownIssuer | E::CertDistrusted => CertificateError::UnknownIssuer,
+        E::InvalidSignatureForPublicKey
+        | E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => CertificateError::BadSignature,
+        E::UnsupportedCriticalExtension => CertificateError::UnhandledCriticalExtension,
+        E::CertRevoked => CertificateError::Revoked,
+        other => CertificateError::Other(OtherError(Arc::new(other))),
+    };
+    rustls::Error::InvalidCertificate(ce)
+}
+
+impl ServerCertVerifier for StrictVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        // The name checked is the configured one, never what the caller passed: the caller
+        // uses the same value, and this way no call path can substitute another.
+        self.verify_chain(end_entity, intermediates, now)?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algs.supported_schemes()
+    }
+}
+
+/// A short, stable reason for an authentication or handshake failure, for logs and metrics.
+pub fn failure_reason(e: &rustls::Error) -> &'static str {
+    use rustls::Error as R;
+    match e {
+        R::InvalidCertificate(ce) => match ce {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                "certificate expired"
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "certificate not yet valid"
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                "certificate not valid for the authentication name"
+            }
+            CertificateError::UnknownIssuer => "certificate chain does not lead to a trusted root",
+            CertificateError::BadSignature => "bad certificate signature",
+            CertificateError::Other(OtherError(inner)) => match inner.downcast_ref::<PinFailure>() {
+                Some(_) => "SPKI pin mismatch",
+                None => "certificate rejected",
+            },
+            _ => "certificate rejected",
+        },
+        R::PeerIncompatible(_) => "peer incompatible (TLS version or cipher suites)",
+        R::AlertReceived(rustls::AlertDescription::ProtocolVersion) => {
+            "peer refused the TLS version (TLS 1.2/1.3 only)"
+        }
+        R::AlertReceived(_) => "peer sent a TLS alert",
+        R::InvalidMessage(_) | R::InappropriateMessage { .. } | R::InappropriateHandshakeMessage { .. } => {
+            "peer sent an invalid TLS message (not TLS 1.2/1.3?)"
+        }
+        _ => "TLS handshake failed",
+    }
+}
