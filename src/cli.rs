@@ -35,20 +35,35 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
     /// Address to serve plain DNS on, UDP and TCP (repeatable).
-    #[arg(short = 'l', long = "listen", value_name = "ADDR:PORT", env = "STRICTDOT_LISTEN",
-          value_delimiter = ',', default_value = "127.0.0.1:53")]
+    #[arg(
+        short = 'l',
+        long = "listen",
+        value_name = "ADDR:PORT",
+        env = "STRICTDOT_LISTEN",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:53"
+    )]
     pub listen: Vec<SocketAddr>,
 
     /// Upstream DoT resolver as IP[:PORT][#AUTH_NAME], IPv6 in brackets; port 853 by
     /// default (repeatable). Default: 1.1.1.1 and 1.0.0.1, name cloudflare-dns.com.
-    #[arg(short = 'u', long = "upstream", value_name = "IP[:PORT][#NAME]",
-          env = "STRICTDOT_UPSTREAM", value_delimiter = ',')]
+    #[arg(
+        short = 'u',
+        long = "upstream",
+        value_name = "IP[:PORT][#NAME]",
+        env = "STRICTDOT_UPSTREAM",
+        value_delimiter = ','
+    )]
     pub upstream: Vec<UpstreamSpec>,
 
     /// SPKI SHA-256 pin (RFC 7469, base64) for the command-line upstreams (repeatable;
     /// give a backup pin too). With #NAME, both the name and a pin must hold.
-    #[arg(long = "pin-sha256", value_name = "BASE64", env = "STRICTDOT_PIN_SHA256",
-          value_delimiter = ',')]
+    #[arg(
+        long = "pin-sha256",
+        value_name = "BASE64",
+        env = "STRICTDOT_PIN_SHA256",
+        value_delimiter = ','
+    )]
     pub pin_sha256: Vec<Pin>,
 
     /// Extra trusted CA certificates (PEM), added to the compiled-in web PKI roots.
@@ -56,8 +71,12 @@ pub struct ProxyArgs {
     pub ca_file: Option<PathBuf>,
 
     /// Lowest TLS version to accept from upstreams.
-    #[arg(long = "tls-min-version", value_enum, env = "STRICTDOT_TLS_MIN_VERSION",
-          default_value = "1.2")]
+    #[arg(
+        long = "tls-min-version",
+        value_enum,
+        env = "STRICTDOT_TLS_MIN_VERSION",
+        default_value = "1.2"
+    )]
     pub tls_min_version: TlsMinVersion,
 
     /// End-to-end budget per query (e.g. 4s, 1500ms); after it the client gets SERVFAIL.
@@ -66,8 +85,12 @@ pub struct ProxyArgs {
     pub timeout: Duration,
 
     /// Maximum concurrent TCP client connections.
-    #[arg(long = "max-tcp-clients", value_name = "N", env = "STRICTDOT_MAX_TCP_CLIENTS",
-          default_value_t = 1024)]
+    #[arg(
+        long = "max-tcp-clients",
+        value_name = "N",
+        env = "STRICTDOT_MAX_TCP_CLIENTS",
+        default_value_t = 1024
+    )]
     pub max_tcp_clients: usize,
 
     /// Close an idle client TCP connection after this long.
@@ -82,17 +105,30 @@ pub struct ProxyArgs {
     pub upstream_idle_timeout: Duration,
 
     /// Authenticated connections per upstream at most.
-    #[arg(long = "max-upstream-connections", value_name = "N",
-          env = "STRICTDOT_MAX_UPSTREAM_CONNECTIONS", default_value_t = 4)]
+    #[arg(
+        long = "max-upstream-connections",
+        value_name = "N",
+        env = "STRICTDOT_MAX_UPSTREAM_CONNECTIONS",
+        default_value_t = 4
+    )]
     pub max_upstream_connections: usize,
 
     /// Queries in flight per upstream connection at most.
-    #[arg(long = "max-in-flight", value_name = "N", env = "STRICTDOT_MAX_IN_FLIGHT",
-          default_value_t = 128)]
+    #[arg(
+        long = "max-in-flight",
+        value_name = "N",
+        env = "STRICTDOT_MAX_IN_FLIGHT",
+        default_value_t = 128
+    )]
     pub max_in_flight: usize,
 
     /// Log verbosity.
-    #[arg(long = "log-level", value_enum, env = "STRICTDOT_LOG_LEVEL", default_value = "info")]
+    #[arg(
+        long = "log-level",
+        value_enum,
+        env = "STRICTDOT_LOG_LEVEL",
+        default_value = "info"
+    )]
     pub log_level: LogLevel,
 }
 
@@ -115,8 +151,11 @@ pub enum LogLevel {
 #[derive(Debug, Args)]
 pub struct PinArgs {
     /// Server to read the chain from: IP[:PORT][#NAME] (port 853 by default).
-    #[arg(value_name = "IP[:PORT][#NAME]", required_unless_present = "cert",
-          conflicts_with = "cert")]
+    #[arg(
+        value_name = "IP[:PORT][#NAME]",
+        required_unless_present = "cert",
+        conflicts_with = "cert"
+    )]
     pub server: Option<UpstreamSpec>,
 
     /// Name to send as SNI (same as #NAME).
@@ -150,7 +189,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("'{s}': unknown unit '{unit}' (use ms, s or m)")),
     };
     if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 {
-        return Err(format!("'{s}' is out of range (more than 0, at most a day)"));
+        return Err(format!(
+            "'{s}' is out of range (more than 0, at most a day)"
+        ));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -162,7 +203,10 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration("4s").unwrap(), Duration::from_secs(4));
-        assert_eq!(parse_duration("1500ms").unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            parse_duration("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
         for bad in ["", "0", "-1s", "5h", "x", "1e999s"] {

@@ -55,17 +55,28 @@ pub struct Listeners {
 
 impl Listeners {
     /// Binds UDP and TCP on each address. For port 0, TCP takes the port UDP was given,
-    /// so each address serves both transports on one port.
+    /// so each address serves both transports on one port (trying a few ports if the
+    /// first one is taken for TCP).
     pub async fn bind(addrs: &[SocketAddr]) -> std::io::Result<Listeners> {
         let mut out = Listeners::default();
         for addr in addrs {
-            let udp = UdpSocket::bind(addr).await?;
-            let tcp_addr = if addr.port() == 0 {
-                udp.local_addr()?
-            } else {
-                *addr
+            let mut tries = 0;
+            let (udp, tcp) = loop {
+                let udp = UdpSocket::bind(addr).await?;
+                let tcp_addr = if addr.port() == 0 {
+                    udp.local_addr()?
+                } else {
+                    *addr
+                };
+                match TcpListener::bind(tcp_addr).await {
+                    Ok(tcp) => break (udp, tcp),
+                    Err(e) if addr.port() == 0 && tries < 16 => {
+                        tries += 1;
+                        tracing::debug!(error = %e, "port taken for TCP; trying another");
+                    }
+                    Err(e) => return Err(e),
+                }
             };
-            let tcp = TcpListener::bind(tcp_addr).await?;
             out.udp.push(udp);
             out.tcp.push(tcp);
         }

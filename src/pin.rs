@@ -69,6 +69,13 @@ impl fmt::Debug for Pin {
     }
 }
 
+/// The pin of a DER certificate's key, extracted by webpki exactly as the verifier does;
+/// `None` if webpki cannot parse the certificate.
+pub fn of_certificate(der: &rustls_pki_types::CertificateDer<'_>) -> Option<Pin> {
+    let anchor = webpki::anchor_from_trusted_cert(der).ok()?;
+    Some(Pin::of_spki(&webpki::spki_for_anchor(&anchor)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,7 +87,10 @@ mod tests {
         assert_eq!(text.len(), 44);
         assert_eq!(text.parse::<Pin>().unwrap(), pin);
         assert_eq!(format!("sha256/{text}").parse::<Pin>().unwrap(), pin);
-        assert_eq!(format!("pin-sha256=\"{text}\"").parse::<Pin>().unwrap(), pin);
+        assert_eq!(
+            format!("pin-sha256=\"{text}\"").parse::<Pin>().unwrap(),
+            pin
+        );
     }
 
     #[test]
@@ -89,11 +99,4 @@ mod tests {
         assert_eq!("AAAA".parse::<Pin>(), Err(PinError::WrongLength(3)));
         assert_eq!("".parse::<Pin>(), Err(PinError::WrongLength(0)));
     }
-}
-
-/// The pin of a DER certificate's key, extracted by webpki exactly as the verifier does;
-/// `None` if webpki cannot parse the certificate.
-pub fn of_certificate(der: &rustls_pki_types::CertificateDer<'_>) -> Option<Pin> {
-    let anchor = webpki::anchor_from_trusted_cert(der).ok()?;
-    Some(Pin::of_spki(&webpki::spki_for_anchor(&anchor)))
 }

@@ -26,14 +26,15 @@ pub fn main(args: &PinArgs) -> ExitCode {
         (Some(path), _) => read_pem_certs(path)
             .map(|certs| report(&certs, &format!("certificates in {}", path.display())))
             .map_err(|e| e.to_string()),
-        (None, Some(server)) => fetch_chain(server, args.tls_name.as_deref(), args.timeout)
-            .map(|(certs, sni)| {
+        (None, Some(server)) => {
+            fetch_chain(server, args.tls_name.as_deref(), args.timeout).map(|(certs, sni)| {
                 let mut head = format!("chain presented by {}", server.addr);
                 if let Some(sni) = sni {
                     let _ = write!(head, " (SNI {sni})");
                 }
                 report(&certs, &head)
-            }),
+            })
+        }
         (None, None) => Err("give a server (IP[:PORT][#NAME]) or --cert FILE".to_owned()),
     };
     match result {
@@ -54,7 +55,11 @@ pub fn report(certs: &[CertificateDer<'_>], heading: &str) -> String {
         "# {heading}\n# Pins are SHA-256 of each certificate's SubjectPublicKeyInfo (RFC 7469), base64.\n"
     );
     for (i, der) in certs.iter().enumerate() {
-        let role = if i == 0 { "end-entity / first" } else { "chain" };
+        let role = if i == 0 {
+            "end-entity / first"
+        } else {
+            "chain"
+        };
         let _ = writeln!(out, "[{i}] {role}");
         match x509_parser::parse_x509_certificate(der) {
             Ok((_, cert)) => {
@@ -95,7 +100,9 @@ fn fetch_chain(
         (None, None) => None,
     };
     let server_name = match &sni {
-        Some(n) => ServerName::try_from(n.clone()).map_err(|_| format!("'{n}' is not a valid TLS name"))?,
+        Some(n) => {
+            ServerName::try_from(n.clone()).map_err(|_| format!("'{n}' is not a valid TLS name"))?
+        }
         None => ServerName::IpAddress(server.addr.ip().into()),
     };
     let recorder = Arc::new(ChainRecorder::default());

@@ -57,10 +57,7 @@ fn parse_addr(s: &str) -> Result<SocketAddr, SpecError> {
     let bad = || SpecError::BadAddress(s.to_owned());
     if let Some(rest) = s.strip_prefix('[') {
         let (ip, after) = rest.split_once(']').ok_or_else(bad)?;
-        let ip: IpAddr = ip
-            .parse::<std::net::Ipv6Addr>()
-            .map_err(|_| bad())?
-            .into();
+        let ip: IpAddr = ip.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?.into();
         let port = match after {
             "" => DOT_PORT,
             p => parse_port(p.strip_prefix(':').ok_or_else(bad)?)?,
@@ -71,10 +68,7 @@ fn parse_addr(s: &str) -> Result<SocketAddr, SpecError> {
         return Ok(SocketAddr::new(ip, DOT_PORT));
     }
     let (ip, port) = s.rsplit_once(':').ok_or_else(bad)?;
-    let ip: IpAddr = ip
-        .parse::<std::net::Ipv4Addr>()
-        .map_err(|_| bad())?
-        .into();
+    let ip: IpAddr = ip.parse::<std::net::Ipv4Addr>().map_err(|_| bad())?.into();
     Ok(SocketAddr::new(ip, parse_port(port)?))
 }
 
@@ -126,7 +120,10 @@ mod tests {
         assert_eq!(spec("[::1]").addr.port(), 853);
         assert_eq!(spec("::1").addr.port(), 853);
         assert_eq!(
-            spec("1.1.1.1#Cloudflare-DNS.com.").auth_name.unwrap().as_ref(),
+            spec("1.1.1.1#Cloudflare-DNS.com.")
+                .auth_name
+                .unwrap()
+                .as_ref(),
             "cloudflare-dns.com"
         );
         assert_eq!(spec("1.1.1.1#x").to_string(), "1.1.1.1:853#x");

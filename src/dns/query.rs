@@ -213,8 +213,8 @@ pub fn validate(msg: &[u8]) -> Result<ValidQuery, Rejection> {
     } else {
         None
     };
-    let reject = |rcode: Rcode, reason: &'static str, q: Option<&Question>, edns| {
-        Rejection::Reply {
+    let reject =
+        |rcode: Rcode, reason: &'static str, q: Option<&Question>, edns| Rejection::Reply {
             rcode,
             reason,
             answer: answer::error_answer(
@@ -224,10 +224,14 @@ pub fn validate(msg: &[u8]) -> Result<ValidQuery, Rejection> {
                 rcode,
                 edns,
             ),
-        }
-    };
+        };
     if header.opcode() != 0 {
-        return Err(reject(Rcode::NotImp, "opcode not QUERY", question.as_ref(), None));
+        return Err(reject(
+            Rcode::NotImp,
+            "opcode not QUERY",
+            question.as_ref(),
+            None,
+        ));
     }
     let Some(q) = question else {
         let why = if header.qdcount == 1 {

@@ -200,10 +200,14 @@ impl Pool {
         all.clone()
             .filter(|i| !avoid.contains(i))
             .find(healthy)
-            .or_else(|| all.filter(healthy).last())
+            .or_else(|| all.clone().find(healthy))
     }
 
-    async fn acquire(&self, up: &Upstream, deadline: Instant) -> Result<(Conn, Slot), AcquireError> {
+    async fn acquire(
+        &self,
+        up: &Upstream,
+        deadline: Instant,
+    ) -> Result<(Conn, Slot), AcquireError> {
         if let Some(pair) = up.find_slot() {
             return Ok(pair);
         }
@@ -291,7 +295,9 @@ impl Upstream {
         // Jitter of +-25% so that many instances do not reconnect in step.
         let backoff = backoff.mul_f64(0.75 + fastrand::f64() * 0.5);
         h.down_until = Some(now + backoff);
-        let due = h.last_log.is_none_or(|t| now.duration_since(t) >= LOG_EVERY);
+        let due = h
+            .last_log
+            .is_none_or(|t| now.duration_since(t) >= LOG_EVERY);
         if due {
             let suppressed = h.suppressed;
             h.last_log = Some(now);

@@ -28,7 +28,8 @@ pub enum TlsMinVersion {
 /// one without a single certificate is an error.
 pub fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| ConfigError::CaFile(shown.clone(), e.to_string()))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| ConfigError::CaFile(shown.clone(), e.to_string()))?;
     let mut certs = Vec::new();
     for item in CertificateDer::pem_slice_iter(&bytes) {
         let cert = item.map_err(|e| ConfigError::CaFile(shown.clone(), format!("bad PEM: {e}")))?;
@@ -49,8 +50,12 @@ pub fn trust_anchors(
 ) -> Result<Arc<[TrustAnchor<'static>]>, ConfigError> {
     let mut anchors: Vec<TrustAnchor<'static>> = webpki_roots::TLS_SERVER_ROOTS.to_vec();
     for cert in extra {
-        let anchor = webpki::anchor_from_trusted_cert(cert)
-            .map_err(|e| ConfigError::CaFile("--ca-file".to_owned(), format!("unusable CA certificate: {e}")))?;
+        let anchor = webpki::anchor_from_trusted_cert(cert).map_err(|e| {
+            ConfigError::CaFile(
+                "--ca-file".to_owned(),
+                format!("unusable CA certificate: {e}"),
+            )
+        })?;
         anchors.push(anchor.to_owned());
     }
     Ok(anchors.into())

@@ -220,9 +220,9 @@ impl StrictVerifier {
         match last_error {
             // A pinned certificate was presented but does not sign down to the end entity;
             // an expired link is still reported as expiry.
-            Some(e @ (webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. })) => {
-                Err(pki_error(e))
-            }
+            Some(
+                e @ (webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }),
+            ) => Err(pki_error(e)),
             _ => Err(pin_error(PinFailure::NoPinnedKeyOnChain)),
         }
     }
@@ -333,10 +333,12 @@ pub fn failure_reason(e: &rustls::Error) -> &'static str {
             }
             CertificateError::UnknownIssuer => "certificate chain does not lead to a trusted root",
             CertificateError::BadSignature => "bad certificate signature",
-            CertificateError::Other(OtherError(inner)) => match inner.downcast_ref::<PinFailure>() {
-                Some(_) => "SPKI pin mismatch",
-                None => "certificate rejected",
-            },
+            CertificateError::Other(OtherError(inner)) => {
+                match inner.downcast_ref::<PinFailure>() {
+                    Some(_) => "SPKI pin mismatch",
+                    None => "certificate rejected",
+                }
+            }
             _ => "certificate rejected",
         },
         R::PeerIncompatible(_) => "peer incompatible (TLS version or cipher suites)",
@@ -344,7 +346,9 @@ pub fn failure_reason(e: &rustls::Error) -> &'static str {
             "peer refused the TLS version (TLS 1.2/1.3 only)"
         }
         R::AlertReceived(_) => "peer sent a TLS alert",
-        R::InvalidMessage(_) | R::InappropriateMessage { .. } | R::InappropriateHandshakeMessage { .. } => {
+        R::InvalidMessage(_)
+        | R::InappropriateMessage { .. }
+        | R::InappropriateHandshakeMessage { .. } => {
             "peer sent an invalid TLS message (not TLS 1.2/1.3?)"
         }
         _ => "TLS handshake failed",

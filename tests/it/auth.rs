@@ -1,0 +1,282 @@
+//! Strict-profile authentication (RFC 8310): one test per case, each asserting the exact
+//! client outcome and, on failure, that no query reached the upstream.
+
+use std::sync::atomic::Ordering;
+
+use strictdot::pin::Pin;
+use strictdot::upstream::tls::TlsMinVersion;
+
+use crate::support::*;
+
+const NAME: &str = "dot.test";
+
+/// Asserts failure and that the upstream never saw a DNS query.
+async fn refused(up: &FakeUpstream, proxy: &Proxy) {
+    assert_servfail(proxy, "www.example").await;
+    assert_eq!(
+        up.seen.queries.load(Ordering::SeqCst),
+        0,
+        "a query went over an unauthenticated connection"
+    );
+    assert!(proxy.metrics.auth_failures.get() >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn name_with_ca_file_accepted() {
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, Some(NAME), vec![])],
+        &[&root],
+    ))
+    .await;
+    assert_answers(&proxy, "www.example").await;
+    assert_eq!(up.seen.queries.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_name_refused() {
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, Some("other.test"), vec![])],
+        &[&root],
+    ))
+    .await;
+    refused(&up, &proxy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_issuer_refused() {
+    let server = self_signed(NAME);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let proxy = start_proxy(config(vec![upstream(up.addr, Some(NAME), vec![])], &[])).await;
+    refused(&up, &proxy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_certificate_refused_by_name() {
+    let root = ca("Test Root");
+    let server = expired_leaf(NAME, &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, Some(NAME), vec![])],
+        &[&root],
+    ))
+    .await;
+    refused(&up, &proxy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_certificate_refused_by_pin() {
+    let root = ca("Test Root");
+    let server = expired_leaf(NAME, &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, None, vec![server.pin()])],
+        &[],
+    ))
+    .await;
+    refused(&up, &proxy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_signed_pin_accepted() {
+    let server = self_signed("private.resolver");
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, None, vec![server.pin()])],
+        &[],
+    ))
+    .await;
+    assert_answers(&proxy, "www.example").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_pin_refused() {
+    let server = self_signed("private.resolver");
+    let other = self_signed("private.resolver");
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, None, vec![other.pin()])],
+        &[],
+    ))
+    .await;
+    refused(&up, &proxy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_pin_accepted() {
+    let server = self_signed("private.resolver");
+    let retired = self_signed("private.resolver");
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let pins = vec![retired.pin(), server.pin()];
+    let proxy = start_proxy(config(vec![upstream(up.addr, None, pins)], &[])).await;
+    assert_answers(&proxy, "www.example").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_of_presented_intermediate_accepted() {
+    let root = ca("Test Root");
+    let inter = intermediate("Test Intermediate", &root);
+    let server = leaf(NAME, &inter);
+    let up = UpstreamOptions::new(&server, &[&inter]).start().await;
+    // Pins only: the intermediate's key signs the end-entity certificate.
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, None, vec![inter.pin()])],
+        &[],
+    ))
+    .await;
+    assert_answers(&proxy, "www.example").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_of_root_on_validated_chain_accepted() {
+    let root = ca("Test Root");
+    let inter = intermediate("Test Intermediate", &root);
+    let server = leaf(NAME, &inter);
+    let up = UpstreamOptions::new(&server, &[&inter]).start().await;
+    // Name and pins: the pin names the trust anchor, which the server does not send.
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, Some(NAME), vec![root.pin()])],
+        &[&root],
+    ))
+    .await;
+    assert_answers(&proxy, "www.example").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn name_and_pin_both_right_accepted() {
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, Some(NAME), vec![server.pin()])],
+        &[&root],
+    ))
+    .await;
+    assert_answers(&proxy, "www.example").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn name_right_pin_wrong_refused() {
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let other = self_signed("x.test");
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, Some(NAME), vec![other.pin()])],
+        &[&root],
+    ))
+    .await;
+    refused(&up, &proxy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_right_name_wrong_refused() {
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, Some("other.test"), vec![server.pin()])],
+        &[&root],
+    ))
+    .await;
+    refused(&up, &proxy).await;
+}
+
+/// The weakness of pin checks that compare against every presented certificate: an
+/// attacker with its own key appends the operator's (public) pinned certificate to its
+/// chain. The pinned certificate signs nothing the attacker presents, so this must fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appended_pinned_certificate_refused_pins_only() {
+    let operator_ca = ca("Operator CA");
+    let attacker = self_signed("private.resolver");
+    let up = UpstreamOptions::new(&attacker, &[&operator_ca])
+        .start()
+        .await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, None, vec![operator_ca.pin()])],
+        &[],
+    ))
+    .await;
+    refused(&up, &proxy).await;
+}
+
+/// The same with a name: the attacker holds a certificate for the name from another CA
+/// the client trusts (mis-issuance), and appends the pinned certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appended_pinned_certificate_refused_with_name() {
+    let operator_ca = ca("Operator CA");
+    let rogue_ca = ca("Rogue CA");
+    let attacker = leaf(NAME, &rogue_ca);
+    let up = UpstreamOptions::new(&attacker, &[&operator_ca])
+        .start()
+        .await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, Some(NAME), vec![operator_ca.pin()])],
+        &[&operator_ca, &rogue_ca],
+    ))
+    .await;
+    refused(&up, &proxy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls12_server_accepted_by_default() {
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let up = UpstreamOptions::new(&server, &[])
+        .tls12_only()
+        .start()
+        .await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, Some(NAME), vec![])],
+        &[&root],
+    ))
+    .await;
+    assert_answers(&proxy, "www.example").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls12_server_refused_under_min_13() {
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let up = UpstreamOptions::new(&server, &[])
+        .tls12_only()
+        .start()
+        .await;
+    let mut c = config(vec![upstream(up.addr, Some(NAME), vec![])], &[&root]);
+    c.pool.tls_min_version = TlsMinVersion::Tls13;
+    let proxy = start_proxy(c).await;
+    refused(&up, &proxy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls12_pins_only_accepted() {
+    let server = self_signed("private.resolver");
+    let up = UpstreamOptions::new(&server, &[])
+        .tls12_only()
+        .start()
+        .await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, None, vec![server.pin()])],
+        &[],
+    ))
+    .await;
+    assert_answers(&proxy, "www.example").await;
+}
+
+/// A pin computed by `strictdot::pin` equals the one of rcgen's SPKI, so the pins the
+/// `pin` subcommand prints are the ones the verifier compares.
+#[test]
+fn pin_of_certificate_matches_spki_pin() {
+    let server = self_signed("x.test");
+    assert_eq!(
+        strictdot::pin::of_certificate(&server.der()),
+        Some(server.pin())
+    );
+    let text = server.pin().to_string();
+    assert_eq!(text.parse::<Pin>().unwrap(), server.pin());
+}

@@ -1,0 +1,6 @@
+//! One integration binary; a module per area. Everything runs on 127.0.0.1.
+
+mod auth;
+mod client;
+mod support;
+mod upstream;

@@ -1,0 +1,506 @@
+//! Test harness: certificates made per test with rcgen, an in-process DoT upstream with
+//! scriptable misbehaviour, strictdot itself in-process on 127.0.0.1:0, and DNS clients.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hickory_proto::op::Message;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use strictdot::config::Config;
+use strictdot::pin::Pin;
+use strictdot::upstream::pool::UpstreamConfig;
+use strictdot::upstream::verify::AuthMode;
+use strictdot::upstream_spec::UpstreamSpec;
+use strictdot::{Listeners, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::Notify;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+// ---------------------------------------------------------------- certificates
+
+/// A certificate with its key.
+pub struct Issued {
+    pub cert: rcgen::Certificate,
+    pub key: KeyPair,
+}
+
+impl Issued {
+    pub fn der(&self) -> CertificateDer<'static> {
+        self.cert.der().clone()
+    }
+    pub fn pin(&self) -> Pin {
+        Pin::of_spki(&self.key.public_key_der())
+    }
+    pub fn key_der(&self) -> PrivateKeyDer<'static> {
+        PrivatePkcs8KeyDer::from(self.key.serialize_der()).into()
+    }
+    pub fn pem(&self) -> String {
+        self.cert.pem()
+    }
+}
+
+fn params(cn: &str, names: &[&str], ca: bool) -> CertificateParams {
+    let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .expect("params");
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    p.distinguished_name = dn;
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::days(1);
+    p.not_after = now + time::Duration::days(30);
+    if ca {
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+    }
+    p
+}
+
+/// A self-signed CA.
+pub fn ca(cn: &str) -> Issued {
+    let key = KeyPair::generate().unwrap();
+    let cert = params(cn, &[], true).self_signed(&key).unwrap();
+    Issued { cert, key }
+}
+
+/// An intermediate CA signed by `issuer`.
+pub fn intermediate(cn: &str, issuer: &Issued) -> Issued {
+    let key = KeyPair::generate().unwrap();
+    let cert = params(cn, &[], true)
+        .signed_by(&key, &issuer.cert, &issuer.key)
+        .unwrap();
+    Issued { cert, key }
+}
+
+/// A server certificate for `name` signed by `issuer`.
+pub fn leaf(name: &str, issuer: &Issued) -> Issued {
+    let key = KeyPair::generate().unwrap();
+    let cert = params(name, &[name], false)
+        .signed_by(&key, &issuer.cert, &issuer.key)
+        .unwrap();
+    Issued { cert, key }
+}
+
+/// A server certificate for `name` that expired yesterday, signed by `issuer`.
+pub fn expired_leaf(name: &str, issuer: &Issued) -> Issued {
+    let key = KeyPair::generate().unwrap();
+    let mut p = params(name, &[name], false);
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::days(30);
+    p.not_after = now - time::Duration::days(1);
+    let cert = p.signed_by(&key, &issuer.cert, &issuer.key).unwrap();
+    Issued { cert, key }
+}
+
+/// A self-signed server certificate for `name`.
+pub fn self_signed(name: &str) -> Issued {
+    let key = KeyPair::generate().unwrap();
+    let cert = params(name, &[name], false).self_signed(&key).unwrap();
+    Issued { cert, key }
+}
+
+// ---------------------------------------------------------------- fake upstream
+
+/// How the fake upstream treats queries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behavior {
+    /// Answer each query at once with an A record derived from the name.
+    Answer,
+    /// Read queries, never answer.
+    Stall,
+    /// Answer with the ID off by one.
+    WrongId,
+    /// Answer with a different question name.
+    WrongQuestion,
+    /// Send bytes that are not a DNS message.
+    Garbage,
+    /// Collect this many queries, then answer them in reverse order.
+    ReverseBatch(usize),
+    /// Answer with enough A records to exceed 512 octets.
+    Big,
+    /// Answer, then close the connection.
+    AnswerThenClose,
+}
+
+/// What the fake upstream saw.
+#[derive(Default)]
+pub struct Seen {
+    /// TCP connections accepted.
+    pub tcp_accepts: AtomicUsize,
+    /// TLS handshakes completed.
+    pub handshakes: AtomicUsize,
+    /// DNS queries read (over completed handshakes).
+    pub queries: AtomicUsize,
+    /// Raw query messages, in arrival order.
+    pub messages: Mutex<Vec<Vec<u8>>>,
+    /// Signalled on each query.
+    pub query_arrived: Notify,
+}
+
+/// A DoT server on 127.0.0.1 serving a given chain.
+pub struct FakeUpstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Seen>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl FakeUpstream {
+    /// Stops the server and waits until its listener and every connection are closed.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+impl Drop for FakeUpstream {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub struct UpstreamOptions {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+    pub tls12_only: bool,
+    pub behavior: Behavior,
+    pub bind: SocketAddr,
+}
+
+impl UpstreamOptions {
+    pub fn new(leaf: &Issued, rest: &[&Issued]) -> Self {
+        let mut chain = vec![leaf.der()];
+        chain.extend(rest.iter().map(|c| c.der()));
+        UpstreamOptions {
+            chain,
+            key: leaf.key_der(),
+            tls12_only: false,
+            behavior: Behavior::Answer,
+            bind: "127.0.0.1:0".parse().unwrap(),
+        }
+    }
+    pub fn behavior(mut self, b: Behavior) -> Self {
+        self.behavior = b;
+        self
+    }
+    pub fn tls12_only(mut self) -> Self {
+        self.tls12_only = true;
+        self
+    }
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+    pub async fn start(self) -> FakeUpstream {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let versions: &[&rustls::SupportedProtocolVersion] = if self.tls12_only {
+            &[&rustls::version::TLS12]
+        } else {
+            &[&rustls::version::TLS13, &rustls::version::TLS12]
+        };
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(self.chain, self.key)
+            .unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind(self.bind).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Seen::default());
+        let stop = CancellationToken::new();
+        let behavior = self.behavior;
+        let tasks = TaskTracker::new();
+        {
+            let seen = seen.clone();
+            let stop = stop.clone();
+            let inner = tasks.clone();
+            tasks.spawn(async move {
+                loop {
+                    let (tcp, _) = tokio::select! {
+                        _ = stop.cancelled() => return,
+                        r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+                    };
+                    seen.tcp_accepts.fetch_add(1, Ordering::SeqCst);
+                    let acceptor = acceptor.clone();
+                    let seen = seen.clone();
+                    let stop = stop.clone();
+                    inner.spawn(async move {
+                        let Ok(tls) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        seen.handshakes.fetch_add(1, Ordering::SeqCst);
+                        tokio::select! {
+                            _ = stop.cancelled() => {}
+                            _ = serve_conn(tls, behavior, seen) => {}
+                        }
+                    });
+                }
+            });
+        }
+        FakeUpstream {
+            addr,
+            seen,
+            stop,
+            tasks,
+        }
+    }
+}
+
+async fn serve_conn<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut s: S,
+    behavior: Behavior,
+    seen: Arc<Seen>,
+) {
+    let mut batch: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let Ok(len) = s.read_u16().await else { return };
+        let mut q = vec![0u8; usize::from(len)];
+        if s.read_exact(&mut q).await.is_err() {
+            return;
+        }
+        seen.queries.fetch_add(1, Ordering::SeqCst);
+        seen.messages.lock().unwrap().push(q.clone());
+        seen.query_arrived.notify_waiters();
+        let replies: Vec<Vec<u8>> = match behavior {
+            Behavior::Stall => continue,
+            Behavior::Answer | Behavior::AnswerThenClose => vec![answer_for(&q, 1)],
+            Behavior::Big => vec![answer_for(&q, 40)],
+            Behavior::WrongId => {
+                let mut r = answer_for(&q, 1);
+                r[1] = r[1].wrapping_add(1);
+                vec![r]
+            }
+            Behavior::WrongQuestion => {
+                let mut r = answer_for(&q, 1);
+                // Change the first letter of the first label.
+                r[13] = if r[13] == b'z' { b'y' } else { b'z' };
+                vec![r]
+            }
+            Behavior::Garbage => vec![b"this is not dns at all".to_vec()],
+            Behavior::ReverseBatch(n) => {
+                batch.push(answer_for(&q, 1));
+                if batch.len() < n {
+                    continue;
+                }
+                let mut out = std::mem::take(&mut batch);
+                out.reverse();
+                out
+            }
+        };
+        let mut buf = Vec::new();
+        for r in replies {
+            buf.extend((r.len() as u16).to_be_bytes());
+            buf.extend(r);
+        }
+        if s.write_all(&buf).await.is_err() || s.flush().await.is_err() {
+            return;
+        }
+        if behavior == Behavior::AnswerThenClose {
+            let _ = s.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// The last octet of the A record answering `name`: the number in the first label
+/// (`q17.example` -> 17), or 1.
+pub fn octet_for(first_label: &[u8]) -> u8 {
+    let digits: String = first_label
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|&b| b as char)
+        .collect();
+    digits.parse::<u8>().unwrap_or(1)
+}
+
+/// An answer to `q` with `count` A records 192.0.2.N, its question lower-cased (so tests
+/// can see that strictdot restores the client's case). Additional records are dropped.
+pub fn answer_for(q: &[u8], count: u16) -> Vec<u8> {
+    let valid = strictdot::dns::query::validate(q).expect("fake upstream got a valid query");
+    let mut question = valid.question().to_vec();
+    question.make_ascii_lowercase();
+    let first_len = usize::from(question[0]);
+    let octet = octet_for(&question[1..1 + first_len]);
+    let mut r = q[..12].to_vec();
+    r[2] |= 0x80; // QR
+    r[3] = 0x80; // RA, NOERROR
+    r[6..8].copy_from_slice(&count.to_be_bytes());
+    r[8..12].copy_from_slice(&[0, 0, 0, 0]);
+    r.extend(&question);
+    for i in 0..count {
+        r.extend([0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 1, 0x2C, 0, 4, 192, 0, 2]);
+        r.push(octet.wrapping_add(i as u8));
+    }
+    r
+}
+
+// ---------------------------------------------------------------- strictdot in-process
+
+/// strictdot running in-process on 127.0.0.1 (UDP and TCP on one port).
+pub struct Proxy {
+    pub addr: SocketAddr,
+    pub metrics: Arc<strictdot::metrics::Metrics>,
+    token: CancellationToken,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}
+
+/// One upstream entry.
+pub fn upstream(addr: SocketAddr, name: Option<&str>, pins: Vec<Pin>) -> UpstreamConfig {
+    let text = match name {
+        Some(n) => format!("{addr}#{n}"),
+        None => addr.to_string(),
+    };
+    let spec: UpstreamSpec = text.parse().unwrap();
+    let mode = AuthMode::new(spec.auth_name.clone(), pins).expect("authenticated");
+    UpstreamConfig { spec, mode }
+}
+
+/// A test configuration: short budget, given upstreams, extra CA certificates.
+pub fn config(upstreams: Vec<UpstreamConfig>, cas: &[&Issued]) -> Config {
+    let mut c = Config::new(upstreams);
+    c.extra_roots = cas.iter().map(|c| c.der()).collect();
+    c.timeout = Duration::from_millis(1500);
+    c.pool.connect_timeout = Duration::from_millis(750);
+    c.pool.backoff_base = Duration::from_millis(50);
+    c.pool.backoff_max = Duration::from_millis(200);
+    c.grace = Duration::from_millis(500);
+    c
+}
+
+pub async fn start_proxy(config: Config) -> Proxy {
+    let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
+        .await
+        .unwrap();
+    let addr = listeners.udp[0].local_addr().unwrap();
+    let server = Server::new(config).expect("config accepted");
+    let metrics = server.metrics();
+    let token = CancellationToken::new();
+    tokio::spawn(server.run(listeners, token.clone()));
+    Proxy {
+        addr,
+        metrics,
+        token,
+    }
+}
+
+// ---------------------------------------------------------------- DNS clients
+
+/// A query for `name` (dotted, no trailing dot) of type `qtype`, with an OPT record
+/// advertising `edns` octets if given.
+pub fn query(id: u16, name: &str, qtype: u16, edns: Option<u16>) -> Vec<u8> {
+    let mut m = id.to_be_bytes().to_vec();
+    m.extend([0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        m.push(label.len() as u8);
+        m.extend(label.as_bytes());
+    }
+    m.push(0);
+    m.extend(qtype.to_be_bytes());
+    m.extend([0, 1]);
+    if let Some(size) = edns {
+        m.push(0);
+        m.extend(41u16.to_be_bytes());
+        m.extend(size.to_be_bytes());
+        m.extend([0, 0, 0, 0, 0, 0]);
+    }
+    m
+}
+
+/// Sends `msg` over UDP and waits up to `wait` for one reply.
+pub async fn udp_exchange(addr: SocketAddr, msg: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sock.send_to(msg, addr).await.unwrap();
+    let mut buf = vec![0u8; 65535];
+    match tokio::time::timeout(wait, sock.recv_from(&mut buf)).await {
+        Ok(Ok((n, _))) => Some(buf[..n].to_vec()),
+        _ => None,
+    }
+}
+
+/// Sends `msg` over a fresh TCP connection and reads one framed reply.
+pub async fn tcp_exchange(addr: SocketAddr, msg: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
+    framed.extend(msg);
+    s.write_all(&framed).await.unwrap();
+    tokio::time::timeout(wait, read_frame(&mut s)).await.ok()?
+}
+
+/// Reads one length-prefixed message.
+pub async fn read_frame(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let len = s.read_u16().await.ok()?;
+    let mut buf = vec![0u8; usize::from(len)];
+    s.read_exact(&mut buf).await.ok()?;
+    Some(buf)
+}
+
+/// Parses a reply with hickory-proto, the independent oracle.
+pub fn parse(reply: &[u8]) -> Message {
+    Message::from_vec(reply).expect("strictdot sent a message hickory can parse")
+}
+
+/// The A addresses in a reply.
+pub fn a_records(m: &Message) -> Vec<std::net::Ipv4Addr> {
+    m.answers()
+        .iter()
+        .filter_map(|r| match r.data() {
+            hickory_proto::rr::RData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Asserts a UDP query for `name` through `proxy` gets NOERROR with 192.0.2.x.
+pub async fn assert_answers(proxy: &Proxy, name: &str) {
+    let reply = udp_exchange(
+        proxy.addr,
+        &query(0x4242, name, 1, None),
+        Duration::from_secs(3),
+    )
+    .await
+    .expect("an answer");
+    let m = parse(&reply);
+    assert_eq!(m.id(), 0x4242);
+    assert_eq!(m.response_code(), hickory_proto::op::ResponseCode::NoError);
+    assert_eq!(a_records(&m).len(), 1, "{m:?}");
+}
+
+/// Asserts a UDP query through `proxy` gets SERVFAIL with no records.
+pub async fn assert_servfail(proxy: &Proxy, name: &str) {
+    let reply = udp_exchange(
+        proxy.addr,
+        &query(0x4343, name, 1, None),
+        Duration::from_secs(3),
+    )
+    .await
+    .expect("an answer");
+    let m = parse(&reply);
+    assert_eq!(m.id(), 0x4343);
+    assert_eq!(m.response_code(), hickory_proto::op::ResponseCode::ServFail);
+    assert!(m.answers().is_empty());
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then closed).
+pub fn dead_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}

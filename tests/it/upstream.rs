@@ -1,0 +1,205 @@
+//! Upstream connections: reuse, pipelining with out-of-order answers, matching by ID and
+//! question, hostile replies, stalls, restarts and failover.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+const NAME: &str = "dot.test";
+
+struct Setup {
+    _root: Issued,
+    up: FakeUpstream,
+    proxy: Proxy,
+}
+
+async fn setup(behavior: Behavior) -> Setup {
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let up = UpstreamOptions::new(&server, &[])
+        .behavior(behavior)
+        .start()
+        .await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, Some(NAME), vec![])],
+        &[&root],
+    ))
+    .await;
+    Setup {
+        _root: root,
+        up,
+        proxy,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_reused_across_queries() {
+    let s = setup(Behavior::Answer).await;
+    for i in 0..20 {
+        assert_answers(&s.proxy, &format!("q{i}.example")).await;
+    }
+    assert_eq!(s.up.seen.handshakes.load(Ordering::SeqCst), 1);
+    assert_eq!(s.up.seen.queries.load(Ordering::SeqCst), 20);
+    assert_eq!(s.proxy.metrics.handshakes.get(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_queries_answered_out_of_order() {
+    const N: usize = 10;
+    let s = setup(Behavior::ReverseBatch(N)).await;
+    let mut tasks = Vec::new();
+    for i in 1..=N {
+        let addr = s.proxy.addr;
+        tasks.push(tokio::spawn(async move {
+            let id = 1000 + i as u16;
+            let reply = udp_exchange(
+                addr,
+                &query(id, &format!("q{i}.example"), 1, None),
+                Duration::from_secs(3),
+            )
+            .await
+            .expect("answer");
+            let m = parse(&reply);
+            assert_eq!(m.id(), id);
+            assert_eq!(
+                a_records(&m),
+                vec![std::net::Ipv4Addr::new(192, 0, 2, i as u8)]
+            );
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // One handshake: the first query opens the connection, the others wait for it.
+    assert_eq!(s.up.seen.handshakes.load(Ordering::SeqCst), 1);
+    // The IDs on the wire are connection-unique.
+    let msgs = s.up.seen.messages.lock().unwrap();
+    let mut ids: Vec<u16> = msgs
+        .iter()
+        .map(|m| u16::from_be_bytes([m[0], m[1]]))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), msgs.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_id_reply_dropped() {
+    let s = setup(Behavior::WrongId).await;
+    assert_servfail(&s.proxy, "www.example").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mismatched_question_reply_dropped() {
+    let s = setup(Behavior::WrongQuestion).await;
+    assert_servfail(&s.proxy, "www.example").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_reply_dropped() {
+    let s = setup(Behavior::Garbage).await;
+    assert_servfail(&s.proxy, "www.example").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_upstream_servfail_within_budget() {
+    let s = setup(Behavior::Stall).await;
+    let start = Instant::now();
+    assert_servfail(&s.proxy, "www.example").await;
+    let took = start.elapsed();
+    // The budget is 1.5 s in tests; SERVFAIL must come by then (plus scheduling slack).
+    assert!(took <= Duration::from_millis(1900), "took {took:?}");
+    assert!(s.up.seen.queries.load(Ordering::SeqCst) >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_upstream_dead_second_serves() {
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let proxy = start_proxy(config(
+        vec![
+            upstream(dead_addr(), Some(NAME), vec![]),
+            upstream(up.addr, Some(NAME), vec![]),
+        ],
+        &[&root],
+    ))
+    .await;
+    let start = Instant::now();
+    assert_answers(&proxy, "www.example").await;
+    assert!(start.elapsed() < Duration::from_secs(1));
+    // The dead one is now in backoff: the next query goes straight to the second.
+    assert_answers(&proxy, "www.example").await;
+    assert!(proxy.metrics.connect_failures.get() >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_first_upstream_second_serves() {
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let stalled = UpstreamOptions::new(&server, &[])
+        .behavior(Behavior::Stall)
+        .start()
+        .await;
+    let good = UpstreamOptions::new(&server, &[]).start().await;
+    let proxy = start_proxy(config(
+        vec![
+            upstream(stalled.addr, Some(NAME), vec![]),
+            upstream(good.addr, Some(NAME), vec![]),
+        ],
+        &[&root],
+    ))
+    .await;
+    assert_answers(&proxy, "www.example").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_restart_recovers() {
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let addr = up.addr;
+    let proxy = start_proxy(config(vec![upstream(addr, Some(NAME), vec![])], &[&root])).await;
+    assert_answers(&proxy, "www.example").await;
+    up.shutdown().await;
+    // Down: SERVFAIL, quickly.
+    assert_servfail(&proxy, "www.example").await;
+    let up = UpstreamOptions::new(&server, &[]).bind(addr).start().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = udp_exchange(
+            proxy.addr,
+            &query(7, "www.example", 1, None),
+            Duration::from_secs(3),
+        )
+        .await
+        .expect("an answer");
+        if parse(&reply).response_code() == hickory_proto::op::ResponseCode::NoError {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no recovery after the upstream restarted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up.seen.queries.load(Ordering::SeqCst) >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_after_server_close_resumes_session() {
+    let s = setup(Behavior::AnswerThenClose).await;
+    assert_answers(&s.proxy, "www.example").await;
+    // The server closed the connection after answering; the next query reconnects and
+    // resumes the TLS session.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.proxy.metrics.handshakes.get() < 2 {
+        assert_answers(&s.proxy, "www.example").await;
+        assert!(Instant::now() < deadline, "no reconnect");
+    }
+    assert!(
+        s.proxy.metrics.resumptions.get() >= 1,
+        "no TLS session resumption"
+    );
+}
