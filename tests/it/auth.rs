@@ -280,3 +280,72 @@ fn pin_of_certificate_matches_spki_pin() {
     let text = server.pin().to_string();
     assert_eq!(text.parse::<Pin>().unwrap(), server.pin());
 }
+
+/// A server that speaks nothing newer than TLS 1.1 (OpenSSL's s_server) is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls11_only_server_refused() {
+    use std::process::{Command, Stdio};
+    let server = self_signed(NAME);
+    let dir = std::env::temp_dir().join(format!("strictdot-tls11-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, server.pem()).unwrap();
+    std::fs::write(&key, server.key.serialize_pem()).unwrap();
+    let port = dead_addr().port();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-tls1_1",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+        ])
+        .args(["-accept", &format!("127.0.0.1:{port}")])
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl is needed for this test: run scripts/test.sh");
+    let _guard = Kill(child);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "openssl s_server did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // The server really negotiates TLS 1.1 with a client that offers it.
+    let probe = tokio::task::spawn_blocking(move || {
+        Command::new("openssl")
+            .args(["s_client", "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"])
+            .args(["-connect", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&probe.stdout);
+    assert!(
+        text.contains("TLSv1.1"),
+        "s_server is not speaking TLS 1.1: {text}"
+    );
+    let proxy = start_proxy(config(vec![upstream(addr, None, vec![server.pin()])], &[])).await;
+    assert_servfail(&proxy, "www.example").await;
+    assert!(proxy.metrics.auth_failures.get() >= 1);
+    assert_eq!(proxy.metrics.handshakes.get(), 0);
+}

@@ -1,6 +1,7 @@
 //! One integration binary; a module per area. Everything runs on 127.0.0.1.
 
 mod auth;
+mod cli;
 mod client;
 mod support;
 mod upstream;

@@ -1,0 +1,195 @@
+//! The binary from the outside: exit code 2 and one clear line for each bad setting,
+//! the `pin` subcommand, and a clean exit on SIGTERM.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+fn strictdot(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .output()
+        .expect("run strictdot")
+}
+
+fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("strictdot-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(contents)
+        .unwrap();
+    path
+}
+
+fn assert_config_error(args: &[&str], needle: &str) {
+    let out = strictdot(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "args {args:?}: {stderr}");
+    assert!(
+        stderr.to_lowercase().contains(&needle.to_lowercase()),
+        "args {args:?}: expected '{needle}' in: {stderr}"
+    );
+}
+
+#[test]
+fn bad_settings_exit_2_with_a_clear_line() {
+    let l = ["--listen", "127.0.0.1:0"];
+    let with =
+        |extra: &[&str]| -> Vec<String> { l.iter().chain(extra).map(|s| s.to_string()).collect() };
+    let run = |extra: &[&str], needle: &str| {
+        let args = with(extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_config_error(&refs, needle);
+    };
+    run(
+        &[
+            "--upstream",
+            "127.0.0.1:853#x.test",
+            "--pin-sha256",
+            "nope!",
+        ],
+        "base64",
+    );
+    run(
+        &["--upstream", "127.0.0.1:853#x.test", "--pin-sha256", "AAAA"],
+        "32",
+    );
+    run(&["--upstream", "dns.example:853"], "not an IP address");
+    run(&["--upstream", "127.0.0.1:99999#x.test"], "port");
+    run(
+        &["--upstream", "127.0.0.1:853"],
+        "neither an authentication name",
+    );
+    run(&["--tls-min-version", "1.1"], "1.1");
+    run(&["--timeout", "90s"], "out of range");
+    let empty = temp_file("empty.pem", b"");
+    run(
+        &["--ca-file", empty.to_str().unwrap()],
+        "no PEM certificate",
+    );
+    run(&["--ca-file", "/nonexistent/ca.pem"], "CA file");
+    assert_config_error(&["--listen", "not-an-address"], "invalid");
+}
+
+#[test]
+fn pin_subcommand_reads_pem_file() {
+    let root = ca("Pin Root");
+    let server = leaf("dot.test", &root);
+    let pem = format!("{}{}", server.pem(), root.pem());
+    let path = temp_file("chain.pem", pem.as_bytes());
+    let out = strictdot(&["pin", "--cert", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("pin-sha256: {}", server.pin())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("pin-sha256: {}", root.pin())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("CN=dot.test"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_subcommand_reads_live_chain_without_sending_dns() {
+    let root = ca("Pin Root");
+    let inter = intermediate("Pin Intermediate", &root);
+    let server = leaf("dot.test", &inter);
+    let up = UpstreamOptions::new(&server, &[&inter]).start().await;
+    let target = format!("{}#dot.test", up.addr);
+    let out = tokio::task::spawn_blocking(move || strictdot(&["pin", &target]))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!("pin-sha256: {}", server.pin())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("pin-sha256: {}", inter.pin())),
+        "{stdout}"
+    );
+    assert_eq!(
+        up.seen.handshakes.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    assert_eq!(up.seen.queries.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // Nothing listening: exit 1 with a message.
+    let dead = dead_addr().to_string();
+    let out = tokio::task::spawn_blocking(move || strictdot(&["pin", &dead]))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_and_exits_zero() {
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let ca_path = temp_file("sigterm-ca.pem", root.pem().as_bytes());
+    // A free port for both transports.
+    let port = {
+        let l = strictdot::Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
+            .await
+            .unwrap();
+        l.udp[0].local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        .args([
+            "--listen",
+            &listen,
+            "--upstream",
+            &format!("{}#dot.test", up.addr),
+        ])
+        .arg("--ca-file")
+        .arg(&ca_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = listen.parse().unwrap();
+    // Ready when it answers.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(reply) = udp_exchange(
+            addr,
+            &query(1, "www.example", 1, None),
+            Duration::from_millis(200),
+        )
+        .await
+        {
+            assert_eq!(
+                parse(&reply).response_code(),
+                hickory_proto::op::ResponseCode::NoError
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "strictdot did not come up");
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(code, Some(0));
+}
