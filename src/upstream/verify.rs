@@ -334,9 +334,12 @@ pub fn failure_reason(e: &rustls::Error) -> &'static str {
             CertificateError::UnknownIssuer => "certificate chain does not lead to a trusted root",
             CertificateError::BadSignature => "bad certificate signature",
             CertificateError::Other(OtherError(inner)) => {
-                match inner.downcast_ref::<PinFailure>() {
-                    Some(_) => "SPKI pin mismatch",
-                    None => "certificate rejected",
+                if inner.downcast_ref::<PinFailure>().is_some() {
+                    "SPKI pin mismatch"
+                } else if let Some(e) = inner.downcast_ref::<webpki::Error>() {
+                    webpki_reason(e)
+                } else {
+                    "certificate rejected"
                 }
             }
             _ => "certificate rejected",
@@ -352,5 +355,22 @@ pub fn failure_reason(e: &rustls::Error) -> &'static str {
             "peer sent an invalid TLS message (not TLS 1.2/1.3?)"
         }
         _ => "TLS handshake failed",
+    }
+}
+
+/// Reasons for webpki verdicts that rustls has no variant of its own for.
+fn webpki_reason(e: &webpki::Error) -> &'static str {
+    match e {
+        webpki::Error::CaUsedAsEndEntity => {
+            "the server certificate is a CA certificate (basicConstraints CA:TRUE); \
+             use a leaf certificate, or authenticate this upstream by pin only"
+        }
+        webpki::Error::EndEntityUsedAsCa => "an end-entity certificate is used as a CA",
+        webpki::Error::RequiredEkuNotFoundContext(_) => {
+            "the server certificate lacks the serverAuth extended key usage"
+        }
+        webpki::Error::PathLenConstraintViolated => "chain too long for a path length constraint",
+        webpki::Error::NameConstraintViolation => "a CA name constraint forbids this name",
+        _ => "certificate rejected",
     }
 }

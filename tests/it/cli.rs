@@ -193,3 +193,17 @@ async fn sigterm_drains_and_exits_zero() {
     };
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn settings_are_read_from_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        .env_clear()
+        .env("STRICTDOT_LISTEN", "127.0.0.1:0")
+        .env("STRICTDOT_UPSTREAM", "127.0.0.1:853#a.test,127.0.0.1:8853")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("127.0.0.1:8853 has neither"), "{stderr}");
+}
