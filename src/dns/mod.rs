@@ -1,7 +1,8 @@
 //! The DNS wire format, as far as a forwarder needs it: a bounds-checked reader, the
 //! client-query validator, and the construction and checking of answers.
 //!
-//! Nothing in this module panics on any input; the fuzz targets in `fuzz/` hold it to that.
+//! Nothing in this module panics on any input: every read goes through the bounds-checked
+//! [`reader::Reader`].
 
 pub mod answer;
 pub mod query;

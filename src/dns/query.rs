@@ -226,11 +226,12 @@ pub fn validate(msg: &[u8]) -> Result<ValidQuery, Rejection> {
             ),
         };
     if header.opcode() != 0 {
+        let edns = edns_best_effort(msg, &header);
         return Err(reject(
             Rcode::NotImp,
             "opcode not QUERY",
             question.as_ref(),
-            None,
+            edns,
         ));
     }
     let Some(q) = question else {
@@ -242,11 +243,12 @@ pub fn validate(msg: &[u8]) -> Result<ValidQuery, Rejection> {
         return Err(reject(Rcode::FormErr, why, None, None));
     };
     if header.ancount != 0 || header.nscount != 0 {
+        let edns = edns_best_effort(msg, &header);
         return Err(reject(
             Rcode::FormErr,
             "answer or authority records in a query",
             Some(&q),
-            None,
+            edns,
         ));
     }
     let edns = match read_additional(&mut r, header.arcount) {
@@ -273,6 +275,17 @@ pub fn validate(msg: &[u8]) -> Result<ValidQuery, Rejection> {
             ));
         }
     }
+    if q.qtype == TYPE_AXFR || q.qtype == TYPE_IXFR {
+        // Zone transfers are multi-message streams (RFC 5936): not something to forward.
+        return Err(reject(
+            Rcode::Refused,
+            "zone transfer",
+            Some(&q),
+            edns.map(|e| EdnsReply {
+                dnssec_ok: e.dnssec_ok,
+            }),
+        ));
+    }
     Ok(ValidQuery {
         bytes: msg.to_vec(),
         question_end: q.end,
@@ -280,6 +293,27 @@ pub fn validate(msg: &[u8]) -> Result<ValidQuery, Rejection> {
         qtype: q.qtype,
         qclass: q.qclass,
         edns,
+    })
+}
+
+/// QTYPE IXFR (RFC 1995).
+pub const TYPE_IXFR: u16 = 251;
+/// QTYPE AXFR (RFC 5936).
+pub const TYPE_AXFR: u16 = 252;
+
+/// The EDNS parameters of a message that is being rejected for other reasons, if its
+/// records can still be walked, so the rejection carries OPT as RFC 6891 §7 asks.
+fn edns_best_effort(msg: &[u8], header: &Header) -> Option<EdnsReply> {
+    let mut r = Reader::at(msg, HEADER_LEN)?;
+    for _ in 0..header.qdcount {
+        read_question(&mut r).ok()?;
+    }
+    for _ in 0..(u32::from(header.ancount) + u32::from(header.nscount)) {
+        r.record().ok()?;
+    }
+    let edns = read_additional(&mut r, header.arcount).ok()??;
+    Some(EdnsReply {
+        dnssec_ok: edns.dnssec_ok,
     })
 }
 
@@ -433,6 +467,24 @@ mod tests {
         m.truncate(12);
         m.extend(b"\xC0\x0C\x00\x01\x00\x01");
         assert_eq!(rcode_of(validate(&m).unwrap_err()), Rcode::FormErr);
+    }
+
+    #[test]
+    fn notimp_and_refused_carry_opt_when_the_query_had_one() {
+        let mut m = query(1, Some((1232, 0, false)));
+        m[2] |= 0x28;
+        let Rejection::Reply { rcode, answer, .. } = validate(&m).unwrap_err() else {
+            panic!("dropped")
+        };
+        assert_eq!(rcode, Rcode::NotImp);
+        assert_eq!(answer[11], 1, "ARCOUNT: OPT present");
+        let mut m = query(1, Some((1232, 0, false)));
+        m[12 + 13 + 1] = 252; // QTYPE AXFR
+        let Rejection::Reply { rcode, answer, .. } = validate(&m).unwrap_err() else {
+            panic!("dropped")
+        };
+        assert_eq!(rcode, Rcode::Refused);
+        assert_eq!(answer[11], 1);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -90,8 +91,10 @@ impl Connection {
             .spawn(write_answers(writer, rx, self.limits.write_timeout));
         let in_flight = Arc::new(Semaphore::new(self.limits.max_in_flight));
         let mut frames = FrameBuf::new();
+        let mut frame_started: Option<Instant> = None;
         'conn: loop {
             while let Some(frame) = frames.next_frame() {
+                frame_started = None;
                 let Ok(msg) = frame else { break 'conn };
                 self.metrics.tcp_queries.inc();
                 match self.forwarder.prepare(msg) {
@@ -119,15 +122,19 @@ impl Connection {
                     }
                 }
             }
-            let wait = if frames.has_partial() {
-                self.limits.read_timeout
+            // A started frame must complete within the read timeout counted from its first
+            // byte, however slowly the bytes trickle in (no slowloris); otherwise the
+            // connection may sit idle for the idle timeout.
+            let until = if frames.has_partial() {
+                *frame_started.get_or_insert_with(Instant::now) + self.limits.read_timeout
             } else {
-                self.limits.idle_timeout
+                frame_started = None;
+                Instant::now() + self.limits.idle_timeout
             };
             let read = tokio::select! {
                 _ = self.shutdown.cancelled() => break,
                 _ = tx.closed() => break,
-                r = tokio::time::timeout(wait, reader.read_buf(frames.spare())) => r,
+                r = tokio::time::timeout_at(until, reader.read_buf(frames.spare())) => r,
             };
             match read {
                 Ok(Ok(0)) | Ok(Err(_)) => break,

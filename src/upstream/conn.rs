@@ -9,7 +9,7 @@
 //! no new queries and closes once the rest are answered. A [`Conn`] exists only after a
 //! completed handshake that the [`StrictVerifier`](super::verify::StrictVerifier) accepted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,9 +27,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::dns::answer::{check_reply, ReplyInfo};
 use crate::dns::query::ValidQuery;
-use crate::dns::{message_id, set_message_id};
+use crate::dns::{message_id, set_message_id, WireError};
 use crate::framing::{push_frame, FrameBuf};
 use crate::metrics::Metrics;
+
+/// Abandoned IDs (late or never-coming answers) a connection may carry before it is retired.
+const MAX_ABANDONED: usize = 256;
 
 /// Why a query on a connection got no answer. Cloneable: one value fails every waiter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -84,6 +87,12 @@ struct InFlight {
     map: HashMap<u16, Waiter>,
     next_id: u16,
     last_activity: Instant,
+    /// IDs of queries whose callers gave up; a late reply to one is discarded, and the ID
+    /// is not reused until that reply has come.
+    abandoned: HashSet<u16>,
+    /// When the last valid reply arrived: a connection that answered since a query was
+    /// sent is alive, even if that one query is slow.
+    last_reply: Instant,
 }
 
 struct Shared {
@@ -159,6 +168,8 @@ impl Conn {
                 map: HashMap::new(),
                 next_id: fastrand::u16(..),
                 last_activity: Instant::now(),
+                last_reply: Instant::now(),
+                abandoned: HashSet::new(),
             }),
             closed: shutdown.child_token(),
             retired: AtomicBool::new(false),
@@ -199,6 +210,7 @@ impl Conn {
         deadline: Instant,
     ) -> Result<(Vec<u8>, ReplyInfo), ConnError> {
         let (tx, rx) = oneshot::channel();
+        let sent_at = Instant::now();
         let mut frame = Vec::with_capacity(query.bytes().len() + 2);
         let id = {
             let mut inf = self.shared.lock();
@@ -206,7 +218,7 @@ impl Conn {
                 return Err(ConnError::Closed);
             }
             let mut id = inf.next_id;
-            while inf.map.contains_key(&id) {
+            while inf.map.contains_key(&id) || inf.abandoned.contains(&id) {
                 id = id.wrapping_add(1);
             }
             inf.next_id = id.wrapping_add(1);
@@ -232,9 +244,13 @@ impl Conn {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(ConnError::Closed),
             Err(_) => {
-                // RFC 7766 §6.2.1.1 lets a server answer slowly, but an answer this late
-                // means the peer may be gone: send nothing more on this connection.
-                self.shared.retired.store(true, Ordering::Release);
+                // RFC 7766 §6.2.1.1 lets a server answer out of order and slowly; but if
+                // nothing at all has come back since this query went out, the peer may be
+                // gone (half-dead connection): send nothing more on it.
+                let silent = self.shared.lock().last_reply <= sent_at;
+                if silent {
+                    self.shared.retired.store(true, Ordering::Release);
+                }
                 self.abandon(id);
                 Err(ConnError::Timeout)
             }
@@ -244,7 +260,13 @@ impl Conn {
     fn abandon(&self, id: u16) {
         let empty = {
             let mut inf = self.shared.lock();
-            inf.map.remove(&id);
+            if inf.map.remove(&id).is_some() {
+                inf.abandoned.insert(id);
+                if inf.abandoned.len() > MAX_ABANDONED {
+                    // Too many answers never came: stop using this connection.
+                    self.shared.retired.store(true, Ordering::Release);
+                }
+            }
             inf.map.is_empty()
         };
         if empty && self.shared.retired.load(Ordering::Acquire) {
@@ -346,16 +368,30 @@ fn deliver_frames(frames: &mut FrameBuf, shared: &Shared) -> Result<(), ConnErro
         let id = message_id(reply).ok_or(ConnError::Protocol)?;
         let mut inf = shared.lock();
         let Some(waiter) = inf.map.remove(&id) else {
-            if shared.retired.load(Ordering::Acquire) {
-                // A late answer to a query that already timed out: IDs are never reused
-                // on a retired connection, so this is not a confusion.
+            if inf.abandoned.remove(&id) {
+                // A late answer to a query whose caller gave up: the ID was not reused
+                // meanwhile, so this is not a confusion.
                 continue;
             }
             return Err(ConnError::Protocol);
         };
-        let info = check_reply(reply, &waiter.qname, waiter.qtype, waiter.qclass)
-            .map_err(|_| ConnError::Protocol)?;
+        let info = match check_reply(reply, &waiter.qname, waiter.qtype, waiter.qclass) {
+            Ok(info) => info,
+            // A reply to a different question under this ID: the stream can no longer be
+            // trusted to be in step, so the connection goes.
+            Err(WireError::QuestionMismatch | WireError::NotAResponse) => {
+                return Err(ConnError::Protocol)
+            }
+            // A malformed answer to this question (or a question-less error reply): this
+            // query fails; the others on the connection are unaffected.
+            Err(_) => {
+                drop(inf);
+                let _ = waiter.tx.send(Err(ConnError::Protocol));
+                continue;
+            }
+        };
         inf.last_activity = Instant::now();
+        inf.last_reply = inf.last_activity;
         let done = inf.map.is_empty() && shared.retired.load(Ordering::Acquire);
         drop(inf);
         let _ = waiter.tx.send(Ok((reply.to_vec(), info)));

@@ -169,8 +169,10 @@ impl Pool {
                     continue;
                 }
             };
-            // Keep part of the budget for another try unless this is the last one.
-            let attempt_deadline = if attempt + 1 == MAX_ATTEMPTS {
+            // Keep part of the budget for another try unless this is the last one. Measured
+            // from now, after any wait for a connection, so that wait is not charged to it.
+            let now = Instant::now();
+            let attempt_deadline = if attempt + 1 == MAX_ATTEMPTS || now >= deadline {
                 deadline
             } else {
                 now + (deadline - now) / 2
@@ -178,7 +180,7 @@ impl Pool {
             match conn.query(slot, query, attempt_deadline).await {
                 Ok(reply) => return Ok(reply),
                 Err(ConnError::Timeout) => {
-                    tracing::debug!(upstream = %up.label, "query unanswered in time; connection retired");
+                    tracing::debug!(upstream = %up.label, "query unanswered in time");
                     avoid.push(idx);
                 }
                 Err(ConnError::Closed | ConnError::Protocol) => {
@@ -265,8 +267,13 @@ impl Upstream {
             .find_map(|c| c.try_reserve().map(|slot| (c.clone(), slot)))
     }
 
+    /// Connections still open, retired ones that are draining included: they hold sockets
+    /// and upstream resources too, so they count toward the cap.
     fn live_conns(&self) -> usize {
-        locked(&self.conns).iter().filter(|c| c.is_usable()).count()
+        locked(&self.conns)
+            .iter()
+            .filter(|c| !c.is_closed())
+            .count()
     }
 
     fn in_backoff(&self, now: Instant) -> bool {

@@ -198,6 +198,9 @@ impl StrictVerifier {
             if !pins.contains(&Pin::of_spki(&webpki::spki_for_anchor(&anchor))) {
                 continue;
             }
+            // webpki does not check a trust anchor's own dates; a pinned certificate that
+            // is out of its validity period authenticates nothing.
+            check_validity(cert, now)?;
             let others: Vec<CertificateDer<'_>> = intermediates
                 .iter()
                 .enumerate()

@@ -172,3 +172,37 @@ async fn edns_answer_keeps_opt_and_servfail_has_opt() {
         "RFC 6891 §7: OPT in the answer to an OPT query"
     );
 }
+
+/// A frame that trickles in byte by byte must still complete within the read timeout
+/// counted from its first byte (no slowloris).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_trickled_frame_cut_off_at_read_timeout() {
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let mut c = config(vec![upstream(up.addr, Some(NAME), vec![])], &[&root]);
+    c.tcp.read_timeout = Duration::from_millis(600);
+    let proxy = start_proxy(c).await;
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    let q = query(1, "www.example", 1, None);
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend(&q);
+    let start = std::time::Instant::now();
+    let mut closed = false;
+    for b in framed.iter().take(framed.len() - 1) {
+        if s.write_all(&[*b]).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if !closed {
+        // Whatever got through, the server must have closed by now.
+        let r = tokio::time::timeout(WAIT, read_frame(&mut s))
+            .await
+            .unwrap();
+        assert!(r.is_none());
+    }
+    assert!(start.elapsed() < Duration::from_secs(3));
+    assert!(start.elapsed() >= Duration::from_millis(500));
+}
