@@ -12,18 +12,7 @@ use crate::support::*;
 const NAME: &str = "dot.test";
 
 async fn setup(behavior: Behavior) -> (Issued, FakeUpstream, Proxy) {
-    let root = ca("Test Root");
-    let server = leaf(NAME, &root);
-    let up = UpstreamOptions::new(&server, &[])
-        .behavior(behavior)
-        .start()
-        .await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some(NAME), vec![])],
-        &[&root],
-    ))
-    .await;
-    (root, up, proxy)
+    name_authenticated(behavior).await
 }
 
 const WAIT: Duration = Duration::from_secs(3);

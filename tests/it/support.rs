@@ -386,6 +386,23 @@ pub fn config(upstreams: Vec<UpstreamConfig>, cas: &[&Issued]) -> Config {
     c
 }
 
+/// A test CA, an upstream serving a certificate for `dot.test` from it and behaving as
+/// `behavior`, and strictdot authenticating that upstream by name.
+pub async fn name_authenticated(behavior: Behavior) -> (Issued, FakeUpstream, Proxy) {
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[])
+        .behavior(behavior)
+        .start()
+        .await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, Some("dot.test"), vec![])],
+        &[&root],
+    ))
+    .await;
+    (root, up, proxy)
+}
+
 pub async fn start_proxy(config: Config) -> Proxy {
     let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
         .await

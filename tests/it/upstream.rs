@@ -15,17 +15,7 @@ struct Setup {
 }
 
 async fn setup(behavior: Behavior) -> Setup {
-    let root = ca("Test Root");
-    let server = leaf(NAME, &root);
-    let up = UpstreamOptions::new(&server, &[])
-        .behavior(behavior)
-        .start()
-        .await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some(NAME), vec![])],
-        &[&root],
-    ))
-    .await;
+    let (root, up, proxy) = name_authenticated(behavior).await;
     Setup {
         _root: root,
         up,
