@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::acl::Cidr;
 use crate::pin::Pin;
 use crate::upstream::tls::TlsMinVersion;
 use crate::upstream_spec::UpstreamSpec;
@@ -121,6 +122,104 @@ pub struct ProxyArgs {
         default_value_t = 128
     )]
     pub max_in_flight: usize,
+
+    /// Client prefix allowed to query (repeatable). Default: loopback, RFC 1918, RFC 4193
+    /// unique local and link-local ranges; others get REFUSED.
+    #[arg(
+        long = "allow",
+        value_name = "CIDR",
+        env = "STRICTDOT_ALLOW",
+        value_delimiter = ','
+    )]
+    pub allow: Vec<Cidr>,
+
+    /// Sustained queries per second per client prefix (0: no rate limiting).
+    #[arg(long = "rate-limit", value_name = "QPS", env = "STRICTDOT_RATE_LIMIT",
+          default_value_t = crate::config::DEFAULT_RATE_QPS)]
+    pub rate_limit: u32,
+
+    /// Queries a client prefix may send in a burst above the sustained rate.
+    #[arg(long = "rate-burst", value_name = "N", env = "STRICTDOT_RATE_BURST",
+          default_value_t = crate::config::DEFAULT_RATE_BURST)]
+    pub rate_burst: u32,
+
+    /// Prefix length that groups IPv4 clients for rate limiting.
+    #[arg(
+        long = "rate-limit-ipv4-prefix",
+        value_name = "LEN",
+        env = "STRICTDOT_RATE_LIMIT_IPV4_PREFIX",
+        default_value_t = 32
+    )]
+    pub rate_limit_ipv4_prefix: u8,
+
+    /// Prefix length that groups IPv6 clients for rate limiting.
+    #[arg(
+        long = "rate-limit-ipv6-prefix",
+        value_name = "LEN",
+        env = "STRICTDOT_RATE_LIMIT_IPV6_PREFIX",
+        default_value_t = 64
+    )]
+    pub rate_limit_ipv6_prefix: u8,
+
+    /// Over the rate limit, answer every Nth UDP query with an empty TC=1 answer so a real
+    /// client retries over TCP (0: drop them all).
+    #[arg(
+        long = "slip",
+        value_name = "N",
+        env = "STRICTDOT_SLIP",
+        default_value_t = 2
+    )]
+    pub slip: u32,
+
+    /// Client prefixes the rate limiter tracks at most.
+    #[arg(
+        long = "rate-limit-max-clients",
+        value_name = "N",
+        env = "STRICTDOT_RATE_LIMIT_MAX_CLIENTS",
+        default_value_t = 100_000
+    )]
+    pub rate_limit_max_clients: usize,
+
+    /// Maximum concurrent TCP connections from one client address.
+    #[arg(
+        long = "max-tcp-per-client",
+        value_name = "N",
+        env = "STRICTDOT_MAX_TCP_PER_CLIENT",
+        default_value_t = 64
+    )]
+    pub max_tcp_per_client: usize,
+
+    /// Close a client TCP connection whose started message does not complete in this time.
+    #[arg(long = "tcp-read-timeout", value_name = "DURATION",
+          env = "STRICTDOT_TCP_READ_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub tcp_read_timeout: Duration,
+
+    /// Queries in flight at once on one client TCP connection (reading pauses beyond).
+    #[arg(
+        long = "max-tcp-queries-per-connection",
+        value_name = "N",
+        env = "STRICTDOT_MAX_TCP_QUERIES_PER_CONNECTION",
+        default_value_t = 64
+    )]
+    pub max_tcp_queries_per_connection: usize,
+
+    /// Queries waiting for an upstream at once, all clients together; beyond it, SERVFAIL.
+    #[arg(
+        long = "max-pending",
+        value_name = "N",
+        env = "STRICTDOT_MAX_PENDING",
+        default_value_t = 8192
+    )]
+    pub max_pending: usize,
+
+    /// Forward clients' EDNS Client Subnet options upstream (stripped by default, as they
+    /// reveal the client's network: RFC 7871 §7.1.2).
+    #[arg(long = "keep-ecs", env = "STRICTDOT_KEEP_ECS")]
+    pub keep_ecs: bool,
+
+    /// Log every query (client address, name, type) at info level. Off by default.
+    #[arg(long = "log-queries", env = "STRICTDOT_LOG_QUERIES")]
+    pub log_queries: bool,
 
     /// Log verbosity.
     #[arg(

@@ -7,7 +7,12 @@ use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 
+use std::num::NonZeroU32;
+
+use crate::acl::Acl;
 use crate::cli::ProxyArgs;
+use crate::dns::edns::Privacy;
+use crate::limiter::RateSettings;
 use crate::listen::tcp::TcpLimits;
 use crate::upstream::conn::ConnLimits;
 use crate::upstream::pool::{PoolSettings, UpstreamConfig};
@@ -21,6 +26,12 @@ pub const DEFAULT_UPSTREAMS: [&str; 2] = [
     "1.1.1.1:853#cloudflare-dns.com",
     "1.0.0.1:853#cloudflare-dns.com",
 ];
+
+/// Default sustained queries per second per client prefix: generous for one host's stub
+/// resolvers, far below what a flood sends.
+pub const DEFAULT_RATE_QPS: u32 = 1000;
+/// Default burst per client prefix.
+pub const DEFAULT_RATE_BURST: u32 = 2000;
 
 /// A configuration problem; strictdot refuses to start (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +76,14 @@ pub struct Config {
     pub max_pending: usize,
     /// How long shutdown waits for queries in flight.
     pub grace: Duration,
+    /// EDNS rewrite of upstream queries: padding, ECS.
+    pub privacy: Privacy,
+    /// Who may query.
+    pub acl: Acl,
+    /// Per-client rate limit (`None`: off).
+    pub rate_limit: Option<RateSettings>,
+    /// Log each query (client, name, type).
+    pub log_queries: bool,
 }
 
 /// Bounds of a numeric setting, kept with its reason.
@@ -113,6 +132,67 @@ const IN_FLIGHT: Bound = Bound {
     range: "1 to 4096 (the 16-bit ID space is shared per connection)",
 };
 
+const TCP_PER_CLIENT: Bound = Bound {
+    name: "max-tcp-per-client",
+    min: 1,
+    max: 1_000_000,
+    range: "1 to 1000000",
+};
+const TCP_READ_MS: Bound = Bound {
+    name: "tcp-read-timeout",
+    min: 100,
+    max: 120_000,
+    range: "100ms to 2m",
+};
+const TCP_IN_FLIGHT: Bound = Bound {
+    name: "max-tcp-queries-per-connection",
+    min: 1,
+    max: 65_535,
+    range: "1 to 65535",
+};
+const PENDING: Bound = Bound {
+    name: "max-pending",
+    min: 1,
+    max: 10_000_000,
+    range: "1 to 10000000",
+};
+const RATE: Bound = Bound {
+    name: "rate-limit",
+    min: 0,
+    max: 10_000_000,
+    range: "0 (off) to 10000000 queries per second",
+};
+const BURST: Bound = Bound {
+    name: "rate-burst",
+    min: 1,
+    max: 10_000_000,
+    range: "1 to 10000000",
+};
+const V4_PREFIX: Bound = Bound {
+    name: "rate-limit-ipv4-prefix",
+    min: 8,
+    max: 32,
+    range: "8 to 32",
+};
+const V6_PREFIX: Bound = Bound {
+    name: "rate-limit-ipv6-prefix",
+    min: 16,
+    max: 128,
+    range: "16 to 128",
+};
+const SLIP: Bound = Bound {
+    name: "slip",
+    min: 0,
+    max: 100,
+    range: "0 (drop all) to 100",
+};
+const RATE_KEYS: Bound = Bound {
+    name: "rate-limit-max-clients",
+    min: 1,
+    max: 100_000_000,
+    range: "1 to 100000000",
+};
+
 fn check(b: &Bound, value: u64) -> Result<(), ConfigError> {
     if (b.min..=b.max).contains(&value) {
         Ok(())
@@ -158,6 +238,7 @@ impl Config {
             },
             tcp: TcpLimits {
                 max_clients: 1024,
+                max_per_client: 64,
                 max_in_flight: 64,
                 idle_timeout: Duration::from_secs(10),
                 read_timeout: Duration::from_secs(5),
@@ -165,6 +246,17 @@ impl Config {
             },
             max_pending: 8192,
             grace: Duration::from_secs(5),
+            privacy: Privacy::default(),
+            acl: Acl::default(),
+            rate_limit: Some(RateSettings {
+                qps: NonZeroU32::new(DEFAULT_RATE_QPS).expect("non-zero"),
+                burst: NonZeroU32::new(DEFAULT_RATE_BURST).expect("non-zero"),
+                v4_prefix: 32,
+                v6_prefix: 64,
+                slip: 2,
+                max_keys: 100_000,
+            }),
+            log_queries: false,
         }
     }
 
@@ -176,6 +268,16 @@ impl Config {
         check_ms(&UPSTREAM_IDLE_MS, args.upstream_idle_timeout)?;
         check(&UPSTREAM_CONNS, args.max_upstream_connections as u64)?;
         check(&IN_FLIGHT, args.max_in_flight as u64)?;
+        check(&TCP_PER_CLIENT, args.max_tcp_per_client as u64)?;
+        check_ms(&TCP_READ_MS, args.tcp_read_timeout)?;
+        check(&TCP_IN_FLIGHT, args.max_tcp_queries_per_connection as u64)?;
+        check(&PENDING, args.max_pending as u64)?;
+        check(&RATE, u64::from(args.rate_limit))?;
+        check(&BURST, u64::from(args.rate_burst))?;
+        check(&V4_PREFIX, u64::from(args.rate_limit_ipv4_prefix))?;
+        check(&V6_PREFIX, u64::from(args.rate_limit_ipv6_prefix))?;
+        check(&SLIP, u64::from(args.slip))?;
+        check(&RATE_KEYS, args.rate_limit_max_clients as u64)?;
         if args.listen.is_empty() {
             return Err(ConfigError::NoListener);
         }
@@ -212,6 +314,29 @@ impl Config {
         config.pool.tls_min_version = args.tls_min_version;
         config.tcp.max_clients = args.max_tcp_clients;
         config.tcp.idle_timeout = args.tcp_idle_timeout;
+        config.privacy.keep_ecs = args.keep_ecs;
+        config.tcp.max_per_client = args.max_tcp_per_client;
+        config.tcp.read_timeout = args.tcp_read_timeout;
+        config.tcp.max_in_flight = args.max_tcp_queries_per_connection;
+        config.max_pending = args.max_pending;
+        config.log_queries = args.log_queries;
+        if !args.allow.is_empty() {
+            config.acl = Acl::new(args.allow.clone());
+        }
+        config.rate_limit = match (
+            NonZeroU32::new(args.rate_limit),
+            NonZeroU32::new(args.rate_burst),
+        ) {
+            (Some(qps), Some(burst)) => Some(RateSettings {
+                qps,
+                burst,
+                v4_prefix: args.rate_limit_ipv4_prefix,
+                v6_prefix: args.rate_limit_ipv6_prefix,
+                slip: args.slip,
+                max_keys: args.rate_limit_max_clients,
+            }),
+            _ => None,
+        };
         Ok(config)
     }
 }

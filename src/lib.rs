@@ -18,11 +18,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod acl;
 pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod forward;
 pub mod framing;
+pub mod limiter;
 pub mod listen;
 pub mod metrics;
 pub mod pin;
@@ -88,6 +90,7 @@ impl Listeners {
 pub struct Server {
     config: Config,
     forwarder: Arc<Forwarder>,
+    limiter: Option<Arc<limiter::Limiter>>,
     metrics: Arc<Metrics>,
     upstream_tasks: TaskTracker,
     upstream_stop: CancellationToken,
@@ -109,10 +112,25 @@ impl Server {
             upstream_stop.clone(),
             metrics.clone(),
         );
-        let forwarder = Arc::new(Forwarder::new(pool, config.timeout, metrics.clone()));
+        let limiter = config
+            .rate_limit
+            .map(|settings| Arc::new(limiter::Limiter::new(settings)));
+        let policy = forward::ClientPolicy {
+            acl: config.acl.clone(),
+            limiter: limiter.clone(),
+            log_queries: config.log_queries,
+        };
+        let forwarder = Arc::new(Forwarder::new(
+            pool,
+            policy,
+            config.privacy,
+            config.timeout,
+            metrics.clone(),
+        ));
         Ok(Server {
             config,
             forwarder,
+            limiter,
             metrics,
             upstream_tasks,
             upstream_stop,
@@ -129,7 +147,24 @@ impl Server {
     pub async fn run(self, listeners: Listeners, shutdown: CancellationToken) {
         let client_tasks = TaskTracker::new();
         let pending = Arc::new(Semaphore::new(self.config.max_pending));
-        let tcp_clients = Arc::new(Semaphore::new(self.config.tcp.max_clients));
+        let tcp_shared = Arc::new(listen::tcp::TcpShared {
+            clients: Arc::new(Semaphore::new(self.config.tcp.max_clients)),
+            per_client: Arc::default(),
+            pending: pending.clone(),
+        });
+        if let Some(limiter) = self.limiter.clone() {
+            // Keyed limiter state stays bounded (governor's retain_recent on a timer).
+            let stop = shutdown.clone();
+            client_tasks.spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tick.tick() => limiter.housekeeping(),
+                    }
+                }
+            });
+        }
         for socket in listeners.udp {
             if let Ok(addr) = socket.local_addr() {
                 tracing::info!(%addr, "serving DNS over UDP");
@@ -150,7 +185,7 @@ impl Server {
             client_tasks.spawn(listen::tcp::serve(
                 listener,
                 self.forwarder.clone(),
-                tcp_clients.clone(),
+                tcp_shared.clone(),
                 self.config.tcp,
                 self.metrics.clone(),
                 client_tasks.clone(),

@@ -47,6 +47,14 @@ pub struct Metrics {
     pub retries: Counter,
     /// Times a TCP client was refused because of the connection cap.
     pub tcp_conn_limit_hits: Counter,
-    /// Times a UDP query was answered SERVFAIL at once because too many were pending.
+    /// Times a query was answered SERVFAIL at once because too many were pending.
     pub pending_limit_hits: Counter,
+    /// Times a TCP client was refused because of the per-client connection cap.
+    pub tcp_client_limit_hits: Counter,
+    /// TCP connections closed for idling or for a frame that did not complete in time.
+    pub tcp_timeouts: Counter,
+    /// Messages from clients outside the access list.
+    pub acl_refused: Counter,
+    /// Messages over the per-client rate limit.
+    pub rate_limited: Counter,
 }

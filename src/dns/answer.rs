@@ -61,6 +61,19 @@ pub struct ReplyInfo {
     pub flags: u16,
     /// Offset just past the question.
     pub question_end: usize,
+    /// The OPT record, if the reply has one.
+    pub opt: Option<OptSpan>,
+}
+
+/// Where an OPT record sits in a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptSpan {
+    /// Offset of the record's first octet (its owner name).
+    pub start: usize,
+    /// Offset of its RDATA (the options).
+    pub rdata_start: usize,
+    /// Offset just past the record.
+    pub end: usize,
 }
 
 /// Checks an upstream reply against the question that was asked: a response (QR=1) to a
@@ -92,18 +105,25 @@ pub fn check_reply(
     for _ in 0..records {
         r.record()?;
     }
-    let mut opts = 0;
+    let mut opt = None;
     for _ in 0..header.arcount {
+        let start = r.pos();
         let rec = r.record()?;
         if rec.rtype == TYPE_OPT {
-            opts += 1;
-            if opts > 1 || rec.name.wire_len != 1 {
+            if opt.is_some() || rec.name.wire_len != 1 {
                 return Err(WireError::BadOpt);
             }
+            super::query::check_options(reply, rec.rdata_start, rec.rdata_end)?;
+            opt = Some(OptSpan {
+                start,
+                rdata_start: rec.rdata_start,
+                end: rec.rdata_end,
+            });
         }
     }
     r.finish()?;
     Ok(ReplyInfo {
+        opt,
         flags: header.flags,
         question_end: q.end,
     })

@@ -3,7 +3,9 @@
 //! framing up to 65535 with no smaller fixed buffer, an idle timeout, a read timeout for a
 //! frame that has started to arrive, and a cap on connections.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,6 +25,8 @@ use crate::metrics::Metrics;
 pub struct TcpLimits {
     /// Concurrent client connections, across all TCP listeners.
     pub max_clients: usize,
+    /// Concurrent connections from one client address.
+    pub max_per_client: usize,
     /// Queries in flight at once on one client connection; reading pauses at the cap.
     pub max_in_flight: usize,
     /// Close a connection with nothing in flight and nothing arriving for this long
@@ -34,21 +38,70 @@ pub struct TcpLimits {
     pub write_timeout: Duration,
 }
 
+/// Connection counts per client address, shared by all TCP listeners.
+#[derive(Default)]
+pub struct PerClient {
+    counts: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One counted connection; uncounts itself when dropped.
+struct ClientSlot {
+    table: Arc<PerClient>,
+    ip: IpAddr,
+}
+
+impl PerClient {
+    fn try_add(table: &Arc<PerClient>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+        let mut counts = table.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            table: table.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut counts = self.table.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Shared TCP state: caps that span listeners.
+pub struct TcpShared {
+    /// One permit per open client connection (the global cap).
+    pub clients: Arc<Semaphore>,
+    /// Connections per client address (the per-client cap).
+    pub per_client: Arc<PerClient>,
+    /// One permit per query waiting for an upstream, shared with UDP.
+    pub pending: Arc<Semaphore>,
+}
+
 /// Serves one TCP listener until `shutdown` is cancelled.
 pub async fn serve(
     listener: TcpListener,
     forwarder: Arc<Forwarder>,
-    clients: Arc<Semaphore>,
+    shared: Arc<TcpShared>,
     limits: TcpLimits,
     metrics: Arc<Metrics>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 ) {
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             r = listener.accept() => match r {
-                Ok((stream, _)) => stream,
+                Ok(pair) => pair,
                 Err(e) => {
                     // Out of file descriptors and the like: pause instead of spinning.
                     tracing::warn!(error = %e, "TCP accept failed");
@@ -57,23 +110,34 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(permit) = clients.clone().try_acquire_owned() else {
+        let Ok(permit) = shared.clients.clone().try_acquire_owned() else {
             metrics.tcp_conn_limit_hits.inc();
             drop(stream);
             continue;
         };
+        let client = crate::acl::canonical(peer.ip());
+        let Some(slot) = PerClient::try_add(&shared.per_client, client, limits.max_per_client)
+        else {
+            metrics.tcp_client_limit_hits.inc();
+            drop(stream);
+            continue;
+        };
         let conn = Connection {
+            client,
+            pending: shared.pending.clone(),
             forwarder: forwarder.clone(),
             limits,
             metrics: metrics.clone(),
             tracker: tracker.clone(),
             shutdown: shutdown.clone(),
         };
-        tracker.spawn(conn.run(stream, permit));
+        tracker.spawn(conn.run(stream, (permit, slot)));
     }
 }
 
 struct Connection {
+    client: IpAddr,
+    pending: Arc<Semaphore>,
     forwarder: Arc<Forwarder>,
     limits: TcpLimits,
     metrics: Arc<Metrics>,
@@ -82,7 +146,7 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(self, stream: TcpStream, _permit: OwnedSemaphorePermit) {
+    async fn run(self, stream: TcpStream, _caps: (OwnedSemaphorePermit, ClientSlot)) {
         let _ = stream.set_nodelay(true);
         let (mut reader, writer) = stream.into_split();
         let (tx, rx) = mpsc::channel::<Vec<u8>>(self.limits.max_in_flight.max(1));
@@ -97,7 +161,7 @@ impl Connection {
                 frame_started = None;
                 let Ok(msg) = frame else { break 'conn };
                 self.metrics.tcp_queries.inc();
-                match self.forwarder.prepare(msg) {
+                match self.forwarder.prepare(msg, self.client, Transport::Tcp) {
                     Prepared::Drop => {}
                     Prepared::Answer(answer) => {
                         if tx.send(answer).await.is_err() {
@@ -112,12 +176,21 @@ impl Connection {
                                 Err(_) => break 'conn,
                             },
                         };
+                        let Ok(pending) = self.pending.clone().try_acquire_owned() else {
+                            // Too many queries waiting for upstreams: answer now.
+                            self.metrics.pending_limit_hits.inc();
+                            let answer = query.error_answer(crate::dns::Rcode::ServFail);
+                            if tx.send(answer).await.is_err() {
+                                break 'conn;
+                            }
+                            continue;
+                        };
                         let tx = tx.clone();
                         let forwarder = self.forwarder.clone();
                         self.tracker.spawn(async move {
                             let answer = forwarder.answer(query, Transport::Tcp).await;
                             let _ = tx.send(answer).await;
-                            drop(permit);
+                            drop((permit, pending));
                         });
                     }
                 }
@@ -145,6 +218,7 @@ impl Connection {
                         // Queries still in flight: not idle (RFC 7766 §6.2.3).
                         continue;
                     }
+                    self.metrics.tcp_timeouts.inc();
                     break;
                 }
             }

@@ -35,7 +35,7 @@ pub async fn serve(
         };
         metrics.udp_queries.inc();
         let Some(msg) = buf.get(..len) else { continue };
-        match forwarder.prepare(msg) {
+        match forwarder.prepare(msg, peer.ip(), Transport::Udp) {
             Prepared::Drop => {}
             Prepared::Answer(answer) => send(&socket, &answer, peer).await,
             Prepared::Forward(query) => {

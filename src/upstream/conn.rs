@@ -203,15 +203,17 @@ impl Conn {
 
     /// Sends `query` with a connection-unique ID and waits for the matching reply until
     /// `deadline`. On a timeout the connection is retired.
+    /// `wire` is the message to send (the privacy-rewritten form of `query`).
     pub async fn query(
         &self,
         _slot: Slot,
         query: &ValidQuery,
+        wire: &[u8],
         deadline: Instant,
     ) -> Result<(Vec<u8>, ReplyInfo), ConnError> {
         let (tx, rx) = oneshot::channel();
         let sent_at = Instant::now();
-        let mut frame = Vec::with_capacity(query.bytes().len() + 2);
+        let mut frame = Vec::with_capacity(wire.len() + 2);
         let id = {
             let mut inf = self.shared.lock();
             if self.shared.closed.is_cancelled() {
@@ -234,7 +236,10 @@ impl Conn {
             );
             id
         };
-        push_frame(&mut frame, query.bytes());
+        if !push_frame(&mut frame, wire) {
+            self.abandon(id);
+            return Err(ConnError::Protocol);
+        }
         set_message_id(&mut frame[2..], id);
         if self.tx.send(frame).is_err() {
             self.abandon(id);

@@ -143,9 +143,11 @@ impl Pool {
     }
 
     /// Forwards `query` and returns the checked reply (still with the upstream's ID).
+    /// `wire` is the message to send for `query` (see [`crate::dns::edns`]).
     pub async fn resolve(
         &self,
         query: &ValidQuery,
+        wire: &[u8],
         deadline: Instant,
     ) -> Result<(Vec<u8>, ReplyInfo), PoolError> {
         let mut avoid: Vec<usize> = Vec::new();
@@ -177,7 +179,7 @@ impl Pool {
             } else {
                 now + (deadline - now) / 2
             };
-            match conn.query(slot, query, attempt_deadline).await {
+            match conn.query(slot, query, wire, attempt_deadline).await {
                 Ok(reply) => return Ok(reply),
                 Err(ConnError::Timeout) => {
                     tracing::debug!(upstream = %up.label, "query unanswered in time");
