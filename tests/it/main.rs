@@ -1,8 +1,10 @@
 //! One integration binary; a module per area. Everything runs on 127.0.0.1.
 
+mod abuse;
 mod auth;
 mod cli;
 mod client;
+mod privacy;
 mod support;
 mod unbound;
 mod upstream;

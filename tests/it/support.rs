@@ -132,6 +132,10 @@ pub enum Behavior {
     Big,
     /// Answer, then close the connection.
     AnswerThenClose,
+    /// Answer with an OPT record carrying a Padding option (as RFC 8467 servers do).
+    AnswerWithPaddedOpt,
+    /// Send a frame header announcing more bytes than follow, then stall.
+    TruncatedFrame,
 }
 
 /// What the fake upstream saw.
@@ -291,6 +295,18 @@ async fn serve_conn<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
                 vec![r]
             }
             Behavior::Garbage => vec![b"this is not dns at all".to_vec()],
+            Behavior::AnswerWithPaddedOpt => {
+                let mut r = answer_for(&q, 1);
+                r[10..12].copy_from_slice(&[0, 1]);
+                r.extend([0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 12, 0, 12, 0, 8]);
+                r.extend([0u8; 8]);
+                vec![r]
+            }
+            Behavior::TruncatedFrame => {
+                let _ = s.write_all(&[0, 100, 1, 2, 3, 4, 5]).await;
+                let _ = s.flush().await;
+                continue;
+            }
             Behavior::ReverseBatch(n) => {
                 batch.push(answer_for(&q, 1));
                 if batch.len() < n {
@@ -404,6 +420,12 @@ pub async fn name_authenticated(behavior: Behavior) -> (Issued, FakeUpstream, Pr
 }
 
 pub async fn start_proxy(config: Config) -> Proxy {
+    if std::env::var_os("STRICTDOT_TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_test_writer()
+            .try_init();
+    }
     let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
         .await
         .unwrap();
@@ -444,7 +466,17 @@ pub fn query(id: u16, name: &str, qtype: u16, edns: Option<u16>) -> Vec<u8> {
 
 /// Sends `msg` over UDP and waits up to `wait` for one reply.
 pub async fn udp_exchange(addr: SocketAddr, msg: &[u8], wait: Duration) -> Option<Vec<u8>> {
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    udp_exchange_from("127.0.0.1", addr, msg, wait).await
+}
+
+/// The same from a given loopback source address (127.0.0.0/8 all works on Linux).
+pub async fn udp_exchange_from(
+    source: &str,
+    addr: SocketAddr,
+    msg: &[u8],
+    wait: Duration,
+) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind((source, 0)).await.unwrap();
     sock.send_to(msg, addr).await.unwrap();
     let mut buf = vec![0u8; 65535];
     match tokio::time::timeout(wait, sock.recv_from(&mut buf)).await {
@@ -455,7 +487,24 @@ pub async fn udp_exchange(addr: SocketAddr, msg: &[u8], wait: Duration) -> Optio
 
 /// Sends `msg` over a fresh TCP connection and reads one framed reply.
 pub async fn tcp_exchange(addr: SocketAddr, msg: &[u8], wait: Duration) -> Option<Vec<u8>> {
-    let mut s = TcpStream::connect(addr).await.unwrap();
+    tcp_exchange_from("127.0.0.1", addr, msg, wait).await
+}
+
+/// A TCP connection to `addr` from the loopback address `source`.
+pub async fn tcp_connect_from(source: &str, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let sock = tokio::net::TcpSocket::new_v4()?;
+    sock.bind(SocketAddr::new(source.parse().unwrap(), 0))?;
+    sock.connect(addr).await
+}
+
+/// The same as [`tcp_exchange`] from a given loopback source address.
+pub async fn tcp_exchange_from(
+    source: &str,
+    addr: SocketAddr,
+    msg: &[u8],
+    wait: Duration,
+) -> Option<Vec<u8>> {
+    let mut s = tcp_connect_from(source, addr).await.unwrap();
     let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
     framed.extend(msg);
     s.write_all(&framed).await.unwrap();
