@@ -192,7 +192,23 @@ impl Server {
                 shutdown.clone(),
             ));
         }
-        shutdown.cancelled().await;
+        // Until the metrics endpoint exists, limits that were hit are reported in the log
+        // once a minute (only when a counter moved), and at shutdown.
+        let mut report = tokio::time::interval(std::time::Duration::from_secs(60));
+        report.tick().await;
+        let mut last = String::new();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = report.tick() => {
+                    let now = self.metrics.limit_summary();
+                    if now != last && !now.is_empty() {
+                        tracing::info!(counters = %now, "limits hit so far");
+                    }
+                    last = now;
+                }
+            }
+        }
         client_tasks.close();
         if tokio::time::timeout(self.config.grace, client_tasks.wait())
             .await
@@ -203,6 +219,10 @@ impl Server {
         self.upstream_stop.cancel();
         self.upstream_tasks.close();
         let _ = tokio::time::timeout(self.config.grace, self.upstream_tasks.wait()).await;
+        let summary = self.metrics.limit_summary();
+        if !summary.is_empty() {
+            tracing::info!(counters = %summary, "limits hit");
+        }
     }
 }
 

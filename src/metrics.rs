@@ -53,8 +53,36 @@ pub struct Metrics {
     pub tcp_client_limit_hits: Counter,
     /// TCP connections closed for idling or for a frame that did not complete in time.
     pub tcp_timeouts: Counter,
+    /// Times a client TCP connection reached its in-flight cap and reading paused.
+    pub tcp_in_flight_limit_hits: Counter,
+    /// Times every connection to an upstream was full and no more could be opened.
+    pub upstream_busy: Counter,
     /// Messages from clients outside the access list.
     pub acl_refused: Counter,
     /// Messages over the per-client rate limit.
     pub rate_limited: Counter,
+}
+
+impl Metrics {
+    /// The limit counters that are not zero, as `name=value` pairs, for the log.
+    pub fn limit_summary(&self) -> String {
+        let pairs = [
+            ("tcp_conn_limit_hits", &self.tcp_conn_limit_hits),
+            ("tcp_client_limit_hits", &self.tcp_client_limit_hits),
+            ("tcp_in_flight_limit_hits", &self.tcp_in_flight_limit_hits),
+            ("tcp_timeouts", &self.tcp_timeouts),
+            ("pending_limit_hits", &self.pending_limit_hits),
+            ("upstream_busy", &self.upstream_busy),
+            ("rate_limited", &self.rate_limited),
+            ("acl_refused", &self.acl_refused),
+            ("dropped", &self.dropped),
+            ("rejected", &self.rejected),
+        ];
+        pairs
+            .iter()
+            .filter(|(_, c)| c.get() > 0)
+            .map(|(n, c)| format!("{n}={}", c.get()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }

@@ -103,7 +103,10 @@ pub fn check_reply(
     }
     let records = u32::from(header.ancount) + u32::from(header.nscount);
     for _ in 0..records {
-        r.record()?;
+        // OPT belongs in the additional section only (RFC 6891 §6.1.1).
+        if r.record()?.rtype == TYPE_OPT {
+            return Err(WireError::BadOpt);
+        }
     }
     let mut opt = None;
     for _ in 0..header.arcount {
@@ -214,6 +217,19 @@ mod tests {
         );
         let short = reply(1, b"\x03www\x07example\x00");
         assert!(check_reply(&short[..short.len() - 1], q.qname(), 1, 1).is_err());
+    }
+
+    #[test]
+    fn opt_outside_additional_rejected() {
+        let q = query();
+        let mut rep = reply(1, b"\x03www\x07example\x00");
+        // Turn the answer record into an OPT record.
+        let at = rep.len() - 14;
+        rep[at..at + 2].copy_from_slice(&[0, 41]);
+        assert_eq!(
+            check_reply(&rep, q.qname(), 1, 1).unwrap_err(),
+            WireError::BadOpt
+        );
     }
 
     #[test]

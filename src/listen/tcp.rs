@@ -169,12 +169,20 @@ impl Connection {
                         }
                     }
                     Prepared::Forward(query) => {
-                        let permit = tokio::select! {
-                            _ = self.shutdown.cancelled() => break 'conn,
-                            p = in_flight.clone().acquire_owned() => match p {
-                                Ok(p) => p,
-                                Err(_) => break 'conn,
-                            },
+                        let permit = match in_flight.clone().try_acquire_owned() {
+                            Ok(p) => p,
+                            Err(_) => {
+                                // At the per-connection cap: stop reading until one is
+                                // answered (backpressure, nothing queued).
+                                self.metrics.tcp_in_flight_limit_hits.inc();
+                                tokio::select! {
+                                    _ = self.shutdown.cancelled() => break 'conn,
+                                    p = in_flight.clone().acquire_owned() => match p {
+                                        Ok(p) => p,
+                                        Err(_) => break 'conn,
+                                    },
+                                }
+                            }
                         };
                         let Ok(pending) = self.pending.clone().try_acquire_owned() else {
                             // Too many queries waiting for upstreams: answer now.

@@ -166,7 +166,12 @@ impl Pool {
             let (conn, slot) = match self.acquire(up, deadline).await {
                 Ok(pair) => pair,
                 Err(AcquireError::Timeout) => return Err(PoolError::Timeout),
-                Err(AcquireError::Failed | AcquireError::Busy) => {
+                Err(AcquireError::Busy) => {
+                    self.metrics.upstream_busy.inc();
+                    avoid.push(idx);
+                    continue;
+                }
+                Err(AcquireError::Failed) => {
                     avoid.push(idx);
                     continue;
                 }
