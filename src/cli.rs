@@ -212,6 +212,39 @@ pub struct ProxyArgs {
     )]
     pub max_pending: usize,
 
+    /// Answer cache capacity in entries (0: no cache).
+    #[arg(long = "cache-size", value_name = "N", env = "STRICTDOT_CACHE_SIZE",
+          default_value_t = crate::config::DEFAULT_CACHE_ENTRIES)]
+    pub cache_size: usize,
+
+    /// Answer cache capacity in bytes of stored answers.
+    #[arg(long = "cache-max-bytes", value_name = "BYTES", env = "STRICTDOT_CACHE_MAX_BYTES",
+          default_value_t = crate::config::DEFAULT_CACHE_BYTES)]
+    pub cache_max_bytes: usize,
+
+    /// Raise cached TTLs below this many seconds to it.
+    #[arg(
+        long = "cache-min-ttl",
+        value_name = "SECONDS",
+        env = "STRICTDOT_CACHE_MIN_TTL",
+        default_value_t = 0
+    )]
+    pub cache_min_ttl: u32,
+
+    /// Lower cached TTLs above this many seconds to it.
+    #[arg(
+        long = "cache-max-ttl",
+        value_name = "SECONDS",
+        env = "STRICTDOT_CACHE_MAX_TTL",
+        default_value_t = 86_400
+    )]
+    pub cache_max_ttl: u32,
+
+    /// When every upstream fails, answer from expired cache entries (TTL 30, RFC 8767)
+    /// up to a day past their expiry.
+    #[arg(long = "serve-stale", env = "STRICTDOT_SERVE_STALE")]
+    pub serve_stale: bool,
+
     /// Forward clients' EDNS Client Subnet options upstream (stripped by default, as they
     /// reveal the client's network: RFC 7871 §7.1.2).
     #[arg(long = "keep-ecs", env = "STRICTDOT_KEEP_ECS")]

@@ -10,6 +10,7 @@ use rustls_pki_types::CertificateDer;
 use std::num::NonZeroU32;
 
 use crate::acl::Acl;
+use crate::cache::CacheSettings;
 use crate::cli::ProxyArgs;
 use crate::dns::edns::Privacy;
 use crate::limiter::RateSettings;
@@ -32,6 +33,14 @@ pub const DEFAULT_UPSTREAMS: [&str; 2] = [
 pub const DEFAULT_RATE_QPS: u32 = 1000;
 /// Default burst per client prefix.
 pub const DEFAULT_RATE_BURST: u32 = 2000;
+
+/// Default cache capacity in entries.
+pub const DEFAULT_CACHE_ENTRIES: usize = 100_000;
+/// Default cache capacity in bytes of stored answers.
+pub const DEFAULT_CACHE_BYTES: usize = 32 << 20;
+/// How long past expiry an entry may still be served with `--serve-stale` (RFC 8767 §5
+/// suggests one to three days).
+pub const STALE_WINDOW: Duration = Duration::from_secs(86_400);
 
 /// A configuration problem; strictdot refuses to start (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +93,8 @@ pub struct Config {
     pub rate_limit: Option<RateSettings>,
     /// Log each query (client, name, type).
     pub log_queries: bool,
+    /// The answer cache (`None`: off).
+    pub cache: Option<CacheSettings>,
 }
 
 /// Bounds of a numeric setting, kept with its reason.
@@ -193,6 +204,25 @@ const RATE_KEYS: Bound = Bound {
     range: "1 to 100000000",
 };
 
+const CACHE_ENTRIES: Bound = Bound {
+    name: "cache-size",
+    min: 0,
+    max: 100_000_000,
+    range: "0 (off) to 100000000 entries",
+};
+const CACHE_BYTES: Bound = Bound {
+    name: "cache-max-bytes",
+    min: 4096,
+    max: 1 << 40,
+    range: "4096 bytes to 1 TiB",
+};
+const CACHE_TTL: Bound = Bound {
+    name: "cache-min-ttl / --cache-max-ttl",
+    min: 0,
+    max: 604_800,
+    range: "0 to 604800 seconds (a week)",
+};
+
 fn check(b: &Bound, value: u64) -> Result<(), ConfigError> {
     if (b.min..=b.max).contains(&value) {
         Ok(())
@@ -257,6 +287,15 @@ impl Config {
                 max_keys: 100_000,
             }),
             log_queries: false,
+            cache: Some(CacheSettings {
+                max_entries: DEFAULT_CACHE_ENTRIES,
+                max_bytes: DEFAULT_CACHE_BYTES,
+                min_ttl: 0,
+                max_ttl: 86_400,
+                servfail_ttl: 2,
+                serve_stale: None,
+                prefetch: true,
+            }),
         }
     }
 
@@ -278,6 +317,17 @@ impl Config {
         check(&V6_PREFIX, u64::from(args.rate_limit_ipv6_prefix))?;
         check(&SLIP, u64::from(args.slip))?;
         check(&RATE_KEYS, args.rate_limit_max_clients as u64)?;
+        check(&CACHE_ENTRIES, args.cache_size as u64)?;
+        check(&CACHE_BYTES, args.cache_max_bytes as u64)?;
+        check(&CACHE_TTL, u64::from(args.cache_min_ttl))?;
+        check(&CACHE_TTL, u64::from(args.cache_max_ttl))?;
+        if args.cache_min_ttl > args.cache_max_ttl {
+            return Err(ConfigError::OutOfRange {
+                name: "cache-min-ttl",
+                value: args.cache_min_ttl.to_string(),
+                range: "at most --cache-max-ttl",
+            });
+        }
         if args.listen.is_empty() {
             return Err(ConfigError::NoListener);
         }
@@ -320,6 +370,15 @@ impl Config {
         config.tcp.max_in_flight = args.max_tcp_queries_per_connection;
         config.max_pending = args.max_pending;
         config.log_queries = args.log_queries;
+        config.cache = (args.cache_size > 0).then(|| CacheSettings {
+            max_entries: args.cache_size,
+            max_bytes: args.cache_max_bytes,
+            min_ttl: args.cache_min_ttl,
+            max_ttl: args.cache_max_ttl,
+            servfail_ttl: 2,
+            serve_stale: args.serve_stale.then_some(STALE_WINDOW),
+            prefetch: true,
+        });
         if !args.allow.is_empty() {
             config.acl = Acl::new(args.allow.clone());
         }

@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use tokio::sync::watch;
+
 use crate::acl::Acl;
+use crate::cache::{client_view, Cache, CacheKey, Flight, Lookup, Shared};
 use crate::dns::answer::{restore_client_view, truncated_answer};
 use crate::dns::edns::{answer_for_client, upstream_query, Privacy};
 use crate::dns::query::flags;
@@ -56,6 +59,8 @@ pub enum Transport {
 /// The forwarding pipeline shared by every listener.
 pub struct Forwarder {
     pool: Pool,
+    /// The answer cache (`None`: off).
+    cache: Option<Arc<Cache>>,
     /// Who may query.
     acl: Acl,
     /// Per-client rate limiter; `None` when rate limiting is off.
@@ -73,6 +78,7 @@ impl Forwarder {
     /// A forwarder over `pool` giving each query `timeout`.
     pub fn new(
         pool: Pool,
+        cache: Option<Arc<Cache>>,
         policy: ClientPolicy,
         privacy: Privacy,
         timeout: Duration,
@@ -80,6 +86,7 @@ impl Forwarder {
     ) -> Forwarder {
         Forwarder {
             pool,
+            cache,
             acl: policy.acl,
             limiter: policy.limiter,
             log_queries: policy.log_queries,
@@ -149,29 +156,129 @@ impl Forwarder {
         }
     }
 
-    /// Resolves a valid query through the upstreams and returns the client's answer:
-    /// the upstream reply with the client's ID and question restored, SERVFAIL if no
-    /// upstream answered within the budget, or a TC=1 answer if it is too large for UDP.
-    pub async fn answer(&self, query: ValidQuery, transport: Transport) -> Vec<u8> {
-        let deadline = Instant::now() + self.timeout;
-        let wire = upstream_query(&query, &self.privacy);
-        let (reply, flags) = match self.pool.resolve(&query, &wire, deadline).await {
-            Ok((mut reply, info)) => {
-                restore_client_view(&mut reply, &info, &query);
-                answer_for_client(&mut reply, &info, query.edns().is_some());
-                self.metrics.answered.inc();
-                (reply, info.flags)
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "answering SERVFAIL");
-                self.metrics.servfail.inc();
-                return query.error_answer(Rcode::ServFail);
-            }
+    /// Answers a valid query: from the cache when it can, else through the upstreams
+    /// (identical concurrent misses share one upstream query). The answer carries the
+    /// client's ID and question; SERVFAIL (or a stale answer, with `--serve-stale`) if no
+    /// upstream answered within the budget; TC=1 if it is too large for the client's UDP.
+    pub async fn answer(self: &Arc<Self>, query: ValidQuery, transport: Transport) -> Vec<u8> {
+        let reply = match &self.cache {
+            None => self.fetch(&query).await,
+            Some(cache) => self.answer_cached(cache, &query).await,
+        };
+        let Some(reply) = reply else {
+            self.metrics.servfail.inc();
+            return query.error_answer(Rcode::ServFail);
         };
         if transport == Transport::Udp && reply.len() > query.udp_limit() {
             self.metrics.truncated.inc();
+            let flags = u16::from_be_bytes([reply[2], reply[3]]);
             return truncated_answer(flags, &query);
         }
         reply
+    }
+
+    /// One upstream query within the budget: the answer as this client should see it.
+    async fn fetch(&self, query: &ValidQuery) -> Option<Vec<u8>> {
+        let deadline = Instant::now() + self.timeout;
+        let wire = upstream_query(query, &self.privacy);
+        match self.pool.resolve(query, &wire, deadline).await {
+            Ok((mut reply, info)) => {
+                restore_client_view(&mut reply, &info, query);
+                answer_for_client(&mut reply, &info, query.edns().is_some());
+                self.metrics.answered.inc();
+                Some(reply)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "no upstream answer");
+                None
+            }
+        }
+    }
+
+    async fn answer_cached(
+        self: &Arc<Self>,
+        cache: &Arc<Cache>,
+        query: &ValidQuery,
+    ) -> Option<Vec<u8>> {
+        let key = CacheKey::of(query);
+        let stale = match cache.lookup(&key, query, Instant::now()) {
+            Lookup::Fresh(answer, prefetch) => {
+                self.metrics.cache_hits.inc();
+                if prefetch {
+                    self.prefetch(cache.clone(), key, query.clone());
+                }
+                return Some(answer);
+            }
+            Lookup::Stale(entry) => Some(entry),
+            Lookup::Miss => None,
+        };
+        self.metrics.cache_misses.inc();
+        let fetched = match cache.join(&key) {
+            Flight::Leader(leader) => match self.fetch(query).await {
+                Some(msg) => {
+                    let answer = cache.insert(key, msg, query, Instant::now());
+                    leader.finish(Shared::Done(Arc::from(&answer[..])));
+                    Some(answer)
+                }
+                None => {
+                    leader.finish(Shared::Failed);
+                    None
+                }
+            },
+            Flight::Follower(rx) => {
+                self.metrics.cache_coalesced.inc();
+                self.follow(rx, query).await
+            }
+        };
+        if fetched.is_some() {
+            return fetched;
+        }
+        // RFC 8767: every upstream failed; an expired answer is better than none.
+        let entry = stale?;
+        self.metrics.cache_stale.inc();
+        Some(Cache::stale_answer(&entry, query, Instant::now()))
+    }
+
+    /// Waits (within the budget) for the query another client started for the same key.
+    async fn follow(&self, mut rx: watch::Receiver<Shared>, query: &ValidQuery) -> Option<Vec<u8>> {
+        let outcome = tokio::time::timeout(self.timeout, async {
+            loop {
+                let now = rx.borrow_and_update().clone();
+                if !matches!(now, Shared::Pending) {
+                    return now;
+                }
+                if rx.changed().await.is_err() {
+                    return Shared::Failed;
+                }
+            }
+        })
+        .await
+        .unwrap_or(Shared::Failed);
+        match outcome {
+            Shared::Done(msg) => {
+                let mut out = msg.to_vec();
+                client_view(&mut out, query);
+                Some(out)
+            }
+            Shared::Pending | Shared::Failed => None,
+        }
+    }
+
+    /// Refreshes a popular entry before it expires, off the client's path.
+    fn prefetch(self: &Arc<Self>, cache: Arc<Cache>, key: CacheKey, query: ValidQuery) {
+        let Flight::Leader(leader) = cache.join(&key) else {
+            return;
+        };
+        self.metrics.cache_prefetches.inc();
+        let this = self.clone();
+        tokio::spawn(async move {
+            match this.fetch(&query).await {
+                Some(msg) => {
+                    let answer = cache.insert(key, msg, &query, Instant::now());
+                    leader.finish(Shared::Done(Arc::from(&answer[..])));
+                }
+                None => leader.finish(Shared::Failed),
+            }
+        });
     }
 }

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod acl;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod dns;
@@ -120,8 +121,10 @@ impl Server {
             limiter: limiter.clone(),
             log_queries: config.log_queries,
         };
+        let cache = config.cache.map(|s| Arc::new(cache::Cache::new(s)));
         let forwarder = Arc::new(Forwarder::new(
             pool,
+            cache,
             policy,
             config.privacy,
             config.timeout,

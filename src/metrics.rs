@@ -35,6 +35,16 @@ pub struct Metrics {
     pub servfail: Counter,
     /// UDP answers replaced by a TC=1 answer because they were too large.
     pub truncated: Counter,
+    /// Queries answered from the cache.
+    pub cache_hits: Counter,
+    /// Queries not in the cache (or only stale there).
+    pub cache_misses: Counter,
+    /// Misses that waited for an identical query already under way.
+    pub cache_coalesced: Counter,
+    /// Answers served stale because every upstream failed (RFC 8767).
+    pub cache_stale: Counter,
+    /// Background refreshes of popular entries near expiry.
+    pub cache_prefetches: Counter,
     /// Completed upstream TLS handshakes.
     pub handshakes: Counter,
     /// Of those, handshakes that resumed an earlier session.

@@ -2,6 +2,7 @@
 
 mod abuse;
 mod auth;
+mod cache;
 mod cli;
 mod client;
 mod privacy;

@@ -136,6 +136,10 @@ pub enum Behavior {
     AnswerWithPaddedOpt,
     /// Send a frame header announcing more bytes than follow, then stall.
     TruncatedFrame,
+    /// Answer after this many milliseconds (queries on one connection answered in turn).
+    SlowAnswer(u64),
+    /// Answer NXDOMAIN with an SOA (TTL 3600, MINIMUM 60) in the authority section.
+    NxDomain,
 }
 
 /// What the fake upstream saw.
@@ -302,6 +306,22 @@ async fn serve_conn<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
                 r.extend([0u8; 8]);
                 vec![r]
             }
+            Behavior::SlowAnswer(ms) => {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                vec![answer_for(&q, 1)]
+            }
+            Behavior::NxDomain => {
+                let mut r = answer_for(&q, 0);
+                r[3] = 0x83; // RA, NXDOMAIN
+                r[8..10].copy_from_slice(&[0, 1]); // NSCOUNT
+                r.extend([0xC0, 0x0C, 0, 6, 0, 1, 0, 0, 0x0E, 0x10]);
+                let rdata = [
+                    0u8, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 60,
+                ];
+                r.extend((rdata.len() as u16).to_be_bytes());
+                r.extend(rdata);
+                vec![r]
+            }
             Behavior::TruncatedFrame => {
                 let _ = s.write_all(&[0, 100, 1, 2, 3, 4, 5]).await;
                 let _ = s.flush().await;
@@ -399,6 +419,8 @@ pub fn config(upstreams: Vec<UpstreamConfig>, cas: &[&Issued]) -> Config {
     c.pool.backoff_base = Duration::from_millis(50);
     c.pool.backoff_max = Duration::from_millis(200);
     c.grace = Duration::from_millis(500);
+    // Most tests look at what reaches the upstream; the cache tests turn it on.
+    c.cache = None;
     c
 }
 
