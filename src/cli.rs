@@ -85,6 +85,16 @@ pub struct ProxyArgs {
           default_value = "4s", value_parser = parse_duration)]
     pub timeout: Duration,
 
+    /// How to choose among healthy upstreams: latency (lowest smoothed RTT, with
+    /// occasional exploration), round-robin, or failover (first healthy in order).
+    #[arg(
+        long = "strategy",
+        value_enum,
+        env = "STRICTDOT_STRATEGY",
+        default_value = "latency"
+    )]
+    pub strategy: crate::upstream::pool::Strategy,
+
     /// Maximum concurrent TCP client connections.
     #[arg(
         long = "max-tcp-clients",

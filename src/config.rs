@@ -16,7 +16,7 @@ use crate::dns::edns::Privacy;
 use crate::limiter::RateSettings;
 use crate::listen::tcp::TcpLimits;
 use crate::upstream::conn::ConnLimits;
-use crate::upstream::pool::{PoolSettings, UpstreamConfig};
+use crate::upstream::pool::{PoolSettings, Strategy, UpstreamConfig};
 use crate::upstream::tls::{read_pem_certs, TlsMinVersion};
 use crate::upstream::verify::AuthMode;
 use crate::upstream_spec::UpstreamSpec;
@@ -265,6 +265,7 @@ impl Config {
                 backoff_base: Duration::from_millis(250),
                 backoff_max: Duration::from_secs(5),
                 tls_min_version: TlsMinVersion::Tls12,
+                strategy: Strategy::default(),
             },
             tcp: TcpLimits {
                 max_clients: 1024,
@@ -362,6 +363,7 @@ impl Config {
         config.pool.conn.max_in_flight = args.max_in_flight;
         config.pool.conn.idle_timeout = args.upstream_idle_timeout;
         config.pool.tls_min_version = args.tls_min_version;
+        config.pool.strategy = args.strategy;
         config.tcp.max_clients = args.max_tcp_clients;
         config.tcp.idle_timeout = args.tcp_idle_timeout;
         config.privacy.keep_ecs = args.keep_ecs;

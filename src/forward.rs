@@ -58,7 +58,7 @@ pub enum Transport {
 
 /// The forwarding pipeline shared by every listener.
 pub struct Forwarder {
-    pool: Pool,
+    pool: Arc<Pool>,
     /// The answer cache (`None`: off).
     cache: Option<Arc<Cache>>,
     /// Who may query.
@@ -77,7 +77,7 @@ pub struct Forwarder {
 impl Forwarder {
     /// A forwarder over `pool` giving each query `timeout`.
     pub fn new(
-        pool: Pool,
+        pool: Arc<Pool>,
         cache: Option<Arc<Cache>>,
         policy: ClientPolicy,
         privacy: Privacy,

@@ -89,6 +89,7 @@ impl Listeners {
 
 /// A configured server, ready to run on bound sockets.
 pub struct Server {
+    pool: Arc<Pool>,
     config: Config,
     forwarder: Arc<Forwarder>,
     limiter: Option<Arc<limiter::Limiter>>,
@@ -105,14 +106,14 @@ impl Server {
         let metrics = Arc::new(Metrics::default());
         let upstream_tasks = TaskTracker::new();
         let upstream_stop = CancellationToken::new();
-        let pool = Pool::new(
+        let pool = Arc::new(Pool::new(
             &config.upstreams,
             roots,
             config.pool,
             upstream_tasks.clone(),
             upstream_stop.clone(),
             metrics.clone(),
-        );
+        ));
         let limiter = config
             .rate_limit
             .map(|settings| Arc::new(limiter::Limiter::new(settings)));
@@ -123,7 +124,7 @@ impl Server {
         };
         let cache = config.cache.map(|s| Arc::new(cache::Cache::new(s)));
         let forwarder = Arc::new(Forwarder::new(
-            pool,
+            pool.clone(),
             cache,
             policy,
             config.privacy,
@@ -131,6 +132,7 @@ impl Server {
             metrics.clone(),
         ));
         Ok(Server {
+            pool,
             config,
             forwarder,
             limiter,
@@ -149,6 +151,8 @@ impl Server {
     /// finish within the grace period, and closes the upstream connections.
     pub async fn run(self, listeners: Listeners, shutdown: CancellationToken) {
         let client_tasks = TaskTracker::new();
+        self.upstream_tasks
+            .spawn(self.pool.clone().probe_failed(self.upstream_stop.clone()));
         let pending = Arc::new(Semaphore::new(self.config.max_pending));
         let tcp_shared = Arc::new(listen::tcp::TcpShared {
             clients: Arc::new(Semaphore::new(self.config.tcp.max_clients)),

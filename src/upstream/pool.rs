@@ -3,6 +3,7 @@
 //! exponential backoff, so a failed upstream is skipped until it recovers, without a restart.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +35,24 @@ pub struct UpstreamConfig {
     pub mode: AuthMode,
 }
 
+/// How a query's upstream is chosen among the healthy ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Strategy {
+    /// Lowest smoothed round-trip time, exploring another upstream now and then so the
+    /// figures stay current.
+    #[default]
+    Latency,
+    /// Each in turn.
+    RoundRobin,
+    /// The first healthy one in the order given.
+    Failover,
+}
+
+/// Out of 100 queries, how many the latency strategy sends to a random healthy upstream.
+const EXPLORE_PERCENT: u32 = 3;
+/// How often the prober looks for failed upstreams whose backoff has run out.
+const PROBE_EVERY: Duration = Duration::from_millis(100);
+
 /// Pool settings.
 #[derive(Clone, Copy, Debug)]
 pub struct PoolSettings {
@@ -49,6 +68,8 @@ pub struct PoolSettings {
     pub backoff_max: Duration,
     /// Lowest TLS version.
     pub tls_min_version: TlsMinVersion,
+    /// How upstreams are chosen.
+    pub strategy: Strategy,
 }
 
 /// Why the pool gave no answer.
@@ -79,6 +100,10 @@ struct Upstream {
     /// queries that arrive meanwhile wait for it instead of starting their own.
     connecting: tokio::sync::Mutex<()>,
     health: Mutex<Health>,
+    /// Smoothed round-trip time of answered queries, in microseconds (0: not measured).
+    srtt_us: AtomicU64,
+    /// Whether a background probe is under way.
+    probing: AtomicBool,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -97,6 +122,8 @@ enum AcquireError {
 /// All upstreams.
 pub struct Pool {
     upstreams: Vec<Upstream>,
+    /// Round-robin position.
+    next: AtomicUsize,
     settings: PoolSettings,
     tracker: TaskTracker,
     shutdown: CancellationToken,
@@ -131,10 +158,13 @@ impl Pool {
                     last_log: None,
                     suppressed: 0,
                 }),
+                srtt_us: AtomicU64::new(0),
+                probing: AtomicBool::new(false),
             })
             .collect();
         Pool {
             upstreams,
+            next: AtomicUsize::new(0),
             settings,
             tracker,
             shutdown,
@@ -184,10 +214,16 @@ impl Pool {
             } else {
                 now + (deadline - now) / 2
             };
+            let sent = Instant::now();
             match conn.query(slot, query, wire, attempt_deadline).await {
-                Ok(reply) => return Ok(reply),
+                Ok(reply) => {
+                    up.observe_rtt(sent.elapsed());
+                    return Ok(reply);
+                }
                 Err(ConnError::Timeout) => {
                     tracing::debug!(upstream = %up.label, "query unanswered in time");
+                    // A slow upstream looks slow to the latency strategy from now on.
+                    up.observe_rtt(sent.elapsed().saturating_mul(2));
                     avoid.push(idx);
                 }
                 Err(ConnError::Closed | ConnError::Protocol) => {
@@ -198,18 +234,102 @@ impl Pool {
         Err(PoolError::Timeout)
     }
 
-    /// The first upstream not in backoff, preferring ones not in `avoid`; an upstream
-    /// whose backoff has run out is eligible again (its next connection is the probe).
-    fn pick(&self, avoid: &[usize], now: Instant) -> Option<usize> {
-        let healthy = |i: &usize| {
-            let h = locked(&self.upstreams[*i].health);
-            h.down_until.is_none_or(|t| t <= now)
-        };
-        let all = 0..self.upstreams.len();
-        all.clone()
+    /// An upstream for the next try: among the healthy ones not in `avoid` (or, if none,
+    /// any healthy one), by the configured strategy. Failed upstreams are left to the
+    /// background prober, so client queries never pay for probing them.
+    fn pick(&self, avoid: &[usize], _now: Instant) -> Option<usize> {
+        let healthy: Vec<usize> = (0..self.upstreams.len())
+            .filter(|&i| locked(&self.upstreams[i].health).down_until.is_none())
+            .collect();
+        let fresh: Vec<usize> = healthy
+            .iter()
+            .copied()
             .filter(|i| !avoid.contains(i))
-            .find(healthy)
-            .or_else(|| all.clone().find(healthy))
+            .collect();
+        let candidates = if fresh.is_empty() { healthy } else { fresh };
+        match (candidates.len(), self.settings.strategy) {
+            (0, _) => None,
+            (1, _) | (_, Strategy::Failover) => candidates.first().copied(),
+            (n, Strategy::RoundRobin) => {
+                Some(candidates[self.next.fetch_add(1, Ordering::Relaxed) % n])
+            }
+            (n, Strategy::Latency) => {
+                if fastrand::u32(0..100) < EXPLORE_PERCENT {
+                    return Some(candidates[fastrand::usize(0..n)]);
+                }
+                // Unmeasured upstreams (0) come first, so each gets measured.
+                candidates
+                    .iter()
+                    .copied()
+                    .min_by_key(|&i| self.upstreams[i].srtt_us.load(Ordering::Relaxed))
+            }
+        }
+    }
+
+    /// Runs until `stop`: every [`PROBE_EVERY`], an upstream whose backoff has run out gets
+    /// a connection attempt (a full authenticated handshake). Success makes it healthy and
+    /// keeps the connection; failure lengthens its backoff.
+    pub async fn probe_failed(self: Arc<Self>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(PROBE_EVERY);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let now = Instant::now();
+            for idx in 0..self.upstreams.len() {
+                let up = &self.upstreams[idx];
+                let due = locked(&up.health).down_until.is_some_and(|t| t <= now);
+                if due && !up.probing.swap(true, Ordering::AcqRel) {
+                    let pool = self.clone();
+                    self.tracker.spawn(async move {
+                        pool.probe(idx).await;
+                        pool.upstreams[idx].probing.store(false, Ordering::Release);
+                    });
+                }
+            }
+        }
+    }
+
+    async fn probe(&self, idx: usize) {
+        let up = &self.upstreams[idx];
+        let _guard = up.connecting.lock().await;
+        let deadline = Instant::now() + self.settings.connect_timeout;
+        match self.connect(up, deadline).await {
+            Ok(conn) => locked(&up.conns).push(conn),
+            Err(()) => {}
+        }
+    }
+
+    /// Opens one authenticated connection, recording the outcome in the upstream's health.
+    async fn connect(&self, up: &Upstream, deadline: Instant) -> Result<Conn, ()> {
+        let result = Conn::connect(
+            up.addr,
+            up.server_name.clone(),
+            up.tls.clone(),
+            self.settings.conn,
+            deadline,
+            &self.tracker,
+            &self.shutdown,
+            &self.metrics,
+        )
+        .await;
+        match result {
+            Ok(conn) => {
+                up.record_success();
+                Ok(conn)
+            }
+            Err(e) => {
+                match &e {
+                    ConnectError::Tls { .. } => self.metrics.auth_failures.inc(),
+                    ConnectError::Tcp(_) | ConnectError::Timeout => {
+                        self.metrics.connect_failures.inc()
+                    }
+                }
+                up.record_failure(&e, &self.settings);
+                Err(())
+            }
+        }
     }
 
     async fn acquire(
@@ -226,46 +346,36 @@ impl Pool {
         if let Some(pair) = up.find_slot() {
             return Ok(pair);
         }
-        if up.in_backoff(Instant::now()) {
+        if up.is_down() {
             return Err(AcquireError::Failed);
         }
         if up.live_conns() >= self.settings.max_conns {
             return Err(AcquireError::Busy);
         }
         let connect_deadline = deadline.min(Instant::now() + self.settings.connect_timeout);
-        let result = Conn::connect(
-            up.addr,
-            up.server_name.clone(),
-            up.tls.clone(),
-            self.settings.conn,
-            connect_deadline,
-            &self.tracker,
-            &self.shutdown,
-            &self.metrics,
-        )
-        .await;
-        match result {
-            Ok(conn) => {
-                up.record_success();
-                let slot = conn.try_reserve().ok_or(AcquireError::Busy)?;
-                locked(&up.conns).push(conn.clone());
-                Ok((conn, slot))
-            }
-            Err(e) => {
-                match &e {
-                    ConnectError::Tls { .. } => self.metrics.auth_failures.inc(),
-                    ConnectError::Tcp(_) | ConnectError::Timeout => {
-                        self.metrics.connect_failures.inc()
-                    }
-                }
-                up.record_failure(&e, &self.settings);
-                Err(AcquireError::Failed)
-            }
-        }
+        let conn = self
+            .connect(up, connect_deadline)
+            .await
+            .map_err(|()| AcquireError::Failed)?;
+        let slot = conn.try_reserve().ok_or(AcquireError::Busy)?;
+        locked(&up.conns).push(conn.clone());
+        Ok((conn, slot))
     }
 }
 
 impl Upstream {
+    /// Folds one round-trip time into the smoothed figure (EWMA, weight 1/8 as in TCP).
+    fn observe_rtt(&self, rtt: Duration) {
+        let sample = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
+        let old = self.srtt_us.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            old - old / 8 + sample / 8
+        };
+        self.srtt_us.store(new.max(1), Ordering::Relaxed);
+    }
+
     fn find_slot(&self) -> Option<(Conn, Slot)> {
         let mut conns = locked(&self.conns);
         conns.retain(|c| !c.is_closed());
@@ -283,8 +393,9 @@ impl Upstream {
             .count()
     }
 
-    fn in_backoff(&self, now: Instant) -> bool {
-        locked(&self.health).down_until.is_some_and(|t| t > now)
+    /// Whether the upstream failed and has not been probed back to health yet.
+    fn is_down(&self) -> bool {
+        locked(&self.health).down_until.is_some()
     }
 
     fn record_success(&self) {

@@ -193,3 +193,111 @@ async fn reconnect_after_server_close_resumes_session() {
         "no TLS session resumption"
     );
 }
+
+async fn two_upstreams(
+    a: Behavior,
+    b: Behavior,
+    strategy: strictdot::upstream::pool::Strategy,
+) -> (Issued, FakeUpstream, FakeUpstream, Proxy) {
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let ua = UpstreamOptions::new(&server, &[]).behavior(a).start().await;
+    let ub = UpstreamOptions::new(&server, &[]).behavior(b).start().await;
+    let mut c = config(
+        vec![
+            upstream(ua.addr, Some(NAME), vec![]),
+            upstream(ub.addr, Some(NAME), vec![]),
+        ],
+        &[&root],
+    );
+    c.pool.strategy = strategy;
+    let proxy = start_proxy(c).await;
+    (root, ua, ub, proxy)
+}
+
+fn seen(u: &FakeUpstream) -> usize {
+    u.seen.queries.load(Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_spreads_queries() {
+    use strictdot::upstream::pool::Strategy;
+    let (_r, a, b, proxy) =
+        two_upstreams(Behavior::Answer, Behavior::Answer, Strategy::RoundRobin).await;
+    for i in 0..10 {
+        assert_answers(&proxy, &format!("rr{i}.example")).await;
+    }
+    assert_eq!(seen(&a) + seen(&b), 10);
+    assert!(
+        seen(&a) >= 4 && seen(&b) >= 4,
+        "{} / {}",
+        seen(&a),
+        seen(&b)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_uses_the_first_healthy() {
+    use strictdot::upstream::pool::Strategy;
+    let (_r, a, b, proxy) =
+        two_upstreams(Behavior::Answer, Behavior::Answer, Strategy::Failover).await;
+    for i in 0..10 {
+        assert_answers(&proxy, &format!("fo{i}.example")).await;
+    }
+    assert_eq!((seen(&a), seen(&b)), (10, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_prefers_the_faster_upstream() {
+    use strictdot::upstream::pool::Strategy;
+    let (_r, slow, fast, proxy) = two_upstreams(
+        Behavior::SlowAnswer(40),
+        Behavior::Answer,
+        Strategy::Latency,
+    )
+    .await;
+    for i in 0..30 {
+        assert_answers(&proxy, &format!("lat{i}.example")).await;
+    }
+    assert!(
+        seen(&fast) >= 24,
+        "fast {} slow {}",
+        seen(&fast),
+        seen(&slow)
+    );
+    assert!(seen(&slow) >= 1, "the slow one was measured at least once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_upstream_probed_back_in_the_background() {
+    use strictdot::upstream::pool::Strategy;
+    let root = ca("Test Root");
+    let server = leaf(NAME, &root);
+    let first_addr = dead_addr();
+    let second = UpstreamOptions::new(&server, &[]).start().await;
+    let mut c = config(
+        vec![
+            upstream(first_addr, Some(NAME), vec![]),
+            upstream(second.addr, Some(NAME), vec![]),
+        ],
+        &[&root],
+    );
+    c.pool.strategy = Strategy::Failover;
+    let proxy = start_proxy(c).await;
+    assert_answers(&proxy, "www.example").await;
+    assert_eq!(seen(&second), 1);
+    // The first comes up; no client query is sent, yet the prober connects to it.
+    let first = UpstreamOptions::new(&server, &[])
+        .bind(first_addr)
+        .start()
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while first.seen.handshakes.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "no background probe");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Healthy again: failover sends the next query to it.
+    assert_answers(&proxy, "www.example").await;
+    assert_eq!(seen(&first), 1);
+    assert_eq!(seen(&second), 1);
+}
