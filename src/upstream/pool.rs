@@ -295,9 +295,8 @@ impl Pool {
         let up = &self.upstreams[idx];
         let _guard = up.connecting.lock().await;
         let deadline = Instant::now() + self.settings.connect_timeout;
-        match self.connect(up, deadline).await {
-            Ok(conn) => locked(&up.conns).push(conn),
-            Err(()) => {}
+        if let Ok(conn) = self.connect(up, deadline).await {
+            locked(&up.conns).push(conn);
         }
     }
 
