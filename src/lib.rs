@@ -59,19 +59,22 @@ pub struct Listeners {
 impl Listeners {
     /// Binds UDP and TCP on each address. For port 0, TCP takes the port UDP was given,
     /// so each address serves both transports on one port (trying a few ports if the
-    /// first one is taken for TCP).
+    /// first one is taken for TCP). Each fixed-port address gets one UDP socket per core,
+    /// bound with SO_REUSEPORT, so the kernel spreads datagrams over the workers.
     pub async fn bind(addrs: &[SocketAddr]) -> std::io::Result<Listeners> {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::bind_with(addrs, workers).await
+    }
+
+    /// [`Listeners::bind`] with `udp_sockets` UDP sockets per address.
+    pub async fn bind_with(addrs: &[SocketAddr], udp_sockets: usize) -> std::io::Result<Listeners> {
         let mut out = Listeners::default();
         for addr in addrs {
             let mut tries = 0;
             let (udp, tcp) = loop {
-                let udp = UdpSocket::bind(addr).await?;
-                let tcp_addr = if addr.port() == 0 {
-                    udp.local_addr()?
-                } else {
-                    *addr
-                };
-                match TcpListener::bind(tcp_addr).await {
+                let udp = udp_socket(*addr)?;
+                let bound = udp.local_addr()?;
+                match TcpListener::bind(bound).await {
                     Ok(tcp) => break (udp, tcp),
                     Err(e) if addr.port() == 0 && tries < 16 => {
                         tries += 1;
@@ -81,10 +84,31 @@ impl Listeners {
                 }
             };
             out.udp.push(udp);
+            if addr.port() != 0 {
+                for _ in 1..udp_sockets.max(1) {
+                    out.udp.push(udp_socket(*addr)?);
+                }
+            }
             out.tcp.push(tcp);
         }
         Ok(out)
     }
+}
+
+/// A non-blocking UDP socket bound to `addr` with SO_REUSEPORT and a receive buffer
+/// large enough to ride out bursts.
+fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // SO_REUSEPORT only on a fixed port: for port 0 the kernel could hand out a port some
+    // other SO_REUSEPORT socket of this user already holds.
+    #[cfg(unix)]
+    socket.set_reuse_port(addr.port() != 0)?;
+    // Best effort: the kernel caps it at net.core.rmem_max.
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 /// A configured server, ready to run on bound sockets.

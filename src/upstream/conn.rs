@@ -149,8 +149,7 @@ impl Conn {
         metrics: &Arc<Metrics>,
     ) -> Result<Conn, ConnectError> {
         let handshake = async {
-            let tcp = TcpStream::connect(addr).await.map_err(ConnectError::Tcp)?;
-            let _ = tcp.set_nodelay(true);
+            let tcp = tcp_connect(addr).await.map_err(ConnectError::Tcp)?;
             TlsConnector::from(tls)
                 .connect(server_name, tcp)
                 .await
@@ -278,6 +277,35 @@ impl Conn {
             self.shared.close(ConnError::Closed);
         }
     }
+}
+
+/// After this long with sent data unacknowledged, the kernel drops the connection
+/// (TCP_USER_TIMEOUT), so a peer that went silent is noticed in seconds, not minutes.
+const USER_TIMEOUT: Duration = Duration::from_secs(6);
+/// Keepalive probes on idle upstream connections: first after this long idle...
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+/// ...then this often, this many times.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const KEEPALIVE_PROBES: u32 = 3;
+
+/// A TCP connection to an upstream with TCP_NODELAY (every query goes out at once, in one
+/// segment with its length prefix), TCP keepalive and TCP_USER_TIMEOUT set.
+async fn tcp_connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_nodelay(true)?;
+    let sock = socket2::SockRef::from(&socket);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_PROBES);
+    sock.set_tcp_keepalive(&keepalive)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    sock.set_tcp_user_timeout(Some(USER_TIMEOUT))?;
+    socket.connect(addr).await
 }
 
 fn tls_error(e: &std::io::Error) -> ConnectError {
