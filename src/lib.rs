@@ -254,6 +254,7 @@ impl Server {
         if !summary.is_empty() {
             tracing::info!(counters = %summary, "limits hit");
         }
+        tracing::info!(counters = %self.metrics.traffic_summary(), "traffic");
     }
 }
 

@@ -74,6 +74,34 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Traffic and connection figures, as `name=value` pairs, for the log.
+    pub fn traffic_summary(&self) -> String {
+        let answered = self.answered.get() + self.cache_hits.get();
+        let handshakes = self.handshakes.get();
+        let per_100k = if answered > 0 {
+            handshakes as f64 * 100_000.0 / answered as f64
+        } else {
+            0.0
+        };
+        format!(
+            "udp_queries={} tcp_queries={} upstream_answers={} cache_hits={} servfail={} \
+             truncated={} handshakes={} resumptions={} handshakes_per_100k_answers={:.1} \
+             auth_failures={} connect_failures={} retries={}",
+            self.udp_queries.get(),
+            self.tcp_queries.get(),
+            self.answered.get(),
+            self.cache_hits.get(),
+            self.servfail.get(),
+            self.truncated.get(),
+            handshakes,
+            self.resumptions.get(),
+            per_100k,
+            self.auth_failures.get(),
+            self.connect_failures.get(),
+            self.retries.get(),
+        )
+    }
+
     /// The limit counters that are not zero, as `name=value` pairs, for the log.
     pub fn limit_summary(&self) -> String {
         let pairs = [

@@ -40,6 +40,9 @@ pub struct Privacy {
     pub pad_block: usize,
     /// Forward the client's ECS option instead of stripping it.
     pub keep_ecs: bool,
+    /// Ask the upstream for its idle timeout with an empty edns-tcp-keepalive option
+    /// (RFC 7828 §3.2.1).
+    pub tcp_keepalive: bool,
 }
 
 impl Default for Privacy {
@@ -47,6 +50,7 @@ impl Default for Privacy {
         Privacy {
             pad_block: QUERY_BLOCK,
             keep_ecs: false,
+            tcp_keepalive: true,
         }
     }
 }
@@ -60,7 +64,7 @@ pub fn upstream_query(query: &ValidQuery, privacy: &Privacy) -> Vec<u8> {
     let mut out = Vec::with_capacity(head_and_question.len() + 11 + QUERY_BLOCK);
     out.extend_from_slice(head_and_question);
     let client = query.edns();
-    if client.is_none() && privacy.pad_block == 0 {
+    if client.is_none() && privacy.pad_block == 0 && !privacy.tcp_keepalive {
         set_arcount(&mut out, 0);
         return out;
     }
@@ -88,6 +92,10 @@ pub fn upstream_query(query: &ValidQuery, privacy: &Privacy) -> Vec<u8> {
             }
         }
     }
+    if privacy.tcp_keepalive {
+        out.extend(OPT_TCP_KEEPALIVE.to_be_bytes());
+        out.extend([0, 0]);
+    }
     if privacy.pad_block > 0 {
         let unpadded = out.len() + 4;
         let pad = (privacy.pad_block - unpadded % privacy.pad_block) % privacy.pad_block;
@@ -103,8 +111,9 @@ pub fn upstream_query(query: &ValidQuery, privacy: &Privacy) -> Vec<u8> {
 }
 
 /// Shapes the OPT record of a checked upstream answer for the client: removed when the
-/// client sent none (strictdot added it), else stripped of Padding. Only an OPT record that
-/// ends the message is touched, so no compression pointer can be displaced.
+/// client sent none (strictdot added it), else stripped of the hop-by-hop Padding and
+/// edns-tcp-keepalive options. Only an OPT record that ends the message is touched, so no
+/// compression pointer can be displaced.
 pub fn answer_for_client(reply: &mut Vec<u8>, info: &ReplyInfo, client_had_opt: bool) {
     let Some(opt) = info.opt else { return };
     if opt.end != reply.len() {
@@ -119,11 +128,12 @@ pub fn answer_for_client(reply: &mut Vec<u8>, info: &ReplyInfo, client_had_opt: 
     let Some(options) = reply.get(opt.rdata_start..opt.end) else {
         return;
     };
-    if !options_iter(options).any(|(code, _)| code == OPT_PADDING) {
+    let hop = |code: u16| code == OPT_PADDING || code == OPT_TCP_KEEPALIVE;
+    if !options_iter(options).any(|(code, _)| hop(code)) {
         return;
     }
     let kept: Vec<u8> = options_iter(options)
-        .filter(|(code, _)| *code != OPT_PADDING)
+        .filter(|(code, _)| !hop(*code))
         .flat_map(|(_, bytes)| bytes.iter().copied())
         .collect();
     reply.truncate(opt.rdata_start);
@@ -132,6 +142,19 @@ pub fn answer_for_client(reply: &mut Vec<u8>, info: &ReplyInfo, client_had_opt: 
     if let Some(field) = reply.get_mut(opt.rdata_start - 2..opt.rdata_start) {
         field.copy_from_slice(&rdlen.to_be_bytes());
     }
+}
+
+/// The idle timeout an upstream announced in an edns-tcp-keepalive option (RFC 7828 §3.1,
+/// units of 100 ms), if the answer carries one.
+pub fn keepalive_timeout(reply: &[u8], info: &ReplyInfo) -> Option<std::time::Duration> {
+    let opt = info.opt?;
+    let options = reply.get(opt.rdata_start..opt.end)?;
+    options_iter(options).find_map(|(code, bytes)| match (code, bytes) {
+        (OPT_TCP_KEEPALIVE, [_, _, 0, 2, hi, lo]) => Some(std::time::Duration::from_millis(
+            u64::from(u16::from_be_bytes([*hi, *lo])) * 100,
+        )),
+        _ => None,
+    })
 }
 
 /// Iterates over whole options of OPT RDATA as (code, the option's bytes including its
@@ -193,12 +216,13 @@ mod tests {
         let q = validate(&q).unwrap();
         let up = upstream_query(&q, &Privacy::default());
         assert_eq!(up.len() % QUERY_BLOCK, 0);
-        assert_eq!(opt_codes(&up), vec![3, OPT_PADDING]);
+        assert_eq!(opt_codes(&up), vec![3, OPT_TCP_KEEPALIVE, OPT_PADDING]);
         let up = upstream_query(
             &q,
             &Privacy {
                 pad_block: 0,
                 keep_ecs: true,
+                tcp_keepalive: false,
             },
         );
         assert_eq!(opt_codes(&up), vec![OPT_ECS, 3]);
@@ -221,6 +245,7 @@ mod tests {
             &Privacy {
                 pad_block: 0,
                 keep_ecs: false,
+                tcp_keepalive: false,
             },
         );
         assert_eq!(plain, m);

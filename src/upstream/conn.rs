@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::dns::answer::{check_reply, ReplyInfo};
+use crate::dns::edns::keepalive_timeout;
 use crate::dns::query::ValidQuery;
 use crate::dns::{message_id, set_message_id, WireError};
 use crate::framing::{push_frame, FrameBuf};
@@ -103,6 +104,9 @@ struct Shared {
     retired: AtomicBool,
     /// One permit per query in flight: the bound of [`ConnLimits::max_in_flight`].
     permits: Arc<Semaphore>,
+    /// The idle timeout in force (ms): ours, or less if the server announced less
+    /// (RFC 7828 §3.3.2).
+    idle_ms: AtomicU64,
 }
 
 impl Shared {
@@ -173,11 +177,14 @@ impl Conn {
             closed: shutdown.child_token(),
             retired: AtomicBool::new(false),
             permits: Arc::new(Semaphore::new(limits.max_in_flight)),
+            idle_ms: AtomicU64::new(
+                u64::try_from(limits.idle_timeout.as_millis()).unwrap_or(u64::MAX),
+            ),
         });
         let (tx, rx) = mpsc::unbounded_channel();
         let (reader, writer) = tokio::io::split(stream);
         tracker.spawn(write_loop(writer, rx, shared.clone()));
-        tracker.spawn(read_loop(reader, shared.clone(), limits.idle_timeout));
+        tracker.spawn(read_loop(reader, shared.clone()));
         Ok(Conn { shared, tx })
     }
 
@@ -355,13 +362,10 @@ async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(
     let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
 }
 
-async fn read_loop<R: tokio::io::AsyncRead + Unpin>(
-    mut reader: R,
-    shared: Arc<Shared>,
-    idle_timeout: Duration,
-) {
+async fn read_loop<R: tokio::io::AsyncRead + Unpin>(mut reader: R, shared: Arc<Shared>) {
     let mut frames = FrameBuf::new();
     let err = loop {
+        let idle_timeout = Duration::from_millis(shared.idle_ms.load(Ordering::Relaxed));
         let idle_at = {
             let inf = shared.lock();
             (inf.map.is_empty()).then_some(inf.last_activity + idle_timeout)
@@ -425,6 +429,18 @@ fn deliver_frames(frames: &mut FrameBuf, shared: &Shared) -> Result<(), ConnErro
         };
         inf.last_activity = Instant::now();
         inf.last_reply = inf.last_activity;
+        if let Some(server_idle) = keepalive_timeout(reply, &info) {
+            if server_idle.is_zero() {
+                // RFC 7828 §3.3.2: the server asks us to close; finish what is in flight.
+                shared.retired.store(true, Ordering::Release);
+            } else {
+                // Close a little before the server would, so it never closes under a query.
+                let ours = (server_idle.as_millis() as u64)
+                    .saturating_sub(500)
+                    .max(100);
+                shared.idle_ms.fetch_min(ours, Ordering::Relaxed);
+            }
+        }
         let done = inf.map.is_empty() && shared.retired.load(Ordering::Acquire);
         drop(inf);
         let _ = waiter.tx.send(Ok((reply.to_vec(), info)));

@@ -26,13 +26,16 @@ fn rich_query() -> Vec<u8> {
     m
 }
 
-/// Header (from flags on), question, then an OPT with `options` and padding to 128.
+/// Header (from flags on), question, then an OPT with `options`, strictdot's empty
+/// edns-tcp-keepalive (RFC 7828) and padding to 128.
 fn expected_upstream(udp: u16, dnssec_ok: bool, options: &[u8]) -> Vec<u8> {
     let mut m = vec![0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
     m.extend(b"\x03www\x07example\x00\x00\x01\x00\x01");
     m.extend([0, 0, 41]);
     m.extend(udp.to_be_bytes());
     m.extend([0, 0, if dnssec_ok { 0x80 } else { 0 }, 0]);
+    let options = [options, &[0, 11, 0, 0]].concat();
+    let options = &options[..];
     let unpadded = 2 + m.len() + 2 + options.len() + 4;
     let pad = (128 - unpadded % 128) % 128;
     m.extend(((options.len() + 4 + pad) as u16).to_be_bytes());

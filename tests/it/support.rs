@@ -138,6 +138,8 @@ pub enum Behavior {
     TruncatedFrame,
     /// Answer after this many milliseconds (queries on one connection answered in turn).
     SlowAnswer(u64),
+    /// Answer with an OPT record carrying edns-tcp-keepalive with this timeout (100 ms units).
+    AnswerWithKeepalive(u16),
     /// Answer NXDOMAIN with an SOA (TTL 3600, MINIMUM 60) in the authority section.
     NxDomain,
 }
@@ -304,6 +306,13 @@ async fn serve_conn<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
                 r[10..12].copy_from_slice(&[0, 1]);
                 r.extend([0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 12, 0, 12, 0, 8]);
                 r.extend([0u8; 8]);
+                vec![r]
+            }
+            Behavior::AnswerWithKeepalive(units) => {
+                let mut r = answer_for(&q, 1);
+                r[10..12].copy_from_slice(&[0, 1]);
+                r.extend([0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 6, 0, 11, 0, 2]);
+                r.extend(units.to_be_bytes());
                 vec![r]
             }
             Behavior::SlowAnswer(ms) => {

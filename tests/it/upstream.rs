@@ -301,3 +301,40 @@ async fn failed_upstream_probed_back_in_the_background() {
     assert_eq!(seen(&first), 1);
     assert_eq!(seen(&second), 1);
 }
+
+/// RFC 7828: the server's announced idle timeout bounds how long an idle connection is
+/// kept; the option never reaches the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_keepalive_timeout_honoured() {
+    // 6 x 100 ms announced: strictdot closes after at most 100 ms idle (600 - 500 margin).
+    let s = setup(Behavior::AnswerWithKeepalive(6)).await;
+    let reply = udp_exchange(
+        s.proxy.addr,
+        &query(1, "www.example", 1, Some(1232)),
+        Duration::from_secs(3),
+    )
+    .await
+    .unwrap();
+    let m = parse(&reply);
+    let edns = m.extensions().as_ref().expect("OPT");
+    assert!(
+        edns.options().as_ref().is_empty(),
+        "keepalive option leaked: {edns:?}"
+    );
+    // Wait out the announced idle time (time passing, not a readiness signal).
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_answers(&s.proxy, "www.example").await;
+    assert_eq!(
+        s.proxy.metrics.handshakes.get(),
+        2,
+        "idle connection not closed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_keepalive_zero_closes_after_answer() {
+    let s = setup(Behavior::AnswerWithKeepalive(0)).await;
+    assert_answers(&s.proxy, "a.example").await;
+    assert_answers(&s.proxy, "b.example").await;
+    assert_eq!(s.proxy.metrics.handshakes.get(), 2);
+}
