@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every strictdot test. The Unbound integration tests (tests/it/unbound.rs) need
-# unbound and kdig; this script installs them (and dig, openssl) with apt-get when any is
-# missing, then runs `cargo test --all-targets` with any extra arguments passed through:
+# unbound and kdig, the metrics test promtool; this script installs them (and dig,
+# openssl) with apt-get when any is missing, then runs `cargo test --all-targets` with any extra arguments passed through:
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh unbound_        # only tests whose names contain "unbound_"
@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 missing=()
-for tool in unbound kdig dig openssl; do
+for tool in unbound kdig dig openssl promtool; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         missing+=("$tool")
     fi
@@ -46,7 +46,12 @@ if ((${#missing[@]} > 0)); then
     fi
     "${sudo[@]}" apt-get update
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y unbound knot-dnsutils bind9-dnsutils openssl
+        apt-get install -y unbound knot-dnsutils bind9-dnsutils openssl prometheus
+    # The prometheus package is installed for promtool only (the metrics test runs
+    # `promtool check metrics`); a server its install may have started is stopped below.
+    if pgrep -x prometheus >/dev/null 2>&1; then
+        "${sudo[@]}" pkill -x prometheus || true
+    fi
     # Installing the unbound package may start the system resolver service. The tests run
     # their own unbound on free loopback ports, but a system unbound started here would
     # keep running (and may take over 127.0.0.1:53), so stop one that this install
@@ -64,11 +69,14 @@ if ((${#missing[@]} > 0)); then
     fi
 fi
 
-for tool in unbound kdig; do
+for tool in unbound kdig promtool; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "scripts/test.sh: $tool is still not available" >&2
         exit 1
     fi
 done
+
+# The abuse tests hold a thousand TCP connections at once.
+ulimit -n 8192 2>/dev/null || true
 
 exec cargo test --all-targets "$@"

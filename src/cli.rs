@@ -30,6 +30,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the SPKI SHA-256 pin of every certificate a server presents (or of a PEM file).
     Pin(PinArgs),
+    /// Exit 0 if a running strictdot's --metrics endpoint reports ready (for HEALTHCHECK).
+    Healthcheck(HealthArgs),
 }
 
 /// Options of the forwarder.
@@ -264,6 +266,19 @@ pub struct ProxyArgs {
     #[arg(long = "log-queries", env = "STRICTDOT_LOG_QUERIES")]
     pub log_queries: bool,
 
+    /// Serve Prometheus /metrics, /health (liveness) and /ready (readiness) over HTTP here.
+    #[arg(long = "metrics", value_name = "ADDR:PORT", env = "STRICTDOT_METRICS")]
+    pub metrics: Option<SocketAddr>,
+
+    /// Log format.
+    #[arg(
+        long = "log-format",
+        value_enum,
+        env = "STRICTDOT_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
     /// Log verbosity.
     #[arg(
         long = "log-level",
@@ -272,6 +287,15 @@ pub struct ProxyArgs {
         default_value = "info"
     )]
     pub log_level: LogLevel,
+}
+
+/// Log formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Log verbosity levels.
@@ -310,6 +334,28 @@ pub struct PinArgs {
 
     /// Give up on the server after this long.
     #[arg(long = "timeout", value_name = "DURATION", default_value = "5s",
+          value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// Options of `strictdot healthcheck`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The --metrics address of the running strictdot.
+    #[arg(
+        long = "metrics",
+        value_name = "ADDR:PORT",
+        env = "STRICTDOT_METRICS",
+        default_value = "127.0.0.1:9153"
+    )]
+    pub metrics: SocketAddr,
+
+    /// Check liveness (/health) instead of readiness (/ready).
+    #[arg(long = "live")]
+    pub live: bool,
+
+    /// Give up after this long.
+    #[arg(long = "timeout", value_name = "DURATION", default_value = "3s",
           value_parser = parse_duration)]
     pub timeout: Duration,
 }

@@ -95,6 +95,10 @@ pub struct Config {
     pub log_queries: bool,
     /// The answer cache (`None`: off).
     pub cache: Option<CacheSettings>,
+    /// Where to serve /metrics, /health and /ready (`None`: nowhere).
+    pub metrics: Option<SocketAddr>,
+    /// Connect to every upstream at start (readiness, no handshake on the first queries).
+    pub warm_up: bool,
 }
 
 /// Bounds of a numeric setting, kept with its reason.
@@ -297,6 +301,8 @@ impl Config {
                 serve_stale: None,
                 prefetch: true,
             }),
+            metrics: None,
+            warm_up: true,
         }
     }
 
@@ -372,6 +378,7 @@ impl Config {
         config.tcp.max_in_flight = args.max_tcp_queries_per_connection;
         config.max_pending = args.max_pending;
         config.log_queries = args.log_queries;
+        config.metrics = args.metrics;
         config.cache = (args.cache_size > 0).then(|| CacheSettings {
             max_entries: args.cache_size,
             max_bytes: args.cache_max_bytes,

@@ -25,6 +25,7 @@ pub mod config;
 pub mod dns;
 pub mod forward;
 pub mod framing;
+pub mod http;
 pub mod limiter;
 pub mod listen;
 pub mod metrics;
@@ -54,6 +55,8 @@ pub struct Listeners {
     pub udp: Vec<UdpSocket>,
     /// TCP listeners.
     pub tcp: Vec<TcpListener>,
+    /// The operations endpoint (`--metrics`), if any.
+    pub metrics: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -114,6 +117,7 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 /// A configured server, ready to run on bound sockets.
 pub struct Server {
     pool: Arc<Pool>,
+    cache: Option<Arc<cache::Cache>>,
     config: Config,
     forwarder: Arc<Forwarder>,
     limiter: Option<Arc<limiter::Limiter>>,
@@ -149,7 +153,7 @@ impl Server {
         let cache = config.cache.map(|s| Arc::new(cache::Cache::new(s)));
         let forwarder = Arc::new(Forwarder::new(
             pool.clone(),
-            cache,
+            cache.clone(),
             policy,
             config.privacy,
             config.timeout,
@@ -157,6 +161,7 @@ impl Server {
         ));
         Ok(Server {
             pool,
+            cache,
             config,
             forwarder,
             limiter,
@@ -177,6 +182,35 @@ impl Server {
         let client_tasks = TaskTracker::new();
         self.upstream_tasks
             .spawn(self.pool.clone().probe_failed(self.upstream_stop.clone()));
+        if self.config.warm_up {
+            self.upstream_tasks.spawn(self.pool.clone().warm_up());
+        }
+        if let Some(listener) = listeners.metrics {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "serving /metrics, /health and /ready over HTTP");
+            }
+            let cache = self.cache.clone();
+            let ops = Arc::new(http::Ops {
+                metrics: self.metrics.clone(),
+                pool: self.pool.clone(),
+                extra: Box::new(move |out: &mut String| {
+                    if let Some(cache) = &cache {
+                        use std::fmt::Write as _;
+                        let _ = writeln!(
+                            out,
+                            "# HELP strictdot_cache_entries Answers in the cache.\n# TYPE strictdot_cache_entries gauge\nstrictdot_cache_entries {}",
+                            cache.len()
+                        );
+                    }
+                }),
+            });
+            client_tasks.spawn(http::serve(
+                listener,
+                ops,
+                client_tasks.clone(),
+                shutdown.clone(),
+            ));
+        }
         let pending = Arc::new(Semaphore::new(self.config.max_pending));
         let tcp_shared = Arc::new(listen::tcp::TcpShared {
             clients: Arc::new(Semaphore::new(self.config.tcp.max_clients)),

@@ -4,16 +4,27 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use strictdot::cli::{Cli, Command, LogLevel};
+use strictdot::cli::{Cli, Command, LogFormat, LogLevel};
 use strictdot::config::Config;
 use strictdot::{shutdown, Listeners, Server};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.proxy.log_level);
-    if let Some(Command::Pin(args)) = cli.command {
-        return strictdot::pin_cmd::main(&args);
+    init_logging(cli.proxy.log_level, cli.proxy.log_format);
+    match &cli.command {
+        Some(Command::Pin(args)) => return strictdot::pin_cmd::main(args),
+        Some(Command::Healthcheck(args)) => {
+            let path = if args.live { "/health" } else { "/ready" };
+            return match strictdot::http::check(args.metrics, path, args.timeout) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("strictdot healthcheck: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        None => {}
     }
     let config = match Config::from_cli(&cli.proxy) {
         Ok(c) => c,
@@ -46,13 +57,22 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let listeners = match Listeners::bind(&config.listen).await {
+    let mut listeners = match Listeners::bind(&config.listen).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("strictdot: error: cannot bind {:?}: {e}", config.listen);
             return ExitCode::from(1);
         }
     };
+    if let Some(addr) = config.metrics {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => listeners.metrics = Some(l),
+            Err(e) => {
+                eprintln!("strictdot: error: cannot bind --metrics {addr}: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     let token = CancellationToken::new();
     let stop = token.clone();
     tokio::spawn(async move {
@@ -64,7 +84,7 @@ async fn serve(config: Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn init_logging(level: LogLevel) {
+fn init_logging(level: LogLevel, format: LogFormat) {
     let level = match level {
         LogLevel::Error => tracing::Level::ERROR,
         LogLevel::Warn => tracing::Level::WARN,
@@ -72,10 +92,14 @@ fn init_logging(level: LogLevel) {
         LogLevel::Debug => tracing::Level::DEBUG,
         LogLevel::Trace => tracing::Level::TRACE,
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }

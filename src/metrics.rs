@@ -1,6 +1,10 @@
 //! Process-wide counters: atomics, updated on the hot path without locks.
 
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::upstream::verify::FailureKind;
 
 /// A monotonically increasing counter.
 #[derive(Debug, Default)]
@@ -51,6 +55,10 @@ pub struct Metrics {
     pub resumptions: Counter,
     /// Upstream handshakes that failed authentication or TLS negotiation.
     pub auth_failures: Counter,
+    /// The same, by [`FailureKind`] (in [`FailureKind::ALL`] order).
+    pub auth_failures_by_kind: [Counter; 6],
+    /// Answers sent, by transport (UDP, TCP) and response code class.
+    pub responses: [[Counter; RCODES.len()]; 2],
     /// Upstream connection attempts that failed below TLS (refused, unreachable, timeout).
     pub connect_failures: Counter,
     /// Queries retried on another connection or upstream.
@@ -73,7 +81,240 @@ pub struct Metrics {
     pub rate_limited: Counter,
 }
 
+/// Response-code labels counted separately; the last collects the rest.
+pub const RCODES: [&str; 7] = [
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other",
+];
+
+/// A latency histogram with fixed buckets (seconds), lock-free.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [Counter; BUCKETS.len()],
+    count: Counter,
+    sum_us: Counter,
+}
+
+/// Upper bounds of the histogram buckets, in seconds.
+pub const BUCKETS: [f64; 13] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].inc();
+        }
+        self.count.inc();
+        self.sum_us.0.fetch_add(
+            u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Appends the histogram's series for one `upstream` label.
+    pub fn render(&self, out: &mut String, name: &str, upstream: &str) {
+        let mut cumulative = 0;
+        for (bound, c) in BUCKETS.iter().zip(&self.buckets) {
+            cumulative += c.get();
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{upstream=\"{upstream}\",le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let count = self.count.get();
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{upstream=\"{upstream}\",le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "{name}_sum{{upstream=\"{upstream}\"}} {}",
+            self.sum_us.get() as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count{{upstream=\"{upstream}\"}} {count}");
+    }
+}
+
 impl Metrics {
+    /// The counter of one authentication failure kind.
+    pub fn auth_failure(&self, kind: FailureKind) -> &Counter {
+        let i = FailureKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(5);
+        &self.auth_failures_by_kind[i]
+    }
+
+    /// Counts an answer sent to a client.
+    pub fn count_response(&self, tcp: bool, answer: &[u8]) {
+        let rcode = answer.get(3).map_or(usize::MAX, |b| usize::from(b & 0x0F));
+        let i = match rcode {
+            0 => 0,
+            1 => 1,
+            2 => 2,
+            3 => 3,
+            4 => 4,
+            5 => 5,
+            _ => 6,
+        };
+        self.responses[usize::from(tcp)][i].inc();
+    }
+
+    /// Every process-wide series in Prometheus text format (version 0.0.4).
+    pub fn render(&self, out: &mut String) {
+        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        };
+        let _ = writeln!(
+            out,
+            "# HELP strictdot_queries_total Messages received from clients, by transport.\n# TYPE strictdot_queries_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "strictdot_queries_total{{transport=\"udp\"}} {}",
+            self.udp_queries.get()
+        );
+        let _ = writeln!(
+            out,
+            "strictdot_queries_total{{transport=\"tcp\"}} {}",
+            self.tcp_queries.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP strictdot_responses_total Answers sent to clients, by transport and response code.\n# TYPE strictdot_responses_total counter"
+        );
+        for (t, transport) in ["udp", "tcp"].iter().enumerate() {
+            for (i, rcode) in RCODES.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "strictdot_responses_total{{transport=\"{transport}\",rcode=\"{rcode}\"}} {}",
+                    self.responses[t][i].get()
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP strictdot_auth_failures_total Upstream handshakes refused, by reason.\n# TYPE strictdot_auth_failures_total counter"
+        );
+        for (kind, c) in FailureKind::ALL.iter().zip(&self.auth_failures_by_kind) {
+            let _ = writeln!(
+                out,
+                "strictdot_auth_failures_total{{reason=\"{}\"}} {}",
+                kind.label(),
+                c.get()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP strictdot_cache_total Cache outcomes.\n# TYPE strictdot_cache_total counter"
+        );
+        for (outcome, c) in [
+            ("hit", &self.cache_hits),
+            ("miss", &self.cache_misses),
+            ("coalesced", &self.cache_coalesced),
+            ("stale", &self.cache_stale),
+            ("prefetch", &self.cache_prefetches),
+        ] {
+            let _ = writeln!(
+                out,
+                "strictdot_cache_total{{outcome=\"{outcome}\"}} {}",
+                c.get()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP strictdot_limit_hits_total Times a limit was hit, by limit.\n# TYPE strictdot_limit_hits_total counter"
+        );
+        for (limit, c) in [
+            ("tcp_connections", &self.tcp_conn_limit_hits),
+            ("tcp_connections_per_client", &self.tcp_client_limit_hits),
+            (
+                "tcp_in_flight_per_connection",
+                &self.tcp_in_flight_limit_hits,
+            ),
+            ("tcp_timeout", &self.tcp_timeouts),
+            ("pending", &self.pending_limit_hits),
+            ("upstream_busy", &self.upstream_busy),
+            ("rate_limit", &self.rate_limited),
+            ("acl", &self.acl_refused),
+        ] {
+            let _ = writeln!(
+                out,
+                "strictdot_limit_hits_total{{limit=\"{limit}\"}} {}",
+                c.get()
+            );
+        }
+        counter(
+            out,
+            "strictdot_dropped_total",
+            "Messages dropped unanswered (runts, responses).",
+            self.dropped.get(),
+        );
+        counter(
+            out,
+            "strictdot_rejected_total",
+            "Messages answered FORMERR, NOTIMP or BADVERS by the validator.",
+            self.rejected.get(),
+        );
+        counter(
+            out,
+            "strictdot_upstream_answers_total",
+            "Queries answered by an upstream.",
+            self.answered.get(),
+        );
+        counter(
+            out,
+            "strictdot_servfail_total",
+            "Queries answered SERVFAIL because no upstream answered in time.",
+            self.servfail.get(),
+        );
+        counter(
+            out,
+            "strictdot_truncated_total",
+            "UDP answers replaced by TC=1 answers.",
+            self.truncated.get(),
+        );
+        counter(
+            out,
+            "strictdot_tls_handshakes_total",
+            "Completed upstream TLS handshakes.",
+            self.handshakes.get(),
+        );
+        counter(
+            out,
+            "strictdot_tls_resumptions_total",
+            "Upstream handshakes that resumed a session.",
+            self.resumptions.get(),
+        );
+        counter(
+            out,
+            "strictdot_upstream_connect_failures_total",
+            "Upstream connections that failed below TLS.",
+            self.connect_failures.get(),
+        );
+        counter(
+            out,
+            "strictdot_retries_total",
+            "Queries retried on another connection or upstream.",
+            self.retries.get(),
+        );
+        let answers = self.answered.get();
+        let reuse = if self.handshakes.get() > 0 {
+            answers as f64 / self.handshakes.get() as f64
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            out,
+            "# HELP strictdot_connection_reuse_ratio Upstream answers per TLS handshake.\n# TYPE strictdot_connection_reuse_ratio gauge\nstrictdot_connection_reuse_ratio {reuse}"
+        );
+    }
+
     /// Traffic and connection figures, as `name=value` pairs, for the log.
     pub fn traffic_summary(&self) -> String {
         let answered = self.answered.get() + self.cache_hits.get();

@@ -150,9 +150,12 @@ impl Connection {
         let _ = stream.set_nodelay(true);
         let (mut reader, writer) = stream.into_split();
         let (tx, rx) = mpsc::channel::<Vec<u8>>(self.limits.max_in_flight.max(1));
-        let writer = self
-            .tracker
-            .spawn(write_answers(writer, rx, self.limits.write_timeout));
+        let writer = self.tracker.spawn(write_answers(
+            writer,
+            rx,
+            self.limits.write_timeout,
+            self.metrics.clone(),
+        ));
         let in_flight = Arc::new(Semaphore::new(self.limits.max_in_flight));
         let mut frames = FrameBuf::new();
         let mut frame_started: Option<Instant> = None;
@@ -241,14 +244,17 @@ async fn write_answers(
     mut writer: OwnedWriteHalf,
     mut rx: mpsc::Receiver<Vec<u8>>,
     write_timeout: Duration,
+    metrics: Arc<Metrics>,
 ) {
     let mut buf = Vec::with_capacity(4096);
     while let Some(answer) = rx.recv().await {
         buf.clear();
+        metrics.count_response(true, &answer);
         push_frame(&mut buf, &answer);
         while buf.len() < 64 * 1024 {
             match rx.try_recv() {
                 Ok(more) => {
+                    metrics.count_response(true, &more);
                     push_frame(&mut buf, &more);
                 }
                 Err(_) => break,

@@ -37,18 +37,25 @@ pub async fn serve(
         let Some(msg) = buf.get(..len) else { continue };
         match forwarder.prepare(msg, peer.ip(), Transport::Udp) {
             Prepared::Drop => {}
-            Prepared::Answer(answer) => send(&socket, &answer, peer).await,
+            Prepared::Answer(answer) => {
+                metrics.count_response(false, &answer);
+                send(&socket, &answer, peer).await
+            }
             Prepared::Forward(query) => {
                 let Ok(permit) = pending.clone().try_acquire_owned() else {
                     // Too many queries waiting for upstreams: answer now, queue nothing.
                     metrics.pending_limit_hits.inc();
-                    send(&socket, &query.error_answer(Rcode::ServFail), peer).await;
+                    let answer = query.error_answer(Rcode::ServFail);
+                    metrics.count_response(false, &answer);
+                    send(&socket, &answer, peer).await;
                     continue;
                 };
                 let socket = socket.clone();
                 let forwarder = forwarder.clone();
+                let metrics = metrics.clone();
                 tracker.spawn(async move {
                     let answer = forwarder.answer(query, Transport::Udp).await;
+                    metrics.count_response(false, &answer);
                     send(&socket, &answer, peer).await;
                     drop(permit);
                 });

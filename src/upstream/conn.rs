@@ -60,6 +60,8 @@ pub enum ConnectError {
     Tls {
         /// A short stable reason (see [`failure_reason`](super::verify::failure_reason)).
         reason: &'static str,
+        /// Its class, for metrics.
+        kind: super::verify::FailureKind,
         /// The full error.
         detail: String,
     },
@@ -193,6 +195,11 @@ impl Conn {
         !self.shared.closed.is_cancelled() && !self.shared.retired.load(Ordering::Acquire)
     }
 
+    /// Queries in flight now, given the per-connection cap.
+    pub fn in_flight(&self, max: usize) -> usize {
+        max.saturating_sub(self.shared.permits.available_permits())
+    }
+
     /// Whether the connection is gone for good.
     pub fn is_closed(&self) -> bool {
         self.shared.closed.is_cancelled()
@@ -317,12 +324,20 @@ async fn tcp_connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
 
 fn tls_error(e: &std::io::Error) -> ConnectError {
     let detail = e.to_string();
-    let reason = e
+    let inner = e
         .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    let reason = inner
         .map(super::verify::failure_reason)
         .unwrap_or("TLS handshake failed");
-    ConnectError::Tls { reason, detail }
+    let kind = inner
+        .map(super::verify::failure_kind)
+        .unwrap_or(super::verify::FailureKind::Other);
+    ConnectError::Tls {
+        reason,
+        kind,
+        detail,
+    }
 }
 
 async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(

@@ -18,7 +18,7 @@ use super::tls::{client_config, TlsMinVersion};
 use super::verify::AuthMode;
 use crate::dns::answer::ReplyInfo;
 use crate::dns::query::ValidQuery;
-use crate::metrics::Metrics;
+use crate::metrics::{Histogram, Metrics};
 use crate::upstream_spec::UpstreamSpec;
 
 /// At most this many tries (connections or upstreams) for one client query.
@@ -102,6 +102,10 @@ struct Upstream {
     health: Mutex<Health>,
     /// Smoothed round-trip time of answered queries, in microseconds (0: not measured).
     srtt_us: AtomicU64,
+    /// Round-trip times of answered queries.
+    latency: Histogram,
+    /// Whether an authenticated handshake ever completed.
+    ever_connected: AtomicBool,
     /// Whether a background probe is under way.
     probing: AtomicBool,
 }
@@ -159,6 +163,8 @@ impl Pool {
                     suppressed: 0,
                 }),
                 srtt_us: AtomicU64::new(0),
+                latency: Histogram::default(),
+                ever_connected: AtomicBool::new(false),
                 probing: AtomicBool::new(false),
             })
             .collect();
@@ -217,7 +223,9 @@ impl Pool {
             let sent = Instant::now();
             match conn.query(slot, query, wire, attempt_deadline).await {
                 Ok(reply) => {
-                    up.observe_rtt(sent.elapsed());
+                    let rtt = sent.elapsed();
+                    up.observe_rtt(rtt);
+                    up.latency.observe(rtt);
                     return Ok(reply);
                 }
                 Err(ConnError::Timeout) => {
@@ -263,6 +271,79 @@ impl Pool {
                     .copied()
                     .min_by_key(|&i| self.upstreams[i].srtt_us.load(Ordering::Relaxed))
             }
+        }
+    }
+
+    /// Ready to serve: some upstream completed an authenticated handshake and is not in
+    /// failure now.
+    pub fn is_ready(&self) -> bool {
+        self.upstreams
+            .iter()
+            .any(|u| u.ever_connected.load(Ordering::Relaxed) && !u.is_down())
+    }
+
+    /// Opens one connection to each upstream at start, so readiness is known before the
+    /// first query and the first queries do not wait for handshakes.
+    pub async fn warm_up(self: Arc<Self>) {
+        let mut tasks = Vec::new();
+        for idx in 0..self.upstreams.len() {
+            let pool = self.clone();
+            tasks.push(self.tracker.spawn(async move { pool.probe(idx).await }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Appends the per-upstream metrics in Prometheus text format.
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            out,
+            "# HELP strictdot_upstream_up Whether the upstream is usable (1) or failed and in backoff (0).\n# TYPE strictdot_upstream_up gauge"
+        );
+        for u in &self.upstreams {
+            let _ = writeln!(
+                out,
+                "strictdot_upstream_up{{upstream=\"{}\"}} {}",
+                u.label,
+                u8::from(!u.is_down())
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP strictdot_upstream_connections Open authenticated connections.\n# TYPE strictdot_upstream_connections gauge"
+        );
+        for u in &self.upstreams {
+            let n = locked(&u.conns).iter().filter(|c| !c.is_closed()).count();
+            let _ = writeln!(
+                out,
+                "strictdot_upstream_connections{{upstream=\"{}\"}} {n}",
+                u.label
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP strictdot_upstream_in_flight Queries awaiting an answer from the upstream.\n# TYPE strictdot_upstream_in_flight gauge"
+        );
+        for u in &self.upstreams {
+            let n: usize = locked(&u.conns)
+                .iter()
+                .map(|c| c.in_flight(self.settings.conn.max_in_flight))
+                .sum();
+            let _ = writeln!(
+                out,
+                "strictdot_upstream_in_flight{{upstream=\"{}\"}} {n}",
+                u.label
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP strictdot_upstream_latency_seconds Round-trip time of answered upstream queries.\n# TYPE strictdot_upstream_latency_seconds histogram"
+        );
+        for u in &self.upstreams {
+            u.latency
+                .render(out, "strictdot_upstream_latency_seconds", &u.label);
         }
     }
 
@@ -316,11 +397,15 @@ impl Pool {
         match result {
             Ok(conn) => {
                 up.record_success();
+                up.ever_connected.store(true, Ordering::Relaxed);
                 Ok(conn)
             }
             Err(e) => {
                 match &e {
-                    ConnectError::Tls { .. } => self.metrics.auth_failures.inc(),
+                    ConnectError::Tls { kind, .. } => {
+                        self.metrics.auth_failures.inc();
+                        self.metrics.auth_failure(*kind).inc();
+                    }
                     ConnectError::Tcp(_) | ConnectError::Timeout => {
                         self.metrics.connect_failures.inc()
                     }
@@ -428,7 +513,7 @@ impl Upstream {
             h.suppressed = 0;
             drop(h);
             match e {
-                ConnectError::Tls { reason, detail } => tracing::warn!(
+                ConnectError::Tls { reason, detail, .. } => tracing::warn!(
                     upstream = %self.label,
                     reason,
                     detail = %detail,

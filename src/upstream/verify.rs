@@ -320,6 +320,76 @@ impl ServerCertVerifier for StrictVerifier {
     }
 }
 
+/// The class of an authentication failure, for metrics (`strictdot_auth_failures_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The certificate is not valid for the authentication name.
+    Name,
+    /// No pinned key on the chain.
+    Pin,
+    /// Expired or not yet valid.
+    Expiry,
+    /// TLS version or cipher suites not acceptable.
+    Version,
+    /// The chain does not lead to a trusted root.
+    Untrusted,
+    /// Anything else (bad signature, bad encoding, alerts...).
+    Other,
+}
+
+impl FailureKind {
+    /// Every kind, in label order.
+    pub const ALL: [FailureKind; 6] = [
+        FailureKind::Name,
+        FailureKind::Pin,
+        FailureKind::Expiry,
+        FailureKind::Version,
+        FailureKind::Untrusted,
+        FailureKind::Other,
+    ];
+
+    /// The metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::Name => "name",
+            FailureKind::Pin => "pin",
+            FailureKind::Expiry => "expiry",
+            FailureKind::Version => "version",
+            FailureKind::Untrusted => "untrusted",
+            FailureKind::Other => "other",
+        }
+    }
+}
+
+/// Classifies an authentication or handshake failure.
+pub fn failure_kind(e: &rustls::Error) -> FailureKind {
+    use rustls::Error as R;
+    match e {
+        R::InvalidCertificate(ce) => match ce {
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. } => FailureKind::Expiry,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                FailureKind::Name
+            }
+            CertificateError::UnknownIssuer => FailureKind::Untrusted,
+            CertificateError::Other(OtherError(inner))
+                if inner.downcast_ref::<PinFailure>().is_some() =>
+            {
+                FailureKind::Pin
+            }
+            _ => FailureKind::Other,
+        },
+        R::PeerIncompatible(_)
+        | R::AlertReceived(rustls::AlertDescription::ProtocolVersion)
+        | R::InvalidMessage(_)
+        | R::InappropriateMessage { .. }
+        | R::InappropriateHandshakeMessage { .. } => FailureKind::Version,
+        _ => FailureKind::Other,
+    }
+}
+
 /// A short, stable reason for an authentication or handshake failure, for logs and metrics.
 pub fn failure_reason(e: &rustls::Error) -> &'static str {
     use rustls::Error as R;

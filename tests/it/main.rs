@@ -5,6 +5,7 @@ mod auth;
 mod cache;
 mod cli;
 mod client;
+mod ops;
 mod privacy;
 mod support;
 mod unbound;

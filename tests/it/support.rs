@@ -451,25 +451,57 @@ pub async fn name_authenticated(behavior: Behavior) -> (Issued, FakeUpstream, Pr
 }
 
 pub async fn start_proxy(config: Config) -> Proxy {
+    start_proxy_with(config, false).await.0
+}
+
+/// Starts strictdot, with an operations endpoint on 127.0.0.1:0 if `ops` (its address
+/// is returned).
+pub async fn start_proxy_with(config: Config, ops: bool) -> (Proxy, Option<SocketAddr>) {
     if std::env::var_os("STRICTDOT_TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::DEBUG)
             .with_test_writer()
             .try_init();
     }
-    let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
+    let mut listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
         .await
         .unwrap();
     let addr = listeners.udp[0].local_addr().unwrap();
+    let mut ops_addr = None;
+    if ops {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        ops_addr = Some(l.local_addr().unwrap());
+        listeners.metrics = Some(l);
+    }
     let server = Server::new(config).expect("config accepted");
     let metrics = server.metrics();
     let token = CancellationToken::new();
     tokio::spawn(server.run(listeners, token.clone()));
-    Proxy {
-        addr,
-        metrics,
-        token,
-    }
+    (
+        Proxy {
+            addr,
+            metrics,
+            token,
+        },
+        ops_addr,
+    )
+}
+
+/// A plain HTTP GET: (status code, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, body.to_owned())
 }
 
 // ---------------------------------------------------------------- DNS clients

@@ -1,0 +1,174 @@
+//! The operations endpoint on `--metrics ADDR`: a deliberately tiny HTTP/1.1 server.
+//!
+//! - `GET /metrics`: Prometheus text format (version 0.0.4);
+//! - `GET /health`: liveness, 200 while the server runs;
+//! - `GET /ready`: readiness, 200 once an upstream has completed an authenticated
+//!   handshake and is not failing, else 503.
+//!
+//! One request per connection, a request head of at most 4 KiB read within 5 seconds,
+//! `Connection: close`; anything else gets 404 or 400.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::metrics::Metrics;
+use crate::upstream::pool::Pool;
+
+const MAX_HEAD: usize = 4096;
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Concurrent requests at most; more are refused by closing the connection.
+const MAX_CONNECTIONS: usize = 64;
+
+/// What the endpoint reports on.
+pub struct Ops {
+    /// Process counters.
+    pub metrics: Arc<Metrics>,
+    /// The upstream pool (per-upstream series, readiness).
+    pub pool: Arc<Pool>,
+    /// Extra series (cache size...), rendered after the others.
+    pub extra: Box<dyn Fn(&mut String) + Send + Sync>,
+}
+
+/// Serves the endpoint until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    ops: Arc<Ops>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            continue;
+        };
+        let ops = ops.clone();
+        tracker.spawn(async move {
+            let _ = tokio::time::timeout(IO_TIMEOUT, handle(stream, &ops)).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn handle(mut stream: TcpStream, ops: &Ops) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(512);
+    let mut buf = [0u8; 512];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+        if head.len() > MAX_HEAD {
+            return respond(
+                &mut stream,
+                "400 Bad Request",
+                "text/plain",
+                "request too large\n",
+            )
+            .await;
+        }
+    }
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if method != "GET" && method != "HEAD" {
+        return respond(
+            &mut stream,
+            "405 Method Not Allowed",
+            "text/plain",
+            "GET only\n",
+        )
+        .await;
+    }
+    match path.split('?').next().unwrap_or("") {
+        "/metrics" => {
+            let mut body = String::with_capacity(8192);
+            ops.metrics.render(&mut body);
+            ops.pool.render_metrics(&mut body);
+            (ops.extra)(&mut body);
+            respond(
+                &mut stream,
+                "200 OK",
+                "text/plain; version=0.0.4; charset=utf-8",
+                &body,
+            )
+            .await
+        }
+        "/health" | "/healthz" | "/live" => {
+            respond(&mut stream, "200 OK", "text/plain", "ok\n").await
+        }
+        "/ready" | "/readyz" => {
+            if ops.pool.is_ready() {
+                respond(&mut stream, "200 OK", "text/plain", "ready\n").await
+            } else {
+                respond(
+                    &mut stream,
+                    "503 Service Unavailable",
+                    "text/plain",
+                    "no authenticated upstream yet\n",
+                )
+                .await
+            }
+        }
+        _ => respond(&mut stream, "404 Not Found", "text/plain", "not found\n").await,
+    }
+}
+
+async fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    ctype: &str,
+    body: &str,
+) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// `strictdot healthcheck`: GETs `path` on the endpoint at `addr`; success iff 200. Usable
+/// as a container HEALTHCHECK with no shell and no curl in the image.
+pub fn check(addr: std::net::SocketAddr, path: &str, timeout: Duration) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut reply = Vec::new();
+    s.take(64 * 1024)
+        .read_to_end(&mut reply)
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&reply);
+    let status = text.lines().next().unwrap_or("");
+    if status.split_whitespace().nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(format!("{path}: {status}"))
+    }
+}

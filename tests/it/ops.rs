@@ -1,0 +1,123 @@
+//! The operations endpoint: Prometheus metrics (checked by promtool), liveness, readiness,
+//! and the `healthcheck` subcommand.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+async fn wait_ready(ops: std::net::SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while http_get(ops, "/ready").await.0 != 200 {
+        assert!(Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_pass_promtool_and_count_traffic() {
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let (proxy, ops) = start_proxy_with(
+        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]),
+        true,
+    )
+    .await;
+    let ops = ops.unwrap();
+    wait_ready(ops).await;
+    for i in 0..5 {
+        assert_answers(&proxy, &format!("m{i}.example")).await;
+    }
+    let mut bad = query(9, "x.example", 1, None);
+    bad[5] = 2;
+    udp_exchange(proxy.addr, &bad, Duration::from_secs(3))
+        .await
+        .unwrap();
+    let (code, body) = http_get(ops, "/metrics").await;
+    assert_eq!(code, 200);
+    for needle in [
+        "strictdot_responses_total{transport=\"udp\",rcode=\"NOERROR\"} 5",
+        "strictdot_responses_total{transport=\"udp\",rcode=\"FORMERR\"} 1",
+        "strictdot_tls_handshakes_total 1",
+        "strictdot_upstream_up{upstream=",
+        "strictdot_upstream_latency_seconds_count{upstream=",
+        "strictdot_auth_failures_total{reason=\"pin\"} 0",
+        "strictdot_limit_hits_total{limit=\"rate_limit\"} 0",
+    ] {
+        assert!(body.contains(needle), "missing {needle} in:\n{body}");
+    }
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect(
+            "promtool is needed for this test (Debian package prometheus): run scripts/test.sh",
+        );
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(http_get(ops, "/health").await.0, 200);
+    assert_eq!(http_get(ops, "/nope").await.0, 404);
+    // The healthcheck subcommand agrees.
+    let status = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+            .args(["healthcheck", "--metrics", &ops.to_string()])
+            .env_clear()
+            .status()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_without_an_authenticated_upstream() {
+    let server = self_signed("x.test");
+    let other = self_signed("x.test");
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let (proxy, ops) = start_proxy_with(
+        config(vec![upstream(up.addr, None, vec![other.pin()])], &[]),
+        true,
+    )
+    .await;
+    let ops = ops.unwrap();
+    // Wait for the warm-up handshake to fail (counted), then readiness must be 503.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.metrics.auth_failures.get() == 0 {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(http_get(ops, "/ready").await.0, 503);
+    assert_eq!(http_get(ops, "/health").await.0, 200);
+    let (_, body) = http_get(ops, "/metrics").await;
+    assert!(
+        body.contains("strictdot_auth_failures_total{reason=\"pin\"} 1"),
+        "{body}"
+    );
+    let status = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+            .args(["healthcheck", "--metrics", &ops.to_string()])
+            .env_clear()
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(1));
+}
