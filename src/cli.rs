@@ -32,11 +32,38 @@ pub enum Command {
     Pin(PinArgs),
     /// Exit 0 if a running strictdot's --metrics endpoint reports ready (for HEALTHCHECK).
     Healthcheck(HealthArgs),
+    /// Validate a policy file and print how each upstream will be authenticated.
+    Check(CheckArgs),
 }
 
 /// Options of the forwarder.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ProxyArgs {
+    /// TOML policy file (see policy/README.md); flags and environment variables override it.
+    #[arg(long = "policy", value_name = "FILE", env = "STRICTDOT_POLICY")]
+    pub policy: Option<PathBuf>,
+
+    /// Address to serve DNS-over-TLS to clients on (repeatable; needs --tls-cert, --tls-key).
+    #[arg(
+        long = "listen-tls",
+        value_name = "ADDR:PORT",
+        env = "STRICTDOT_LISTEN_TLS",
+        value_delimiter = ','
+    )]
+    pub listen_tls: Vec<SocketAddr>,
+
+    /// Certificate chain (PEM) for --listen-tls.
+    #[arg(long = "tls-cert", value_name = "PEM", env = "STRICTDOT_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) for --listen-tls.
+    #[arg(long = "tls-key", value_name = "PEM", env = "STRICTDOT_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// When started as root: switch to this numeric user (UID or UID:GID) after binding.
+    #[arg(long = "user", value_name = "UID[:GID]", env = "STRICTDOT_USER")]
+    pub user: Option<String>,
+
     /// Address to serve plain DNS on, UDP and TCP (repeatable).
     #[arg(
         short = 'l',
@@ -336,6 +363,14 @@ pub struct PinArgs {
     #[arg(long = "timeout", value_name = "DURATION", default_value = "5s",
           value_parser = parse_duration)]
     pub timeout: Duration,
+}
+
+/// Options of `strictdot check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The policy file to check.
+    #[arg(long = "policy", value_name = "FILE")]
+    pub policy: PathBuf,
 }
 
 /// Options of `strictdot healthcheck`.

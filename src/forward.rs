@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::acl::Acl;
 use crate::cache::{client_view, Cache, CacheKey, Flight, Lookup, Shared};
+use crate::config::ZoneConfig;
 use crate::dns::answer::{restore_client_view, truncated_answer};
 use crate::dns::edns::{answer_for_client, upstream_query, Privacy};
 use crate::dns::query::flags;
@@ -24,6 +25,7 @@ use crate::dns::query::{validate, Rejection, ValidQuery};
 use crate::dns::Rcode;
 use crate::limiter::{Limiter, Verdict};
 use crate::metrics::Metrics;
+use crate::upstream::plain::{self, in_zone};
 use crate::upstream::pool::Pool;
 
 /// What to do with one message from a client.
@@ -37,10 +39,43 @@ pub enum Prepared {
     Forward(ValidQuery),
 }
 
+/// The forwarder in force; a policy reload swaps it while listeners keep running.
+/// Queries already under way finish with the forwarder they started with.
+pub struct Switch {
+    current: std::sync::RwLock<Arc<Forwarder>>,
+}
+
+impl Switch {
+    /// A switch holding `forwarder`.
+    pub fn new(forwarder: Arc<Forwarder>) -> Switch {
+        Switch {
+            current: std::sync::RwLock::new(forwarder),
+        }
+    }
+
+    /// The forwarder in force now.
+    pub fn get(&self) -> Arc<Forwarder> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Puts `forwarder` in force; returns the one it replaces.
+    pub fn replace(&self, forwarder: Arc<Forwarder>) -> Arc<Forwarder> {
+        std::mem::replace(
+            &mut *self.current.write().unwrap_or_else(|p| p.into_inner()),
+            forwarder,
+        )
+    }
+}
+
 /// Who may use the forwarder, and how much.
 pub struct ClientPolicy {
     /// Allowed client prefixes.
     pub acl: Acl,
+    /// Local zones forwarded in plain DNS.
+    pub zones: Vec<ZoneConfig>,
     /// Per-client rate limiter (`None`: off).
     pub limiter: Option<Arc<Limiter>>,
     /// Log each query.
@@ -67,6 +102,8 @@ pub struct Forwarder {
     limiter: Option<Arc<Limiter>>,
     /// Log each query (client, name, type): opt-in.
     log_queries: bool,
+    /// Local zones answered by local servers in plain DNS.
+    zones: Vec<ZoneConfig>,
     /// How queries are rewritten for the upstream (padding, ECS).
     privacy: Privacy,
     /// End-to-end budget of one query, from receipt to answer.
@@ -90,10 +127,21 @@ impl Forwarder {
             acl: policy.acl,
             limiter: policy.limiter,
             log_queries: policy.log_queries,
+            zones: policy.zones,
             privacy,
             timeout,
             metrics,
         }
+    }
+
+    /// The upstream pool.
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+
+    /// The cache, if on.
+    pub fn cache(&self) -> Option<&Arc<Cache>> {
+        self.cache.as_ref()
     }
 
     /// Decides what to do with one message from `client`.
@@ -180,6 +228,13 @@ impl Forwarder {
     /// One upstream query within the budget: the answer as this client should see it.
     async fn fetch(&self, query: &ValidQuery) -> Option<Vec<u8>> {
         let deadline = Instant::now() + self.timeout;
+        if let Some(zone) = self.zones.iter().find(|z| in_zone(query.qname(), &z.wire)) {
+            // A local zone the policy sends to a local server in plain DNS.
+            let (mut reply, info) = plain::exchange(&zone.servers, query, deadline).await?;
+            restore_client_view(&mut reply, &info, query);
+            self.metrics.answered.inc();
+            return Some(reply);
+        }
         let wire = upstream_query(query, &self.privacy);
         match self.pool.resolve(query, &wire, deadline).await {
             Ok((mut reply, info)) => {

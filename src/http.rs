@@ -16,8 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::forward::Switch;
 use crate::metrics::Metrics;
-use crate::upstream::pool::Pool;
 
 const MAX_HEAD: usize = 4096;
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,10 +28,8 @@ const MAX_CONNECTIONS: usize = 64;
 pub struct Ops {
     /// Process counters.
     pub metrics: Arc<Metrics>,
-    /// The upstream pool (per-upstream series, readiness).
-    pub pool: Arc<Pool>,
-    /// Extra series (cache size...), rendered after the others.
-    pub extra: Box<dyn Fn(&mut String) + Send + Sync>,
+    /// The forwarder in force (its pool and cache).
+    pub switch: Arc<Switch>,
 }
 
 /// Serves the endpoint until `shutdown`.
@@ -99,9 +97,17 @@ async fn handle(mut stream: TcpStream, ops: &Ops) -> std::io::Result<()> {
     match path.split('?').next().unwrap_or("") {
         "/metrics" => {
             let mut body = String::with_capacity(8192);
+            let forwarder = ops.switch.get();
             ops.metrics.render(&mut body);
-            ops.pool.render_metrics(&mut body);
-            (ops.extra)(&mut body);
+            forwarder.pool().render_metrics(&mut body);
+            if let Some(cache) = forwarder.cache() {
+                use std::fmt::Write as _;
+                let _ = writeln!(
+                    body,
+                    "# HELP strictdot_cache_entries Answers in the cache.\n# TYPE strictdot_cache_entries gauge\nstrictdot_cache_entries {}",
+                    cache.len()
+                );
+            }
             respond(
                 &mut stream,
                 "200 OK",
@@ -114,7 +120,7 @@ async fn handle(mut stream: TcpStream, ops: &Ops) -> std::io::Result<()> {
             respond(&mut stream, "200 OK", "text/plain", "ok\n").await
         }
         "/ready" | "/readyz" => {
-            if ops.pool.is_ready() {
+            if ops.switch.get().pool().is_ready() {
                 respond(&mut stream, "200 OK", "text/plain", "ready\n").await
             } else {
                 respond(

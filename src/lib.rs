@@ -31,6 +31,7 @@ pub mod listen;
 pub mod metrics;
 pub mod pin;
 pub mod pin_cmd;
+pub mod policy;
 pub mod shutdown;
 pub mod upstream;
 pub mod upstream_spec;
@@ -44,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, ConfigError};
-use crate::forward::Forwarder;
+use crate::forward::{Forwarder, Switch};
 use crate::metrics::Metrics;
 use crate::upstream::pool::Pool;
 
@@ -57,6 +58,8 @@ pub struct Listeners {
     pub tcp: Vec<TcpListener>,
     /// The operations endpoint (`--metrics`), if any.
     pub metrics: Option<TcpListener>,
+    /// DNS-over-TLS listeners for clients.
+    pub tls: Vec<TcpListener>,
 }
 
 impl Listeners {
@@ -114,60 +117,135 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
-/// A configured server, ready to run on bound sockets.
-pub struct Server {
-    pool: Arc<Pool>,
-    cache: Option<Arc<cache::Cache>>,
-    config: Config,
+/// Everything built from one configuration that a reload replaces: the forwarder with its
+/// pool, cache and limiter, and the tasks that serve them.
+struct Generation {
     forwarder: Arc<Forwarder>,
-    limiter: Option<Arc<limiter::Limiter>>,
-    metrics: Arc<Metrics>,
-    upstream_tasks: TaskTracker,
-    upstream_stop: CancellationToken,
+    /// Stops this generation's background tasks and upstream connections.
+    stop: CancellationToken,
 }
 
-impl Server {
-    /// Builds the server: trust anchors, TLS configurations, the pool. Nothing connects
-    /// until the first query.
-    pub fn new(config: Config) -> Result<Server, ConfigError> {
-        let roots = upstream::tls::trust_anchors(&config.extra_roots)?;
-        let metrics = Arc::new(Metrics::default());
-        let upstream_tasks = TaskTracker::new();
-        let upstream_stop = CancellationToken::new();
+impl Generation {
+    /// Builds a generation; `cache` is reused when the cache settings did not change.
+    fn build(
+        config: &Config,
+        metrics: &Arc<Metrics>,
+        tasks: &TaskTracker,
+        cache: Option<Arc<cache::Cache>>,
+    ) -> Result<Generation, ConfigError> {
+        let stop = CancellationToken::new();
         let pool = Arc::new(Pool::new(
             &config.upstreams,
-            roots,
+            &config.extra_roots,
             config.pool,
-            upstream_tasks.clone(),
-            upstream_stop.clone(),
+            tasks.clone(),
+            stop.clone(),
             metrics.clone(),
-        ));
+        )?);
         let limiter = config
             .rate_limit
             .map(|settings| Arc::new(limiter::Limiter::new(settings)));
         let policy = forward::ClientPolicy {
             acl: config.acl.clone(),
+            zones: config.zones.clone(),
             limiter: limiter.clone(),
             log_queries: config.log_queries,
         };
-        let cache = config.cache.map(|s| Arc::new(cache::Cache::new(s)));
+        let cache = match (cache, config.cache) {
+            (Some(c), Some(s)) if *c.settings() == s => Some(c),
+            (_, settings) => settings.map(|s| Arc::new(cache::Cache::new(s))),
+        };
         let forwarder = Arc::new(Forwarder::new(
             pool.clone(),
-            cache.clone(),
+            cache,
             policy,
             config.privacy,
             config.timeout,
             metrics.clone(),
         ));
+        tasks.spawn(pool.clone().probe_failed(stop.clone()));
+        if config.warm_up {
+            tasks.spawn(pool.warm_up());
+        }
+        if let Some(limiter) = limiter {
+            // Keyed limiter state stays bounded (governor's retain_recent on a timer).
+            let stop = stop.clone();
+            tasks.spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tick.tick() => limiter.housekeeping(),
+                    }
+                }
+            });
+        }
+        Ok(Generation { forwarder, stop })
+    }
+}
+
+/// A configured server, ready to run on bound sockets.
+pub struct Server {
+    config: Config,
+    switch: Arc<Switch>,
+    generation: Arc<std::sync::Mutex<Generation>>,
+    metrics: Arc<Metrics>,
+    upstream_tasks: TaskTracker,
+}
+
+/// Reloads a running server's configuration (SIGHUP).
+#[derive(Clone)]
+pub struct Reloader {
+    switch: Arc<Switch>,
+    generation: Arc<std::sync::Mutex<Generation>>,
+    metrics: Arc<Metrics>,
+    upstream_tasks: TaskTracker,
+    grace: std::time::Duration,
+}
+
+impl Reloader {
+    /// Puts `config` in force without dropping listeners or queries in flight: a new
+    /// forwarder (upstreams, pins, zones, limits, cache settings) takes new queries at
+    /// once; the old one finishes what it has and its upstream connections close after
+    /// the grace period. Listener addresses and TCP caps need a restart.
+    pub fn reload(&self, config: &Config) -> Result<(), ConfigError> {
+        let cache = self.switch.get().cache().cloned();
+        let next = Generation::build(config, &self.metrics, &self.upstream_tasks, cache)?;
+        self.switch.replace(next.forwarder.clone());
+        let old = std::mem::replace(
+            &mut *self.generation.lock().unwrap_or_else(|p| p.into_inner()),
+            next,
+        );
+        let grace = self.grace;
+        self.upstream_tasks.spawn(async move {
+            tokio::time::sleep(grace).await;
+            old.stop.cancel();
+        });
+        for w in &config.warnings {
+            tracing::warn!("{w}");
+        }
+        tracing::info!(upstreams = config.upstreams.len(), "configuration reloaded");
+        Ok(())
+    }
+}
+
+impl Server {
+    /// Builds the server: trust anchors, TLS configurations, the pool. Upstream
+    /// connections open when it runs (warm-up) or on demand.
+    pub fn new(config: Config) -> Result<Server, ConfigError> {
+        let metrics = Arc::new(Metrics::default());
+        let upstream_tasks = TaskTracker::new();
+        let generation = Generation::build(&config, &metrics, &upstream_tasks, None)?;
+        // Built lazily in run(); checked here so a bad key fails before binding.
+        if let Some(t) = &config.listen_tls {
+            listen::tls::server_config(&t.chain, &t.key_pem)?;
+        }
         Ok(Server {
-            pool,
-            cache,
+            switch: Arc::new(Switch::new(generation.forwarder.clone())),
+            generation: Arc::new(std::sync::Mutex::new(generation)),
             config,
-            forwarder,
-            limiter,
             metrics,
             upstream_tasks,
-            upstream_stop,
         })
     }
 
@@ -176,33 +254,31 @@ impl Server {
         self.metrics.clone()
     }
 
+    /// A handle that reloads the configuration while the server runs.
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            switch: self.switch.clone(),
+            generation: self.generation.clone(),
+            metrics: self.metrics.clone(),
+            upstream_tasks: self.upstream_tasks.clone(),
+            grace: self.config.grace,
+        }
+    }
+
     /// Serves until `shutdown` is cancelled, then stops accepting, lets queries in flight
     /// finish within the grace period, and closes the upstream connections.
     pub async fn run(self, listeners: Listeners, shutdown: CancellationToken) {
         let client_tasks = TaskTracker::new();
-        self.upstream_tasks
-            .spawn(self.pool.clone().probe_failed(self.upstream_stop.clone()));
-        if self.config.warm_up {
-            self.upstream_tasks.spawn(self.pool.clone().warm_up());
+        for w in &self.config.warnings {
+            tracing::warn!("{w}");
         }
         if let Some(listener) = listeners.metrics {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "serving /metrics, /health and /ready over HTTP");
             }
-            let cache = self.cache.clone();
             let ops = Arc::new(http::Ops {
                 metrics: self.metrics.clone(),
-                pool: self.pool.clone(),
-                extra: Box::new(move |out: &mut String| {
-                    if let Some(cache) = &cache {
-                        use std::fmt::Write as _;
-                        let _ = writeln!(
-                            out,
-                            "# HELP strictdot_cache_entries Answers in the cache.\n# TYPE strictdot_cache_entries gauge\nstrictdot_cache_entries {}",
-                            cache.len()
-                        );
-                    }
-                }),
+                switch: self.switch.clone(),
             });
             client_tasks.spawn(http::serve(
                 listener,
@@ -217,26 +293,13 @@ impl Server {
             per_client: Arc::default(),
             pending: pending.clone(),
         });
-        if let Some(limiter) = self.limiter.clone() {
-            // Keyed limiter state stays bounded (governor's retain_recent on a timer).
-            let stop = shutdown.clone();
-            client_tasks.spawn(async move {
-                let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = tick.tick() => limiter.housekeeping(),
-                    }
-                }
-            });
-        }
         for socket in listeners.udp {
             if let Ok(addr) = socket.local_addr() {
                 tracing::info!(%addr, "serving DNS over UDP");
             }
             client_tasks.spawn(listen::udp::serve(
                 Arc::new(socket),
-                self.forwarder.clone(),
+                self.switch.clone(),
                 pending.clone(),
                 self.metrics.clone(),
                 client_tasks.clone(),
@@ -249,7 +312,7 @@ impl Server {
             }
             client_tasks.spawn(listen::tcp::serve(
                 listener,
-                self.forwarder.clone(),
+                self.switch.clone(),
                 tcp_shared.clone(),
                 self.config.tcp,
                 self.metrics.clone(),
@@ -257,8 +320,33 @@ impl Server {
                 shutdown.clone(),
             ));
         }
-        // Until the metrics endpoint exists, limits that were hit are reported in the log
-        // once a minute (only when a counter moved), and at shutdown.
+        if let Some(t) = &self.config.listen_tls {
+            match listen::tls::server_config(&t.chain, &t.key_pem) {
+                Ok(server_config) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(server_config);
+                    let handshakes = listen::tls::handshake_limiter(self.config.tls_handshake_rate);
+                    for listener in listeners.tls {
+                        if let Ok(addr) = listener.local_addr() {
+                            tracing::info!(%addr, "serving DNS over TLS");
+                        }
+                        client_tasks.spawn(listen::tls::serve(
+                            listener,
+                            acceptor.clone(),
+                            handshakes.clone(),
+                            self.switch.clone(),
+                            tcp_shared.clone(),
+                            self.config.tcp,
+                            self.metrics.clone(),
+                            client_tasks.clone(),
+                            shutdown.clone(),
+                        ));
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "TLS listeners not started"),
+            }
+        }
+        // Limits that were hit are reported in the log once a minute (only when a counter
+        // moved), and at shutdown; /metrics has them all the time.
         let mut report = tokio::time::interval(std::time::Duration::from_secs(60));
         report.tick().await;
         let mut last = String::new();
@@ -281,7 +369,11 @@ impl Server {
         {
             tracing::warn!("grace period over; abandoning queries still in flight");
         }
-        self.upstream_stop.cancel();
+        self.generation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .stop
+            .cancel();
         self.upstream_tasks.close();
         let _ = tokio::time::timeout(self.config.grace, self.upstream_tasks.wait()).await;
         let summary = self.metrics.limit_summary();

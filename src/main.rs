@@ -1,16 +1,22 @@
-//! The strictdot binary: parse the command line, validate the configuration, bind, run,
-//! and map failure to an exit code (2: bad configuration, 1: runtime failure).
+//! The strictdot binary: parse the command line (and policy file), validate the
+//! configuration, bind, drop privileges, run, reload on SIGHUP, and map failure to an exit
+//! code (2: bad configuration, 1: runtime failure).
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use strictdot::cli::{Cli, Command, LogFormat, LogLevel};
-use strictdot::config::Config;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use strictdot::cli::{Cli, Command, LogFormat, LogLevel, ProxyArgs};
+use strictdot::config::{Config, ConfigError};
 use strictdot::{shutdown, Listeners, Server};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     init_logging(cli.proxy.log_level, cli.proxy.log_format);
     match &cli.command {
         Some(Command::Pin(args)) => return strictdot::pin_cmd::main(args),
@@ -24,9 +30,25 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Some(Command::Check(args)) => {
+            let mut proxy = cli.proxy.clone();
+            proxy.policy = Some(args.policy.clone());
+            return match load_config(&proxy, &|_| false) {
+                Ok(config) => {
+                    println!("policy {}: valid", args.policy.display());
+                    print!("{}", config.describe());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("strictdot check: error: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         None => {}
     }
-    let config = match Config::from_cli(&cli.proxy) {
+    let explicit = move |id: &str| explicit_in(&matches, id);
+    let config = match load_config(&cli.proxy, &explicit) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("strictdot: error: {e}");
@@ -43,12 +65,33 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, cli.proxy, Box::new(explicit)))
 }
 
-async fn serve(config: Config) -> ExitCode {
+/// Whether a flag was given on the command line or in the environment (policy files fill
+/// only the rest).
+fn explicit_in(matches: &ArgMatches, id: &str) -> bool {
+    matches!(
+        matches.value_source(id),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    )
+}
+
+fn load_config(args: &ProxyArgs, explicit: &dyn Fn(&str) -> bool) -> Result<Config, ConfigError> {
+    let policy = match &args.policy {
+        Some(path) => Some(strictdot::policy::load(path)?),
+        None => None,
+    };
+    Config::from_args(args, policy.as_ref(), explicit)
+}
+
+async fn serve(
+    config: Config,
+    args: ProxyArgs,
+    explicit: Box<dyn Fn(&str) -> bool + Send + Sync>,
+) -> ExitCode {
     for u in &config.upstreams {
-        tracing::info!(upstream = %u.spec, auth = %u.mode, "upstream configured");
+        tracing::info!(upstream = %u.name, address = %u.spec.addr, auth = %u.mode, "upstream configured");
     }
     let server = match Server::new(config.clone()) {
         Ok(s) => s,
@@ -73,15 +116,72 @@ async fn serve(config: Config) -> ExitCode {
             }
         }
     }
+    if let Some(t) = &config.listen_tls {
+        for addr in &t.addrs {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => listeners.tls.push(l),
+                Err(e) => {
+                    eprintln!("strictdot: error: cannot bind --listen-tls {addr}: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    }
+    if let Err(e) = drop_privileges(config.user) {
+        eprintln!("strictdot: error: {e}");
+        return ExitCode::from(1);
+    }
     let token = CancellationToken::new();
     let stop = token.clone();
     tokio::spawn(async move {
         shutdown::signal().await;
         stop.cancel();
     });
+    // SIGHUP: read the policy again; a bad one is refused and the old one stays.
+    let reloader = server.reloader();
+    tokio::spawn(async move {
+        let mut hups = shutdown::hangups();
+        while hups.recv().await.is_some() {
+            match load_config(&args, &*explicit) {
+                Ok(next) => {
+                    if let Err(e) = reloader.reload(&next) {
+                        tracing::error!(error = %e, "reload refused; the old configuration stays");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reload refused; the old configuration stays")
+                }
+            }
+        }
+    });
     server.run(listeners, token).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// When running as root and a user is configured, switch to it (group first, and drop
+/// supplementary groups) now that the privileged ports are bound.
+fn drop_privileges(user: Option<(u32, Option<u32>)>) -> Result<(), String> {
+    use nix::unistd::{getuid, setgid, setgroups, setuid, Gid, Uid};
+    let Some((uid, gid)) = user else {
+        return Ok(());
+    };
+    if !getuid().is_root() {
+        tracing::warn!(
+            uid,
+            "--user given but not running as root; staying as we are"
+        );
+        return Ok(());
+    }
+    let gid = Gid::from_raw(gid.unwrap_or(uid));
+    setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
+    setgid(gid).map_err(|e| format!("setgid {gid}: {e}"))?;
+    setuid(Uid::from_raw(uid)).map_err(|e| format!("setuid {uid}: {e}"))?;
+    if setuid(Uid::from_raw(0)).is_ok() {
+        return Err("privileges could be regained after dropping them".to_owned());
+    }
+    tracing::info!(uid, gid = gid.as_raw(), "dropped root privileges");
+    Ok(())
 }
 
 fn init_logging(level: LogLevel, format: LogFormat) {

@@ -75,6 +75,12 @@ pub struct Metrics {
     pub tcp_in_flight_limit_hits: Counter,
     /// Times every connection to an upstream was full and no more could be opened.
     pub upstream_busy: Counter,
+    /// Client TLS connections refused by the per-prefix handshake rate limit.
+    pub tls_handshake_limit_hits: Counter,
+    /// Completed client TLS handshakes.
+    pub tls_client_handshakes: Counter,
+    /// Client TLS handshakes that failed or timed out.
+    pub tls_client_handshake_failures: Counter,
     /// Messages from clients outside the access list.
     pub acl_refused: Counter,
     /// Messages over the per-client rate limit.
@@ -242,6 +248,7 @@ impl Metrics {
             ("upstream_busy", &self.upstream_busy),
             ("rate_limit", &self.rate_limited),
             ("acl", &self.acl_refused),
+            ("tls_handshake_rate", &self.tls_handshake_limit_hits),
         ] {
             let _ = writeln!(
                 out,

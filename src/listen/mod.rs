@@ -1,4 +1,5 @@
-//! Client-facing listeners: plain DNS over UDP and TCP.
+//! Client-facing listeners: plain DNS over UDP and TCP, and DNS-over-TLS.
 
 pub mod tcp;
+pub mod tls;
 pub mod udp;

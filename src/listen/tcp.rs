@@ -9,14 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::forward::{Forwarder, Prepared, Transport};
+use crate::forward::{Prepared, Switch, Transport};
 use crate::framing::{push_frame, FrameBuf};
 use crate::metrics::Metrics;
 
@@ -45,13 +44,13 @@ pub struct PerClient {
 }
 
 /// One counted connection; uncounts itself when dropped.
-struct ClientSlot {
+pub(crate) struct ClientSlot {
     table: Arc<PerClient>,
     ip: IpAddr,
 }
 
 impl PerClient {
-    fn try_add(table: &Arc<PerClient>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+    pub(crate) fn try_add(table: &Arc<PerClient>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
         let mut counts = table.counts.lock().unwrap_or_else(|p| p.into_inner());
         let n = counts.entry(ip).or_insert(0);
         if *n >= max {
@@ -90,7 +89,7 @@ pub struct TcpShared {
 /// Serves one TCP listener until `shutdown` is cancelled.
 pub async fn serve(
     listener: TcpListener,
-    forwarder: Arc<Forwarder>,
+    switch: Arc<Switch>,
     shared: Arc<TcpShared>,
     limits: TcpLimits,
     metrics: Arc<Metrics>,
@@ -125,30 +124,37 @@ pub async fn serve(
         let conn = Connection {
             client,
             pending: shared.pending.clone(),
-            forwarder: forwarder.clone(),
+            switch: switch.clone(),
             limits,
             metrics: metrics.clone(),
             tracker: tracker.clone(),
             shutdown: shutdown.clone(),
         };
+        let _ = stream.set_nodelay(true);
         tracker.spawn(conn.run(stream, (permit, slot)));
     }
 }
 
-struct Connection {
-    client: IpAddr,
-    pending: Arc<Semaphore>,
-    forwarder: Arc<Forwarder>,
-    limits: TcpLimits,
-    metrics: Arc<Metrics>,
-    tracker: TaskTracker,
-    shutdown: CancellationToken,
+/// One client connection's context.
+pub(crate) struct Connection {
+    pub(crate) client: IpAddr,
+    pub(crate) pending: Arc<Semaphore>,
+    pub(crate) switch: Arc<Switch>,
+    pub(crate) limits: TcpLimits,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) tracker: TaskTracker,
+    pub(crate) shutdown: CancellationToken,
 }
 
 impl Connection {
-    async fn run(self, stream: TcpStream, _caps: (OwnedSemaphorePermit, ClientSlot)) {
-        let _ = stream.set_nodelay(true);
-        let (mut reader, writer) = stream.into_split();
+    /// Serves one client stream (plain TCP or TLS) until it closes, idles out or stalls.
+    /// `_caps` are the connection's permits, released when it ends.
+    pub(crate) async fn run<S, C>(self, stream: S, _caps: C)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+        C: Send,
+    {
+        let (mut reader, writer) = tokio::io::split(stream);
         let (tx, rx) = mpsc::channel::<Vec<u8>>(self.limits.max_in_flight.max(1));
         let writer = self.tracker.spawn(write_answers(
             writer,
@@ -164,7 +170,8 @@ impl Connection {
                 frame_started = None;
                 let Ok(msg) = frame else { break 'conn };
                 self.metrics.tcp_queries.inc();
-                match self.forwarder.prepare(msg, self.client, Transport::Tcp) {
+                let forwarder = self.switch.get();
+                match forwarder.prepare(msg, self.client, Transport::Tcp) {
                     Prepared::Drop => {}
                     Prepared::Answer(answer) => {
                         if tx.send(answer).await.is_err() {
@@ -197,7 +204,6 @@ impl Connection {
                             continue;
                         };
                         let tx = tx.clone();
-                        let forwarder = self.forwarder.clone();
                         self.tracker.spawn(async move {
                             let answer = forwarder.answer(query, Transport::Tcp).await;
                             let _ = tx.send(answer).await;
@@ -240,8 +246,8 @@ impl Connection {
     }
 }
 
-async fn write_answers(
-    mut writer: OwnedWriteHalf,
+async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
+    mut writer: W,
     mut rx: mpsc::Receiver<Vec<u8>>,
     write_timeout: Duration,
     metrics: Arc<Metrics>,

@@ -10,13 +10,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::dns::Rcode;
-use crate::forward::{Forwarder, Prepared, Transport};
+use crate::forward::{Prepared, Switch, Transport};
 use crate::metrics::Metrics;
 
 /// Serves one UDP socket until `shutdown` is cancelled.
 pub async fn serve(
     socket: Arc<UdpSocket>,
-    forwarder: Arc<Forwarder>,
+    switch: Arc<Switch>,
     pending: Arc<Semaphore>,
     metrics: Arc<Metrics>,
     tracker: TaskTracker,
@@ -35,6 +35,7 @@ pub async fn serve(
         };
         metrics.udp_queries.inc();
         let Some(msg) = buf.get(..len) else { continue };
+        let forwarder = switch.get();
         match forwarder.prepare(msg, peer.ip(), Transport::Udp) {
             Prepared::Drop => {}
             Prepared::Answer(answer) => {
@@ -51,7 +52,6 @@ pub async fn serve(
                     continue;
                 };
                 let socket = socket.clone();
-                let forwarder = forwarder.clone();
                 let metrics = metrics.clone();
                 tracker.spawn(async move {
                     let answer = forwarder.answer(query, Transport::Udp).await;

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::conn::{Conn, ConnError, ConnLimits, ConnectError, Slot};
-use super::tls::{client_config, TlsMinVersion};
+use super::tls::{client_config, trust_anchors, TlsMinVersion};
 use super::verify::AuthMode;
 use crate::dns::answer::ReplyInfo;
 use crate::dns::query::ValidQuery;
@@ -29,10 +29,26 @@ const LOG_EVERY: Duration = Duration::from_secs(30);
 /// One configured upstream: where it is and how it is authenticated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UpstreamConfig {
+    /// A name for logs and metrics (the address, unless a policy names it).
+    pub name: String,
     /// Address and authentication name.
     pub spec: UpstreamSpec,
     /// How the upstream is authenticated (never "not at all").
     pub mode: AuthMode,
+    /// CA certificates trusted for this upstream only, besides the shared ones.
+    pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+}
+
+impl UpstreamConfig {
+    /// An upstream named after its address, with no CA certificates of its own.
+    pub fn new(spec: UpstreamSpec, mode: AuthMode) -> UpstreamConfig {
+        UpstreamConfig {
+            name: spec.to_string(),
+            spec,
+            mode,
+            extra_roots: Vec::new(),
+        }
+    }
 }
 
 /// How a query's upstream is chosen among the healthy ones.
@@ -138,22 +154,33 @@ impl Pool {
     /// Builds the pool; connections open on demand.
     pub fn new(
         upstreams: &[UpstreamConfig],
-        roots: Arc<[TrustAnchor<'static>]>,
+        shared_roots: &[rustls_pki_types::CertificateDer<'static>],
         settings: PoolSettings,
         tracker: TaskTracker,
         shutdown: CancellationToken,
         metrics: Arc<Metrics>,
-    ) -> Pool {
-        let upstreams = upstreams
-            .iter()
-            .map(|u| Upstream {
-                label: u.spec.to_string(),
+    ) -> Result<Pool, crate::config::ConfigError> {
+        let roots: Arc<[TrustAnchor<'static>]> = trust_anchors(shared_roots)?;
+        let mut built = Vec::new();
+        for u in upstreams {
+            let roots = if u.extra_roots.is_empty() {
+                roots.clone()
+            } else {
+                let all: Vec<_> = shared_roots.iter().chain(&u.extra_roots).cloned().collect();
+                trust_anchors(&all)?
+            };
+            built.push((u, roots));
+        }
+        let upstreams = built
+            .into_iter()
+            .map(|(u, roots)| Upstream {
+                label: u.name.clone(),
                 addr: u.spec.addr,
                 server_name: match u.mode.name() {
                     Some(name) => ServerName::DnsName(name.clone()),
                     None => ServerName::IpAddress(u.spec.addr.ip().into()),
                 },
-                tls: client_config(u.mode.clone(), roots.clone(), settings.tls_min_version),
+                tls: client_config(u.mode.clone(), roots, settings.tls_min_version),
                 conns: Mutex::new(Vec::new()),
                 connecting: tokio::sync::Mutex::new(()),
                 health: Mutex::new(Health {
@@ -168,14 +195,14 @@ impl Pool {
                 probing: AtomicBool::new(false),
             })
             .collect();
-        Pool {
+        Ok(Pool {
             upstreams,
             next: AtomicUsize::new(0),
             settings,
             tracker,
             shutdown,
             metrics,
-        }
+        })
     }
 
     /// Forwards `query` and returns the checked reply (still with the upstream's ID).

@@ -416,7 +416,7 @@ pub fn upstream(addr: SocketAddr, name: Option<&str>, pins: Vec<Pin>) -> Upstrea
     };
     let spec: UpstreamSpec = text.parse().unwrap();
     let mode = AuthMode::new(spec.auth_name.clone(), pins).expect("authenticated");
-    UpstreamConfig { spec, mode }
+    UpstreamConfig::new(spec, mode)
 }
 
 /// A test configuration: short budget, given upstreams, extra CA certificates.
