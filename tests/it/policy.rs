@@ -1,0 +1,436 @@
+//! Policy files: every shipped policy passes `strictdot check`, mistakes are refused with a
+//! line number, flags override the file, cleartext zones, reload on SIGHUP, client TLS,
+//! and the privilege drop.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::ResponseCode;
+use strictdot::config::Config;
+
+use crate::support::*;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_strictdot"));
+    c.env_clear().stdin(Stdio::null());
+    c
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("strictdot-policy-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::File::create(path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+}
+
+#[test]
+fn every_shipped_policy_checks() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policy");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let out = bin()
+            .arg("check")
+            .arg("--policy")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {}{}",
+            path.display(),
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("valid"), "{stdout}");
+        assert!(
+            stdout.contains("on a chain to the web PKI roots"),
+            "{stdout}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} policies found");
+}
+
+#[test]
+fn bad_policies_refused_with_a_line_number() {
+    let dir = temp_dir("bad");
+    let cases = [
+        ("typo.toml", "[limits]\ntimout = \"4s\"\n", "line 2"),
+        (
+            "noauth.toml",
+            "[[upstream]]\nname = \"x\"\naddress = \"192.0.2.1\"\n",
+            "neither an authentication name",
+        ),
+        (
+            "public-zone.toml",
+            "[[zone]]\nname = \"corp\"\nforward = [\"8.8.8.8\"]\nunencrypted = true\n",
+            "not a loopback or private address",
+        ),
+        (
+            "unmarked-zone.toml",
+            "[[zone]]\nname = \"corp\"\nforward = [\"10.0.0.1\"]\n",
+            "unencrypted = true",
+        ),
+        (
+            "badpin.toml",
+            "[[upstream]]\nname = \"x\"\naddress = \"192.0.2.1\"\npins = [{ sha256 = \"AAAA\" }]\n",
+            "32-byte",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        let path = dir.join(name);
+        write(&path, text);
+        let out = bin()
+            .arg("check")
+            .arg("--policy")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{name}: expected '{needle}' in {stderr}"
+        );
+    }
+}
+
+#[test]
+fn expired_pin_ignored_with_warning() {
+    let text = "[[upstream]]\nname = \"x\"\naddress = \"192.0.2.1\"\nauth_name = \"x.test\"\n\
+                pins = [{ sha256 = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\", comment = \"old\", expires = \"2001-01-01\" }]\n";
+    let policy = strictdot::policy::parse(text, "t").unwrap();
+    let args = parse_args(&[]);
+    let config = Config::from_args(&args, Some(&policy), &|_| false).unwrap();
+    assert!(config.upstreams[0].mode.pins().is_empty());
+    assert!(
+        config.warnings.iter().any(|w| w.contains("expired")),
+        "{:?}",
+        config.warnings
+    );
+}
+
+fn parse_args(extra: &[&str]) -> strictdot::cli::ProxyArgs {
+    use clap::Parser;
+    let mut argv = vec!["strictdot"];
+    argv.extend_from_slice(extra);
+    strictdot::cli::Cli::try_parse_from(argv).unwrap().proxy
+}
+
+#[test]
+fn flags_override_the_policy() {
+    let policy =
+        strictdot::policy::parse("[limits]\ntimeout = \"2s\"\nrate_limit = 5\n", "t").unwrap();
+    let args = parse_args(&["--timeout", "3s"]);
+    let config = Config::from_args(&args, Some(&policy), &|id| id == "timeout").unwrap();
+    assert_eq!(config.timeout, Duration::from_secs(3));
+    assert_eq!(config.rate_limit.unwrap().qps.get(), 5);
+}
+
+/// A plain DNS server on 127.0.0.1 answering every query with 192.0.2.99.
+async fn plain_server() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = seen.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65535];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf).await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut r = answer_for(&buf[..n], 1);
+            let last = r.len() - 1;
+            r[last] = 99;
+            let _ = sock.send_to(&r, peer).await;
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_zone_goes_to_the_local_server_in_plain_dns() {
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let (local, local_seen) = plain_server().await;
+    let policy = strictdot::policy::parse(
+        &format!(
+            "[[zone]]\nname = \"cluster.local\"\nforward = [\"{local}\"]\nunencrypted = true\n"
+        ),
+        "t",
+    )
+    .unwrap();
+    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
+    c.zones = Config::from_args(&parse_args(&[]), Some(&policy), &|_| false)
+        .unwrap()
+        .zones;
+    let proxy = start_proxy(c).await;
+    let reply = udp_exchange(
+        proxy.addr,
+        &query(1, "kube-dns.kube-system.svc.Cluster.Local", 1, None),
+        Duration::from_secs(3),
+    )
+    .await
+    .unwrap();
+    let m = parse(&reply);
+    assert_eq!(a_records(&m), vec![std::net::Ipv4Addr::new(192, 0, 2, 99)]);
+    assert_eq!(local_seen.load(Ordering::SeqCst), 1);
+    assert_eq!(up.seen.queries.load(Ordering::SeqCst), 0);
+    // Everything else still goes over DoT.
+    assert_answers(&proxy, "www.example").await;
+    assert_eq!(up.seen.queries.load(Ordering::SeqCst), 1);
+    assert_eq!(local_seen.load(Ordering::SeqCst), 1);
+}
+
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn free_port() -> u16 {
+    let l = strictdot::Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
+        .await
+        .unwrap();
+    l.udp[0].local_addr().unwrap().port()
+}
+
+/// Polls with queries until one is answered NOERROR (the server is up).
+async fn wait_answering(addr: std::net::SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(r) = udp_exchange(
+            addr,
+            &query(1, "www.example", 1, None),
+            Duration::from_millis(200),
+        )
+        .await
+        {
+            if parse(&r).response_code() == ResponseCode::NoError {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "strictdot never answered");
+    }
+}
+
+fn policy_for(upstream: std::net::SocketAddr, pin: &strictdot::pin::Pin, listen: u16) -> String {
+    format!(
+        "[listen]\naddresses = [\"127.0.0.1:{listen}\"]\n[[upstream]]\nname = \"u\"\naddress = \"{upstream}\"\n\
+         pins = [{{ sha256 = \"{pin}\", comment = \"test\" }}]\n[cache]\nsize = 0\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_and_a_bad_policy_keeps_the_old() {
+    let server = self_signed("p.test");
+    let first = UpstreamOptions::new(&server, &[]).start().await;
+    let second = UpstreamOptions::new(&server, &[]).start().await;
+    let port = free_port().await;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let dir = temp_dir("hup");
+    let path = dir.join("p.toml");
+    write(&path, &policy_for(first.addr, &server.pin(), port));
+    let child = Child(
+        bin()
+            .arg("--policy")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_answering(addr).await;
+    let before = first.seen.queries.load(Ordering::SeqCst);
+    assert!(before >= 1);
+    write(&path, &policy_for(second.addr, &server.pin(), port));
+    let hup = |pid: u32| {
+        Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+    };
+    assert!(hup(child.0.id()).success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while second.seen.queries.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "reload did not take effect");
+        let _ = udp_exchange(
+            addr,
+            &query(2, "www.example", 1, None),
+            Duration::from_millis(300),
+        )
+        .await;
+    }
+    // A broken policy is refused; the running one stays.
+    write(&path, "[limits]\nnot_a_key = 1\n");
+    assert!(hup(child.0.id()).success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let n = second.seen.queries.load(Ordering::SeqCst);
+    assert_answers_at(addr).await;
+    assert!(second.seen.queries.load(Ordering::SeqCst) > n);
+}
+
+async fn assert_answers_at(addr: std::net::SocketAddr) {
+    let reply = udp_exchange(
+        addr,
+        &query(3, "www.example", 1, None),
+        Duration::from_secs(3),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(parse(&reply).response_code(), ResponseCode::NoError);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_tls_listener_interoperates_with_kdig() {
+    let upstream_cert = self_signed("p.test");
+    let up = UpstreamOptions::new(&upstream_cert, &[]).start().await;
+    let root = ca("Listener CA");
+    let listener_cert = leaf("dns.strictdot.test", &root);
+    let dir = temp_dir("tls");
+    let (cert, key, ca_path) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("ca.pem"),
+    );
+    write(&cert, &listener_cert.pem());
+    write(&key, &listener_cert.key.serialize_pem());
+    write(&ca_path, &root.pem());
+    let port = free_port().await;
+    let tls_port = free_port().await;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let _child = Child(
+        bin()
+            .args([
+                "--listen",
+                &addr.to_string(),
+                "--listen-tls",
+                &format!("127.0.0.1:{tls_port}"),
+            ])
+            .args([
+                "--upstream",
+                &up.addr.to_string(),
+                "--pin-sha256",
+                &upstream_cert.pin().to_string(),
+            ])
+            .arg("--tls-cert")
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_answering(addr).await;
+    let kdig = move |extra: Vec<String>| {
+        let mut args = vec![
+            "@127.0.0.1".to_owned(),
+            "-p".to_owned(),
+            tls_port.to_string(),
+            "+tls".to_owned(),
+            "+time=3".to_owned(),
+            "+retry=0".to_owned(),
+        ];
+        args.extend(extra);
+        args.push("www.example".to_owned());
+        let out = Command::new("kdig")
+            .args(&args)
+            .output()
+            .expect("kdig is needed: run scripts/test.sh");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let by_ca = tokio::task::spawn_blocking({
+        let ca_path = ca_path.clone();
+        move || {
+            kdig(vec![
+                format!("+tls-ca={}", ca_path.display()),
+                "+tls-hostname=dns.strictdot.test".to_owned(),
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        by_ca.contains("NOERROR") && by_ca.contains("192.0.2.1"),
+        "{by_ca}"
+    );
+    let pin = listener_cert.pin().to_string();
+    let by_pin = tokio::task::spawn_blocking(move || kdig(vec![format!("+tls-pin={pin}")]))
+        .await
+        .unwrap();
+    assert!(
+        by_pin.contains("NOERROR") && by_pin.contains("192.0.2.1"),
+        "{by_pin}"
+    );
+    // The wrong name fails the client's check: nothing is answered.
+    let wrong = tokio::task::spawn_blocking(move || {
+        kdig(vec![
+            format!("+tls-ca={}", ca_path.display()),
+            "+tls-hostname=other.test".to_owned(),
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(!wrong.contains("NOERROR"), "{wrong}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drops_root_privileges_after_binding() {
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    if !is_root {
+        eprintln!("not root: privilege drop cannot be observed here");
+        return;
+    }
+    let server = self_signed("p.test");
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let port = free_port().await;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let child = Child(
+        bin()
+            .args(["--listen", &addr.to_string(), "--user", "65534:65534"])
+            .args([
+                "--upstream",
+                &up.addr.to_string(),
+                "--pin-sha256",
+                &server.pin().to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_answering(addr).await;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.0.id())).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    let gid = status.lines().find(|l| l.starts_with("Gid:")).unwrap();
+    assert!(
+        uid.split_whitespace().skip(1).all(|v| v == "65534"),
+        "{uid}"
+    );
+    assert!(
+        gid.split_whitespace().skip(1).all(|v| v == "65534"),
+        "{gid}"
+    );
+}
