@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Proves the FROM scratch property without a Docker engine: the static binary runs in an
+# empty root directory holding only itself and a policy file (chroot), answers a query
+# through a local DNS-over-TLS upstream (Unbound on loopback), and exits 0 on SIGTERM.
+# Needs root (chroot), unbound, kdig, openssl. Usage: scripts/scratch-test.sh [BINARY]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PATH="$PATH:/usr/sbin:/sbin"
+
+bin=${1:-$(bash scripts/build-static.sh)}
+if ldd "$bin" 2>&1 | grep -q '=>'; then
+    echo "scratch-test: $bin is dynamically linked" >&2
+    exit 1
+fi
+if [[ $(id -u) -ne 0 ]]; then
+    echo "scratch-test: needs root for chroot" >&2
+    exit 1
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket
+for _ in range(50):
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p)); print(p); break
+    except OSError: pass
+    finally: t.close(); u.close()'
+}
+
+# A local DoT upstream with a self-signed leaf certificate.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=upstream.test -addext subjectAltName=DNS:upstream.test \
+    -addext basicConstraints=critical,CA:FALSE \
+    -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+up_port=$(free_port)
+cat >"$work/unbound.conf" <<CONF
+server:
+  username: ""
+  chroot: ""
+  directory: "$work"
+  pidfile: ""
+  use-syslog: no
+  logfile: "$work/unbound.log"
+  do-daemonize: no
+  num-threads: 1
+  interface: 127.0.0.1@$up_port
+  tls-port: $up_port
+  tls-service-key: "$work/key.pem"
+  tls-service-pem: "$work/cert.pem"
+  access-control: 127.0.0.0/8 allow
+  module-config: "iterator"
+  local-zone: "example." static
+  local-data: "www.example. 300 IN A 192.0.2.1"
+  local-zone: "." refuse
+remote-control:
+  control-enable: no
+CONF
+unbound -d -c "$work/unbound.conf" >/dev/null 2>&1 &
+pids+=($!)
+
+pin=$("$bin" pin --cert "$work/cert.pem" | awk '/pin-sha256:/ {print $2; exit}')
+port=$(free_port)
+
+# The root: the binary and a policy, nothing else.
+root="$work/root"
+mkdir -p "$root"
+cp "$bin" "$root/strictdot"
+cat >"$root/policy.toml" <<POLICY
+[listen]
+addresses = ["127.0.0.1:$port"]
+[[upstream]]
+name = "local"
+address = "127.0.0.1:$up_port"
+pins = [{ sha256 = "$pin", comment = "scratch test" }]
+POLICY
+echo "scratch-test: root holds: $(cd "$root" && ls -A | tr '\n' ' ')"
+[[ $(ls -A "$root" | wc -l) -eq 2 ]]
+
+chroot "$root" /strictdot --policy /policy.toml --log-level warn 2>"$work/strictdot.log" &
+sd=$!
+pids+=($sd)
+
+answer=""
+for _ in $(seq 1 100); do
+    answer=$(kdig @127.0.0.1 -p "$port" +time=1 +retry=0 www.example A 2>/dev/null || true)
+    if grep -q "NOERROR" <<<"$answer" && grep -q "192.0.2.1" <<<"$answer"; then
+        break
+    fi
+    sleep 0.1
+done
+if ! grep -q "192.0.2.1" <<<"$answer"; then
+    echo "scratch-test: no answer through the chrooted strictdot" >&2
+    cat "$work/strictdot.log" "$work/unbound.log" >&2 || true
+    exit 1
+fi
+echo "scratch-test: answered in an empty root: $(grep -m1 'A	192.0.2.1' <<<"$answer" | tr -s '\t' ' ')"
+
+kill -TERM "$sd"
+status=0
+for _ in $(seq 1 100); do
+    if ! kill -0 "$sd" 2>/dev/null; then break; fi
+    sleep 0.1
+done
+wait "$sd" || status=$?
+if [[ $status -ne 0 ]]; then
+    echo "scratch-test: exit status $status after SIGTERM" >&2
+    exit 1
+fi
+echo "scratch-test: exited 0 on SIGTERM"
+echo "scratch-test: passed"
