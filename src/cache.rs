@@ -7,7 +7,7 @@
 //! Time is tokio's, so tests drive expiry with paused time.
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -192,6 +192,10 @@ impl Drop for Leader {
 
 struct Store {
     map: HashMap<CacheKey, Arc<Entry>>,
+    /// Keys in insertion order: eviction takes the oldest (FIFO), in O(1). A key may
+    /// appear here after it left the map (replaced or evicted); such stale slots are
+    /// skipped, and the queue is compacted when they pile up.
+    order: VecDeque<(CacheKey, Instant)>,
     bytes: usize,
 }
 
@@ -225,6 +229,7 @@ impl Cache {
             .map(|_| Shard {
                 store: Mutex::new(Store {
                     map: HashMap::new(),
+                    order: VecDeque::new(),
                     bytes: 0,
                 }),
                 inflight: Mutex::new(HashMap::new()),
@@ -330,40 +335,33 @@ impl Cache {
             store.bytes -= old.size();
         }
         while store.map.len() >= max_entries || store.bytes + size > max_bytes {
-            if !evict_one(&mut store, now) {
+            if !evict_one(&mut store) {
                 break;
             }
         }
         store.bytes += size;
+        store.order.push_back((key.clone(), now));
         store.map.insert(key, entry);
+        if store.order.len() > 2 * store.map.len() + 64 {
+            let Store { map, order, .. } = &mut *store;
+            order.retain(|(k, at)| map.get(k).is_some_and(|e| e.stored == *at));
+        }
         answer
     }
 }
 
-/// Evicts an expired entry if one of a few looked at is, else the one of them that expires
-/// first. Hash order makes the sample arbitrary; good enough, and O(1).
-fn evict_one(store: &mut Store, now: Instant) -> bool {
-    let victim = store
-        .map
-        .iter()
-        .take(8)
-        .min_by_key(|(_, e)| {
-            if e.expires <= now {
-                None
-            } else {
-                Some(e.expires)
-            }
-        })
-        .map(|(k, _)| k.clone());
-    match victim {
-        Some(k) => {
+/// Evicts the oldest entry still stored (FIFO). Returns false if nothing is left.
+fn evict_one(store: &mut Store) -> bool {
+    while let Some((k, at)) = store.order.pop_front() {
+        // A slot whose entry was since replaced (a newer `stored`) is stale: skip it.
+        if store.map.get(&k).is_some_and(|e| e.stored == at) {
             if let Some(old) = store.map.remove(&k) {
                 store.bytes -= old.size();
             }
-            true
+            return true;
         }
-        None => false,
     }
+    false
 }
 
 /// Whether an answer may be cached, and for how long: the clamped lifetime (seconds) and
