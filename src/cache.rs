@@ -577,3 +577,48 @@ mod tests {
         assert!(matches!(cache.join(&key), Flight::Leader(_)));
     }
 }
+
+#[cfg(test)]
+mod mem_probe {
+    use super::*;
+    use crate::dns::query::validate;
+
+    fn rss_kb() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    #[ignore]
+    fn memory_per_entry() {
+        let cache = Cache::new(CacheSettings {
+            max_entries: 100_000,
+            max_bytes: 32 << 20,
+            min_ttl: 0,
+            max_ttl: 86400,
+            servfail_ttl: 2,
+            serve_stale: None,
+            prefetch: true,
+        });
+        let before = rss_kb();
+        let now = Instant::now();
+        for i in 0..100_000u32 {
+            let name = format!("n{i}");
+            let mut m = vec![0, 1, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, name.len() as u8];
+            m.extend(name.as_bytes());
+            m.extend(b"\x05bench\x00\x00\x01\x00\x01");
+            let q = validate(&m).unwrap();
+            let mut a = m.clone();
+            a[2] |= 0x80;
+            a[7] = 1;
+            a.extend([0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 1, 0x2C, 0, 4, 192, 0, 2, 1]);
+            cache.insert(CacheKey::of(&q), a, &q, now);
+        }
+        eprintln!("entries {} rss delta {} kB", cache.len(), rss_kb() - before);
+    }
+}

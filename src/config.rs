@@ -842,40 +842,6 @@ fn today_days() -> i64 {
     (secs / 86_400) as i64
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(parse_date("1970-01-01"), Ok(0));
-        assert_eq!(parse_date("2000-03-01"), Ok(11_017));
-        assert!(parse_date("2026-13-01").is_err());
-        assert!(parse_date("soon").is_err());
-    }
-
-    #[test]
-    fn zone_names() {
-        assert_eq!(
-            name_to_wire("cluster.local").unwrap(),
-            b"\x07cluster\x05local\x00"
-        );
-        assert_eq!(
-            name_to_wire("Cluster.Local.").unwrap(),
-            b"\x07cluster\x05local\x00"
-        );
-        assert!(name_to_wire("bad..name").is_none());
-        assert!(name_to_wire("sp ace").is_none());
-    }
-
-    #[test]
-    fn users() {
-        assert_eq!(parse_user("65532").unwrap(), (65532, None));
-        assert_eq!(parse_user("65532:65533").unwrap(), (65532, Some(65533)));
-        assert!(parse_user("nobody").is_err());
-    }
-}
-
 impl Config {
     /// The effective configuration in words: how each upstream is authenticated, zones,
     /// listeners, limits, warnings. `strictdot check` prints it.
@@ -1002,5 +968,39 @@ impl Config {
             let _ = writeln!(out, "warning: {w}");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("1970-01-01"), Ok(0));
+        assert_eq!(parse_date("2000-03-01"), Ok(11_017));
+        assert!(parse_date("2026-13-01").is_err());
+        assert!(parse_date("soon").is_err());
+    }
+
+    #[test]
+    fn zone_names() {
+        assert_eq!(
+            name_to_wire("cluster.local").unwrap(),
+            b"\x07cluster\x05local\x00"
+        );
+        assert_eq!(
+            name_to_wire("Cluster.Local.").unwrap(),
+            b"\x07cluster\x05local\x00"
+        );
+        assert!(name_to_wire("bad..name").is_none());
+        assert!(name_to_wire("sp ace").is_none());
+    }
+
+    #[test]
+    fn users() {
+        assert_eq!(parse_user("65532").unwrap(), (65532, None));
+        assert_eq!(parse_user("65532:65533").unwrap(), (65532, Some(65533)));
+        assert!(parse_user("nobody").is_err());
     }
 }

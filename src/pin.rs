@@ -43,18 +43,26 @@ impl FromStr for Pin {
     /// a `sha256/` or `pin-sha256=` prefix and surrounding quotes, as other tools print it.
     fn from_str(s: &str) -> Result<Pin, PinError> {
         let s = s.trim();
+        // The bare form first, so every printed pin parses back to itself (a base64 text
+        // can itself begin with "sha256/").
+        if let Ok(pin) = decode(s) {
+            return Ok(pin);
+        }
         let s = s
             .strip_prefix("pin-sha256=")
             .or_else(|| s.strip_prefix("sha256/"))
             .unwrap_or(s);
-        let s = s.trim_matches('"');
-        let bytes = STANDARD.decode(s).map_err(|_| PinError::NotBase64)?;
-        let digest: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| PinError::WrongLength(bytes.len()))?;
-        Ok(Pin(digest))
+        decode(s.trim_matches('"'))
     }
+}
+
+fn decode(s: &str) -> Result<Pin, PinError> {
+    let bytes = STANDARD.decode(s).map_err(|_| PinError::NotBase64)?;
+    let digest: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| PinError::WrongLength(bytes.len()))?;
+    Ok(Pin(digest))
 }
 
 impl fmt::Display for Pin {

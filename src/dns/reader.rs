@@ -6,7 +6,7 @@
 //! 255 octets on the wire, and a compression pointer must point strictly backwards, so
 //! following pointers always terminates.
 
-use super::WireError;
+use super::{WireError, HEADER_LEN};
 
 /// A cursor over a whole DNS message. Positions are absolute offsets into the message,
 /// so compression pointers can be followed from anywhere.
@@ -114,8 +114,15 @@ impl<'a> Reader<'a> {
         let mut end: Option<usize> = None;
         // Pointers must go strictly backwards from here on.
         let mut limit = start;
+        // After a jump, the name read there must lie wholly before the pointer that jumped:
+        // a label may not run forward over that pointer (or anything after it), so no
+        // later rewrite of the message can change a name it already read.
+        let mut bound = usize::MAX;
         loop {
             let at = cur.pos;
+            if at >= bound {
+                return Err(WireError::BadPointer);
+            }
             let len = cur.u8()?;
             match len & 0xC0 {
                 0x00 => {
@@ -135,6 +142,9 @@ impl<'a> Reader<'a> {
                         });
                     }
                     cur.take(len)?;
+                    if cur.pos > bound {
+                        return Err(WireError::BadPointer);
+                    }
                 }
                 0xC0 => {
                     if !allow_pointers {
@@ -142,13 +152,16 @@ impl<'a> Reader<'a> {
                     }
                     let low = cur.u8()?;
                     let target = usize::from(u16::from_be_bytes([len & 0x3F, low]));
-                    if target >= limit || target >= at {
+                    // Never into the header (the ID and counts get rewritten), never
+                    // forwards, never onto itself.
+                    if target < HEADER_LEN || target >= limit || target >= at {
                         return Err(WireError::BadPointer);
                     }
                     if end.is_none() {
                         end = Some(cur.pos);
                     }
                     limit = target;
+                    bound = at;
                     cur = Reader::at(self.msg, target).ok_or(WireError::BadPointer)?;
                 }
                 _ => return Err(WireError::BadLabelType),
@@ -229,21 +242,40 @@ mod tests {
         assert_eq!((span.end, span.wire_len), (1, 1));
     }
 
+    /// A 12-octet dummy header followed by `rest`.
+    fn msg(rest: &[u8]) -> Vec<u8> {
+        let mut m = vec![0u8; 12];
+        m.extend(rest);
+        m
+    }
+
     #[test]
     fn pointer_backwards_ok_forwards_or_self_rejected() {
-        let msg = b"\x07example\x00\x03www\xC0\x00";
-        let span = name(msg, 9, true).unwrap();
-        assert_eq!(span.end, 15);
+        let m = msg(b"\x07example\x00\x03www\xC0\x0C");
+        let span = name(&m, 21, true).unwrap();
+        assert_eq!(span.end, 27);
         assert_eq!(span.wire_len, 13);
         assert!(span.compressed);
-        assert_eq!(name(msg, 9, false), Err(WireError::PointerNotAllowed));
+        assert_eq!(name(&m, 21, false), Err(WireError::PointerNotAllowed));
         // Pointer to itself.
-        assert_eq!(name(b"\xC0\x00", 0, true), Err(WireError::BadPointer));
+        assert_eq!(
+            name(&msg(b"\xC0\x0C"), 12, true),
+            Err(WireError::BadPointer)
+        );
         // Pointer forwards.
-        assert_eq!(name(b"\xC0\x02\x00", 0, true), Err(WireError::BadPointer));
+        assert_eq!(
+            name(&msg(b"\xC0\x0E\x00"), 12, true),
+            Err(WireError::BadPointer)
+        );
         // Two pointers that form a loop.
-        let looped = b"\x00\xC0\x03\xC0\x01";
-        assert_eq!(name(looped, 3, true), Err(WireError::BadPointer));
+        let looped = msg(b"\x00\xC0\x0F\xC0\x0D");
+        assert_eq!(name(&looped, 15, true), Err(WireError::BadPointer));
+        // Pointer into the header.
+        let m = msg(b"\x00\xC0\x00");
+        assert_eq!(name(&m, 13, true), Err(WireError::BadPointer));
+        // A label reached through a pointer that runs forward over the pointer.
+        let m = msg(b"\x05abc\xC0\x0C\x00");
+        assert_eq!(name(&m, 16, true), Err(WireError::BadPointer));
     }
 
     #[test]

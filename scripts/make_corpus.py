@@ -1,0 +1,402 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of every fuzz target into fuzz/corpus/<target>/.
+
+The committed corpus is exactly this script's output: it empties each target's directory
+(dot files such as .gitkeep aside) and writes the same files, byte for byte, every run.
+Inputs the fuzzer finds on its own are not kept here; a crash goes to
+fuzz/regressions/<target>/ (see fuzz/README.md), which this script never touches.
+
+Input formats (fuzz/props.rs documents them with the properties):
+  query          a DNS message from a client
+  edns_rewrite   one flag byte (0x01 keep ECS; 0x02 ask for TCP keepalive; bits 2-3 padding
+                 block: none, 128, 468, 1 + high nibble), then a query
+  reply          one control byte (0x01 ask the reply's own question, else www.example A IN;
+                 0x02 client sent OPT; 0x04 with DO; 0x08 client name in swapped case),
+                 then an upstream reply
+  framing        one seed byte (low 2 bits: how the stream is cut), then a TCP byte stream
+  upstream_spec  UTF-8 text: IP[:PORT][#NAME]
+  pin            UTF-8 text: a base64 SPKI SHA-256 pin
+
+Usage: python3 scripts/make_corpus.py   (stdlib only; run from anywhere)
+"""
+
+import base64
+import hashlib
+import os
+import struct
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+CORPUS = os.path.join(ROOT, "fuzz", "corpus")
+
+# Types, classes, option codes.
+A, NS, CNAME, SOA, PTR, MX, TXT, AAAA, OPT, TSIG, IXFR, AXFR, ANY = (
+    1, 2, 5, 6, 12, 15, 16, 28, 41, 250, 251, 252, 255)
+IN, CH = 1, 3
+ECS, COOKIE, KEEPALIVE, PADDING, NSID, EDE = 8, 10, 11, 12, 3, 15
+RD, RA, AA, TC, AD, CD, QR = 0x0100, 0x0080, 0x0400, 0x0200, 0x0020, 0x0010, 0x8000
+
+
+def u16(n):
+    return struct.pack(">H", n)
+
+
+def u32(n):
+    return struct.pack(">I", n)
+
+
+def name(text):
+    """Wire form of a dotted name (no escapes); '.' or '' is the root."""
+    out = b""
+    for label in text.strip(".").split("."):
+        if label:
+            raw = label.encode()
+            out += bytes([len(raw)]) + raw
+    return out + b"\x00"
+
+
+def labels(*parts):
+    """Wire form of raw labels (bytes), for labels a dotted string cannot spell."""
+    return b"".join(bytes([len(p)]) + p for p in parts) + b"\x00"
+
+
+def header(ident, flags, qd=1, an=0, ns=0, ar=0):
+    return u16(ident) + u16(flags) + u16(qd) + u16(an) + u16(ns) + u16(ar)
+
+
+def question(qname, qtype=A, qclass=IN):
+    return qname + u16(qtype) + u16(qclass)
+
+
+def option(code, data=b""):
+    return u16(code) + u16(len(data)) + data
+
+
+def opt(udp=1232, do=False, version=0, ext_rcode=0, options=b"", owner=b"\x00"):
+    flags = 0x8000 if do else 0
+    ttl = (ext_rcode << 24) | (version << 16) | flags
+    return owner + u16(OPT) + u16(udp) + u32(ttl) + u16(len(options)) + options
+
+
+def rr(owner, rtype, rdata, ttl=300, rclass=IN):
+    return owner + u16(rtype) + u16(rclass) + u32(ttl) + u16(len(rdata)) + rdata
+
+
+def query(qname, qtype=A, ident=0x1234, flags=RD, edns=None, qclass=IN, extra=b"", ar=None):
+    """A client query; `edns` is an opt() record or None; `extra` more additional records."""
+    additional = (edns or b"") + extra
+    count = ar if ar is not None else (1 if edns else 0) + (1 if extra else 0)
+    return header(ident, flags, ar=count) + question(qname, qtype, qclass) + additional
+
+
+def ecs4(prefix, addr):
+    octets = bytes(addr)[: (prefix + 7) // 8]
+    return option(ECS, u16(1) + bytes([prefix, 0]) + octets)
+
+
+def ecs6(prefix, addr):
+    octets = bytes(addr)[: (prefix + 7) // 8]
+    return option(ECS, u16(2) + bytes([prefix, 0]) + octets)
+
+
+def ptr(offset):
+    """A compression pointer to `offset` (RFC 1035 §4.1.4)."""
+    return u16(0xC000 | offset)
+
+
+WWW = name("www.example")
+WWW_COM = name("www.example.com")
+PTR_Q = b"\xc0\x0c"  # compression pointer to the question name
+
+
+def long_name(total):
+    """A name of exactly `total` octets in wire form (labels of up to 63)."""
+    parts, left = [], total - 1
+    while left > 0:
+        size = min(63, left - 1)
+        if size <= 0:
+            size, parts[-1] = 1, parts[-1][:-1]
+        parts.append(b"a" * size)
+        left -= size + 1
+    wire = labels(*parts)
+    assert len(wire) == total, (len(wire), total)
+    return wire
+
+
+def queries():
+    q = {}
+    q["plain-a"] = query(WWW)
+    q["plain-aaaa-com"] = query(WWW_COM, AAAA, ident=0xBEEF)
+    q["no-rd"] = query(WWW, flags=0)
+    q["ad-cd-bits"] = query(WWW, flags=RD | AD | CD)
+    q["mixed-case"] = query(name("WwW.ExAmPlE.CoM"), ident=7)
+    q["root-ns"] = query(name("."), NS)
+    q["any"] = query(name("example.org"), ANY)
+    q["chaos-version-bind"] = query(name("version.bind"), TXT, qclass=CH)
+    q["ptr"] = query(name("1.2.0.192.in-addr.arpa"), PTR)
+    q["odd-label-bytes"] = query(labels(b"a.b", b"\x00\xff", b" ", b"example"))
+    q["label-63"] = query(labels(b"x" * 63, b"example"))
+    q["label-64-bad-type"] = query(labels(b"x" * 64, b"example"))
+    q["name-255"] = query(long_name(255))
+    q["name-256"] = query(long_name(256))
+    q["edns-1232"] = query(WWW, edns=opt(1232))
+    q["edns-do-4096"] = query(WWW_COM, AAAA, edns=opt(4096, do=True))
+    q["edns-udp-100"] = query(WWW, edns=opt(100))
+    q["edns-udp-65535"] = query(WWW, edns=opt(65535, do=True))
+    q["edns-other-flags"] = query(WWW, edns=opt(1232)[:-6] + b"\x00\x00\x7f\xff\x00\x00")
+    q["edns-ecs4"] = query(WWW, edns=opt(1232, options=ecs4(24, [192, 0, 2, 0])))
+    q["edns-ecs6"] = query(WWW, edns=opt(1232, options=ecs6(56, [0x20, 1, 0xd, 0xb8, 1, 2, 3])))
+    q["edns-ecs-bad-family"] = query(WWW, edns=opt(1232, options=option(ECS, b"\x00\x03\x08\x00\x01")))
+    q["edns-ecs-empty"] = query(WWW, edns=opt(1232, options=option(ECS)))
+    q["edns-cookie-client"] = query(WWW, edns=opt(1232, options=option(COOKIE, bytes(range(8)))))
+    q["edns-cookie-server"] = query(WWW, edns=opt(1232, options=option(COOKIE, bytes(range(24)))))
+    q["edns-keepalive"] = query(WWW, edns=opt(1232, options=option(KEEPALIVE)))
+    q["edns-padding-0"] = query(WWW, edns=opt(1232, options=option(PADDING)))
+    q["edns-padding-100"] = query(WWW, edns=opt(1232, options=option(PADDING, bytes(100))))
+    q["edns-nsid"] = query(WWW, edns=opt(1232, options=option(NSID)))
+    q["edns-all-options"] = query(WWW_COM, AAAA, edns=opt(
+        1232, do=True,
+        options=ecs4(24, [198, 51, 100, 0]) + option(COOKIE, b"\x11" * 8) + option(NSID)
+        + option(KEEPALIVE) + option(65001, b"opaque") + option(PADDING, bytes(9))))
+    q["edns-big-option"] = query(WWW, edns=opt(1232, options=option(65002, bytes(range(256)) * 2)))
+    q["edns-truncated-option"] = query(WWW, edns=opt(1232, options=u16(COOKIE) + u16(8) + b"\x01\x02"))
+    q["edns-version-1"] = query(WWW, edns=opt(1232, version=1))
+    q["edns-version-1-do"] = query(WWW, edns=opt(1232, do=True, version=1))
+    q["edns-two-opt"] = query(WWW, edns=opt(1232), extra=opt(512), ar=2)
+    q["edns-owner-not-root"] = query(WWW, edns=opt(1232, owner=PTR_Q))
+    q["edns-ext-rcode-set"] = query(WWW, edns=opt(1232, ext_rcode=1))
+    q["additional-tsig-like"] = query(WWW, edns=opt(1232), extra=rr(PTR_Q, TSIG, b"\x00" * 16, 0, 255), ar=2)
+    q["additional-pointer-chain"] = query(
+        WWW, extra=rr(b"\x04mail\xc0\x10", A, b"\xc0\x00\x02\x01") + rr(b"\xc0\x1d", A, b"\x01\x02\x03\x04"), ar=2)
+    q["additional-forward-pointer"] = query(WWW, extra=rr(b"\xc0\x40", A, b"\x01\x02\x03\x04"))
+    q["additional-self-pointer"] = query(WWW, extra=rr(b"\xc0\x1d", A, b"\x01\x02\x03\x04"))
+    q["additional-pointer-to-header"] = query(WWW, extra=rr(b"\xc0\x04", A, b"\x01\x02\x03\x04"))
+    # The one tolerated divergence from hickory (fuzz/props.rs, hickory_parse). The
+    # question "a" A IN ends at 19; the additional record's owner at 19 points to 18, the
+    # class's low octet 0x01: a 1-octet label that covers the pointer's first octet, then a
+    # label of 0x12 (the pointer's second octet) running through the RDATA to a root label.
+    q["additional-overlapping-label"] = query(
+        name("a"), extra=rr(b"\xc0\x12", A, bytes(9), 0))
+    q["pointer-in-question"] = header(0x1234, RD) + PTR_Q + u16(A) + u16(IN)
+    q["axfr"] = query(name("example"), AXFR, flags=0)
+    q["ixfr-edns"] = query(name("example"), IXFR, flags=0, edns=opt(1232, do=True))
+    q["trailing-byte"] = query(WWW) + b"\x00"
+    q["truncated-question"] = query(WWW)[:-3]
+    q["header-only-qd0"] = header(0x1234, RD, qd=0)
+    q["qdcount-2"] = header(0x1234, RD, qd=2) + question(WWW) + question(WWW_COM)
+    q["ancount-1"] = header(0x1234, RD, an=1) + question(WWW) + rr(PTR_Q, A, b"\xc0\x00\x02\x01")
+    q["nscount-1-edns"] = header(0x1234, RD, ns=1, ar=1) + question(WWW) + rr(PTR_Q, NS, PTR_Q) + opt(1232, do=True)
+    q["response-dropped"] = query(WWW, flags=QR | RD)
+    q["runt-11"] = query(WWW)[:11]
+    q["empty"] = b""
+    for opcode, label in [(1, "iquery"), (2, "status"), (4, "notify"), (5, "update"), (15, "opcode-15")]:
+        q["notimp-" + label] = query(WWW, flags=(opcode << 11) | RD)
+    q["notimp-notify-edns-do"] = query(name("example"), SOA, flags=4 << 11 | AA, edns=opt(1232, do=True))
+    q["notimp-update-records"] = (
+        header(0x1234, 5 << 11, qd=1, an=0, ns=1, ar=1) + question(name("example"), SOA)
+        + rr(name("new.example"), A, b"\xc0\x00\x02\x07") + opt(1232))
+    q["notimp-no-question"] = header(0x1234, 5 << 11, qd=0)
+    return q
+
+
+def reply_msg(qname, qtype=A, flags=QR | RD | RA, an=b"", ns=b"", ar=b"", counts=None, ident=0x4242):
+    """A reply to one question with the given records; `counts` is (an, ns, ar)."""
+    an_n, ns_n, ar_n = counts
+    return header(ident, flags, 1, an_n, ns_n, ar_n) + question(qname, qtype) + an + ns + ar
+
+
+def replies():
+    r = {}
+    a1 = rr(PTR_Q, A, b"\xc0\x00\x02\x01", 60)
+    r["www-a"] = (0x00, reply_msg(WWW, an=a1, counts=(1, 0, 0)))
+    r["www-a-upper"] = (0x00, reply_msg(name("WWW.EXAMPLE"), an=a1, counts=(1, 0, 0)))
+    r["www-a-client-swapped-case"] = (0x08, reply_msg(WWW, an=a1, counts=(1, 0, 0)))
+    r["www-a-edns"] = (0x02, reply_msg(WWW, an=a1, ar=opt(1232), counts=(1, 0, 1)))
+    r["www-a-edns-do"] = (0x06, reply_msg(WWW, an=a1, ar=opt(1232, do=True), counts=(1, 0, 1)))
+    # www.example.com: CNAME -> cdn.example.net, two A records for it, an NS record for
+    # example.com in authority, glue A/AAAA for ns1.example.com, and a padded OPT. Offsets:
+    # question name at 12 ("example.com" at 16), CNAME RDATA name at 45.
+    cname = rr(PTR_Q, CNAME, b"\x03cdn\x07example\x03net\x00", 300)
+    a_cdn = rr(b"\xc0\x2d", A, b"\xc6\x33\x64\x01", 20) + rr(b"\xc0\x2d", A, b"\xc6\x33\x64\x02", 20)
+    ns_rec = rr(b"\xc0\x10", NS, b"\x03ns1\xc0\x10", 86400)
+    glue_at = 12 + 17 + 4 + len(cname) + len(a_cdn) + 2 + 10  # ns1.example.com in NS RDATA
+    glue = rr(ptr(glue_at), A, b"\xcb\x00\x71\x35") + rr(ptr(glue_at), AAAA, bytes(15) + b"\x35")
+    full = reply_msg(WWW_COM, an=cname + a_cdn, ns=ns_rec, ar=glue + opt(1232, options=option(PADDING, bytes(40))),
+                     counts=(3, 1, 3))
+    r["cname-chain-glue-padding"] = (0x03, full)
+    r["cname-chain-glue-padding-noopt-client"] = (0x01, full)
+    r["cname-chain-glue-padding-swapped"] = (0x0B, full)
+    def soa(zone_at):
+        z = ptr(zone_at)
+        return rr(z, SOA, b"\x02ns" + z + b"\x0ahostmaster" + z + u32(2024010101) + u32(7200)
+                  + u32(3600) + u32(1209600) + u32(300), 300)
+    r["nxdomain-soa"] = (0x01, reply_msg(name("nope.example"), flags=QR | RD | RA | 3, ns=soa(17),
+                                         counts=(0, 1, 0)))
+    r["nodata-soa-edns"] = (0x03, reply_msg(WWW, AAAA, ns=soa(16), ar=opt(1232, do=True), counts=(0, 1, 1)))
+    opts = option(PADDING, bytes(30)) + option(COOKIE, bytes(range(24))) + ecs4(24, [192, 0, 2, 0])
+    r["opt-padding-cookie-ecs"] = (0x03, reply_msg(WWW, an=a1, ar=opt(1232, options=opts), counts=(1, 0, 1)))
+    r["opt-padding-cookie-ecs-client-no-opt"] = (0x01, reply_msg(WWW, an=a1, ar=opt(1232, options=opts),
+                                                                 counts=(1, 0, 1)))
+    r["opt-not-last"] = (0x03, reply_msg(WWW, an=a1, ar=opt(1232, options=option(PADDING, bytes(8))) + a1,
+                                         counts=(1, 0, 2)))
+    r["tc-empty"] = (0x00, reply_msg(WWW, flags=QR | RD | RA | TC, counts=(0, 0, 0)))
+    r["servfail-ede"] = (0x03, reply_msg(WWW, flags=QR | RD | RA | 2,
+                                         ar=opt(1232, options=option(EDE, u16(22) + b"no reachable")),
+                                         counts=(0, 0, 1)))
+    r["badvers"] = (0x03, reply_msg(WWW, flags=QR | RD | RA, ar=opt(1232, ext_rcode=1), counts=(0, 0, 1)))
+    mx = rr(PTR_Q, MX, u16(10) + b"\x04mail" + PTR_Q) + rr(PTR_Q, MX, u16(20) + b"\x05mail2" + PTR_Q)
+    r["mx-compressed-rdata"] = (0x01, reply_msg(name("example"), MX, an=mx, counts=(2, 0, 0)))
+    # Pointer to pointer: the second record's owner points at the first's owner (a pointer).
+    r["pointer-chain"] = (0x00, reply_msg(WWW, an=a1 + rr(b"\xc0\x1d", A, b"\xc0\x00\x02\x02"), counts=(2, 0, 0)))
+    r["pointer-forward"] = (0x00, reply_msg(WWW, an=rr(b"\xc0\x30", A, b"\x01\x02\x03\x04"), counts=(1, 0, 0)))
+    r["pointer-self"] = (0x00, reply_msg(WWW, an=rr(b"\xc0\x1d", A, b"\x01\x02\x03\x04"), counts=(1, 0, 0)))
+    r["pointer-loop"] = (0x00, reply_msg(WWW, an=rr(b"\x01x\xc0\x1d", A, b"\x01\x02\x03\x04"), counts=(1, 0, 0)))
+    r["question-compressed"] = (0x00, header(1, QR | RA, 1, 0, 0, 0) + PTR_Q + u16(A) + u16(IN))
+    r["qdcount-0"] = (0x00, header(1, QR | RA | 1, 0, 0, 0, 0))
+    r["qdcount-2"] = (0x00, header(1, QR | RA, 2, 0, 0, 0) + question(WWW) + question(WWW))
+    r["not-a-response"] = (0x00, reply_msg(WWW, flags=RD, an=a1, counts=(1, 0, 0)))
+    r["opcode-notify"] = (0x00, reply_msg(WWW, flags=QR | (4 << 11), counts=(0, 0, 0)))
+    r["question-mismatch"] = (0x00, reply_msg(name("www.example.net"), an=a1, counts=(1, 0, 0)))
+    r["type-mismatch"] = (0x00, reply_msg(WWW, AAAA, counts=(0, 0, 0)))
+    r["trailing-bytes"] = (0x00, reply_msg(WWW, an=a1, counts=(1, 0, 0)) + b"\x00\x00")
+    r["two-opt"] = (0x03, reply_msg(WWW, ar=opt(1232) + opt(1232), counts=(0, 0, 2)))
+    r["opt-owner-not-root"] = (0x03, reply_msg(WWW, ar=opt(1232, owner=PTR_Q), counts=(0, 0, 1)))
+    r["opt-in-answer"] = (0x00, reply_msg(WWW, an=opt(1232, owner=PTR_Q), counts=(1, 0, 0)))
+    r["opt-bad-options"] = (0x03, reply_msg(WWW, ar=opt(1232, options=u16(PADDING) + u16(9) + bytes(3)),
+                                            counts=(0, 0, 1)))
+    r["short-rdata-a"] = (0x00, reply_msg(WWW, an=rr(PTR_Q, A, b"\x01\x02\x03"), counts=(1, 0, 0)))
+    many = b"".join(rr(PTR_Q, A, bytes([192, 0, 2, i])) for i in range(100))
+    r["many-a-1600"] = (0x03, reply_msg(WWW, an=many, ar=opt(4096), counts=(100, 0, 1)))
+    r["name-255-question"] = (0x01, reply_msg(long_name(255), counts=(0, 0, 0)))
+    # Tolerated divergence from hickory (see the query seed of the same name): the owner at
+    # 29 points to 28, the class's low octet, whose label covers the pointer.
+    r["overlapping-label"] = (0x00, reply_msg(WWW, an=rr(ptr(28), A, bytes(19), 1), counts=(1, 0, 0)))
+    r["truncated-record"] = (0x00, reply_msg(WWW, an=a1, counts=(1, 0, 0))[:-2])
+    r["runt"] = (0x00, b"\x42\x42\x81")
+    return r
+
+
+def rewrites(qs):
+    """(flag, query) pairs for edns_rewrite: valid queries under several privacy settings."""
+    picks = ["plain-a", "mixed-case", "name-255", "edns-1232", "edns-do-4096", "edns-udp-100",
+             "edns-ecs4", "edns-ecs6", "edns-ecs-bad-family", "edns-cookie-server", "edns-keepalive",
+             "edns-padding-100", "edns-all-options", "edns-big-option", "additional-tsig-like",
+             "additional-pointer-chain", "chaos-version-bind", "edns-other-flags"]
+    # The first is strictdot's default (pad to 128, ask for keepalive, strip ECS).
+    flags = [(0x06, "pad128-keepalive"), (0x04, "pad128"), (0x05, "pad128-keep-ecs"), (0x00, "nopad"),
+             (0x01, "nopad-keep-ecs"), (0x02, "nopad-keepalive"), (0x08, "pad468"), (0x0C, "pad1"),
+             (0xFE, "pad16-keepalive"), (0x7F, "pad8-keep-ecs-keepalive")]
+    out = {}
+    others = len(flags) - 1
+    for i, pick in enumerate(picks):
+        # Every query with the default, plus two other settings chosen round-robin.
+        for flag, label in [flags[0], flags[1 + (2 * i) % others], flags[1 + (2 * i + 1) % others]]:
+            out[f"{pick}-{label}"] = bytes([flag]) + qs[pick]
+    # Options that almost fill a message: padding must give way at 65535 octets.
+    big = option(65003, bytes(65535 - 12 - 17 - 4 - 11 - 4 - 40))
+    out["near-64k-pad128-keepalive"] = b"\x06" + query(WWW, edns=opt(1232, options=big))
+    return out
+
+
+def frame(msg):
+    return u16(len(msg)) + msg
+
+
+def framings(qs):
+    a, b, c = qs["plain-a"], qs["edns-all-options"], qs["name-255"]
+    streams = {
+        "one": frame(a),
+        "three": frame(a) + frame(b) + frame(c),
+        "three-then-partial": frame(a) + frame(b) + frame(c)[:40],
+        "prefix-only": u16(300),
+        "one-byte": b"\x01",
+        "zero-length-first": u16(0) + frame(a),
+        "zero-length-middle": frame(a) + u16(0) + frame(b),
+        "max-length-prefix-short-body": u16(65535) + bytes(100),
+        "tiny-frames": b"".join(frame(bytes([i])) for i in range(40)),
+        "long-frame": frame(bytes(range(256)) * 6) + frame(a),
+    }
+    out = {}
+    for sname, stream in streams.items():
+        for seed, mode in [(0x00, "whole"), (0x01, "bytewise"), (0x06, "small"), (0x2B, "large")]:
+            if sname in ("one-byte", "prefix-only") and mode != "whole":
+                continue
+            out[f"{sname}-{mode}"] = bytes([seed]) + stream
+    return out
+
+
+SPECS = [
+    "9.9.9.9", "9.9.9.9:853", "9.9.9.9:8853#dns.quad9.net", "[2620:fe::fe]:853#dns.quad9.net",
+    "[2620:fe::fe]", "2620:fe::fe", "::1", "[::1]:53", "127.0.0.1:853#localhost",
+    "1.1.1.1#cloudflare-dns.com", "1.1.1.1#Cloudflare-DNS.com.", " 1.1.1.1:853 ",
+    "[::ffff:192.0.2.1]:853#ipv4-mapped.example", "[fe80::1%2]:853", "1.1.1.1:65535", "1.1.1.1:1",
+    "1.1.1.1#_dns.resolver.arpa", "1.1.1.1#xn--bcher-kva.example", "1.1.1.1#" + "a" * 63 + ".example",
+    "1.1.1.1#" + ".".join(["b" * 63] * 4),
+    # Refused forms.
+    "dns.google", "dns.google:853", "1.1.1.1:0", "1.1.1.1:65536", "1.1.1.1:", "1.1.1.1:+853",
+    "[::1", "[::1]853", "[1.1.1.1]:853", "1.1.1.1#", "1.1.1.1##", "1.1.1.1#a#b", "1.1.1.1#1.2.3.4",
+    "1.1.1.1#bad name", "1.1.1.1#a..b", "1.1.1.1#foo..", "1.1.1.1#" + "c" * 64 + ".example", "",
+    "#dns.quad9.net", "1.1.1.1:853:853", "01.1.1.1", "1.1.1.1#-lead.example", "1.1.1.1#\u00e9.example",
+]
+
+
+def pins():
+    out = {}
+    digest = hashlib.sha256(b"strictdot corpus spki").digest()
+    good = base64.b64encode(digest).decode()
+    zeros = base64.b64encode(bytes(32)).decode()
+    out["valid"] = good
+    out["valid-zeros"] = zeros
+    out["valid-sha256-prefix"] = "sha256/" + good
+    out["valid-pin-sha256-quoted"] = 'pin-sha256="' + good + '"'
+    out["valid-whitespace"] = "  " + good + "\n"
+    out["valid-quoted"] = '"' + good + '"'
+    # Refused forms.
+    out["short"] = "AAAA"
+    out["empty"] = ""
+    out["prefix-only"] = "sha256/"
+    out["not-base64"] = "not base64!"
+    out["no-padding"] = good.rstrip("=")
+    out["url-safe-alphabet"] = base64.urlsafe_b64encode(b"\xfb\xff" * 16).decode()
+    out["33-bytes"] = base64.b64encode(digest + b"\x00").decode()
+    out["31-bytes"] = base64.b64encode(digest[:31]).decode()
+    # 32 bytes leave 2 unused bits in the last character: set them (non-canonical).
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = alphabet[alphabet.index(good[42]) | 1]
+    out["non-canonical-trailing-bits"] = good[:42] + last + "="
+    out["double-prefix"] = "pin-sha256=sha256/" + good
+    out["inner-space"] = good[:20] + " " + good[20:]
+    return out
+
+
+def write(target, files):
+    directory = os.path.join(CORPUS, target)
+    os.makedirs(directory, exist_ok=True)
+    for entry in os.listdir(directory):
+        if not entry.startswith("."):
+            os.remove(os.path.join(directory, entry))
+    for fname, data in sorted(files.items()):
+        if isinstance(data, str):
+            data = data.encode()
+        with open(os.path.join(directory, fname), "wb") as f:
+            f.write(data)
+    return len(files)
+
+
+def main():
+    qs = queries()
+    counts = {
+        "query": write("query", qs),
+        "edns_rewrite": write("edns_rewrite", rewrites(qs)),
+        "reply": write("reply", {k: bytes([ctl]) + msg for k, (ctl, msg) in replies().items()}),
+        "framing": write("framing", framings(qs)),
+        "upstream_spec": write("upstream_spec", {f"spec-{i:02}": s for i, s in enumerate(SPECS)}),
+        "pin": write("pin", pins()),
+    }
+    for target, n in counts.items():
+        print(f"fuzz/corpus/{target}: {n} files")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
