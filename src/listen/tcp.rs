@@ -97,28 +97,11 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     loop {
-        let (stream, peer) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            r = listener.accept() => match r {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: pause instead of spinning.
-                    tracing::warn!(error = %e, "TCP accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(permit) = shared.clients.clone().try_acquire_owned() else {
-            metrics.tcp_conn_limit_hits.inc();
-            drop(stream);
-            continue;
+        let Some((stream, peer)) = accept(&listener, &shutdown).await else {
+            break;
         };
         let client = crate::acl::canonical(peer.ip());
-        let Some(slot) = PerClient::try_add(&shared.per_client, client, limits.max_per_client)
-        else {
-            metrics.tcp_client_limit_hits.inc();
-            drop(stream);
+        let Some(caps) = admit(&shared, client, limits.max_per_client, &metrics) else {
             continue;
         };
         let conn = Connection {
@@ -131,8 +114,47 @@ pub async fn serve(
             shutdown: shutdown.clone(),
         };
         let _ = stream.set_nodelay(true);
-        tracker.spawn(conn.run(stream, (permit, slot)));
+        tracker.spawn(conn.run(stream, caps));
     }
+}
+
+/// Accepts the next connection; `None` once `shutdown` is cancelled. Failures (out of file
+/// descriptors and the like) pause briefly instead of spinning.
+pub(crate) async fn accept(
+    listener: &TcpListener,
+    shutdown: &CancellationToken,
+) -> Option<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            r = listener.accept() => match r {
+                Ok(pair) => return Some(pair),
+                Err(e) => {
+                    tracing::warn!(error = %e, "TCP accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+}
+
+/// Admits a connection from `client` under the global and per-client caps, counting a
+/// refusal; the returned permits are held for the connection's life.
+pub(crate) fn admit(
+    shared: &TcpShared,
+    client: IpAddr,
+    max_per_client: usize,
+    metrics: &Metrics,
+) -> Option<(tokio::sync::OwnedSemaphorePermit, ClientSlot)> {
+    let Ok(permit) = shared.clients.clone().try_acquire_owned() else {
+        metrics.tcp_conn_limit_hits.inc();
+        return None;
+    };
+    let Some(slot) = PerClient::try_add(&shared.per_client, client, max_per_client) else {
+        metrics.tcp_client_limit_hits.inc();
+        return None;
+    };
+    Some((permit, slot))
 }
 
 /// One client connection's context.

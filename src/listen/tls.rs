@@ -5,7 +5,6 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
@@ -15,7 +14,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::tcp::{Connection, PerClient, TcpLimits, TcpShared};
+use super::tcp::{accept, admit, Connection, TcpLimits, TcpShared};
 use crate::config::ConfigError;
 use crate::forward::Switch;
 use crate::limiter::{Limiter, RateSettings, Verdict};
@@ -66,15 +65,8 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     loop {
-        let (stream, peer) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            r = listener.accept() => match r {
-                Ok(pair) => pair,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let Some((stream, peer)) = accept(&listener, &shutdown).await else {
+            break;
         };
         let client = crate::acl::canonical(peer.ip());
         if let Some(l) = &handshakes {
@@ -83,13 +75,7 @@ pub async fn serve(
                 continue;
             }
         }
-        let Ok(permit) = shared.clients.clone().try_acquire_owned() else {
-            metrics.tcp_conn_limit_hits.inc();
-            continue;
-        };
-        let Some(slot) = PerClient::try_add(&shared.per_client, client, limits.max_per_client)
-        else {
-            metrics.tcp_client_limit_hits.inc();
+        let Some(caps) = admit(&shared, client, limits.max_per_client, &metrics) else {
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -108,7 +94,7 @@ pub async fn serve(
             match tokio::time::timeout(limits.read_timeout, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => {
                     metrics.tls_client_handshakes.inc();
-                    conn.run(tls, (permit, slot)).await;
+                    conn.run(tls, caps).await;
                 }
                 _ => metrics.tls_client_handshake_failures.inc(),
             }
