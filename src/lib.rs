@@ -302,7 +302,6 @@ impl Server {
                 self.switch.clone(),
                 pending.clone(),
                 self.metrics.clone(),
-                client_tasks.clone(),
                 shutdown.clone(),
             ));
         }

@@ -1,71 +1,197 @@
-//! The UDP datagram loop: one receive buffer per socket, cheap checks inline, and a task
-//! per forwarded query, bounded by the pending-query semaphore.
+//! The UDP datagram loop: one receive buffer per socket, cheap checks inline, and the
+//! queries being forwarded driven by the loop itself, bounded by the pending-query
+//! semaphore.
+//!
+//! One task per socket receives every datagram that is waiting (not one wake-up per
+//! datagram), and keeps its forwarded queries in a set that it polls alongside the socket:
+//! no task is spawned per query, and an answer is sent from the thread that received the
+//! query. With one socket per core (SO_REUSEPORT), that is one such loop per core.
 
+use std::future::Future;
+use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::net::UdpSocket;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
+use crate::dns::query::ValidQuery;
 use crate::dns::Rcode;
-use crate::forward::{Prepared, Switch, Transport};
+use crate::forward::{Forwarder, Prepared, Switch, Transport};
 use crate::metrics::Metrics;
 
-/// Serves one UDP socket until `shutdown` is cancelled.
+/// Datagrams taken from the socket per wake-up before the loop sends answers again.
+const RECV_BATCH: usize = 64;
+/// Answers sent in one system call at most.
+const SEND_BATCH: usize = 32;
+
+/// Serves one UDP socket until `shutdown` is cancelled, then finishes (and answers) the
+/// queries already under way.
 pub async fn serve(
     socket: Arc<UdpSocket>,
     switch: Arc<Switch>,
     pending: Arc<Semaphore>,
     metrics: Arc<Metrics>,
-    tracker: TaskTracker,
     shutdown: CancellationToken,
 ) {
     // The largest UDP payload; anything longer was cut by the kernel and fails validation.
     let mut buf = vec![0u8; 65535];
+    let mut in_flight = FuturesUnordered::new();
+    let mut answers: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(SEND_BATCH);
+    let mut receiving = true;
     loop {
-        let (len, peer) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(x) => x,
-                // ICMP errors from earlier sends surface here on some systems; keep serving.
-                Err(_) => continue,
-            },
-        };
-        metrics.udp_queries.inc();
-        let Some(msg) = buf.get(..len) else { continue };
-        let forwarder = switch.get();
-        match forwarder.prepare(msg, peer.ip(), Transport::Udp) {
-            Prepared::Drop => {}
-            Prepared::Answer(answer) => {
-                metrics.count_response(false, &answer);
-                send(&socket, &answer, peer).await
+        tokio::select! {
+            biased;
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                // Every other answer that is ready too leaves in the same system call.
+                answers.push(done);
+                std::future::poll_fn(|cx| {
+                    while answers.len() < SEND_BATCH {
+                        match in_flight.poll_next_unpin(cx) {
+                            Poll::Ready(Some(done)) => answers.push(done),
+                            Poll::Ready(None) | Poll::Pending => break,
+                        }
+                    }
+                    Poll::Ready(())
+                })
+                .await;
+                send_all(&socket, &answers).await;
+                answers.clear();
             }
-            Prepared::Forward(query) => {
-                let Ok(permit) = pending.clone().try_acquire_owned() else {
-                    // Too many queries waiting for upstreams: answer now, queue nothing.
-                    metrics.pending_limit_hits.inc();
-                    let answer = query.error_answer(Rcode::ServFail);
-                    metrics.count_response(false, &answer);
-                    send(&socket, &answer, peer).await;
+            _ = shutdown.cancelled(), if receiving => receiving = false,
+            ready = socket.readable(), if receiving => {
+                if ready.is_err() {
                     continue;
-                };
-                let socket = socket.clone();
-                let metrics = metrics.clone();
-                tracker.spawn(async move {
-                    let answer = forwarder.answer(query, Transport::Udp).await;
-                    metrics.count_response(false, &answer);
-                    send(&socket, &answer, peer).await;
-                    drop(permit);
-                });
+                }
+                for _ in 0..RECV_BATCH {
+                    let (len, peer) = match socket.try_recv_from(&mut buf) {
+                        Ok(x) => x,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        // ICMP errors from earlier sends surface here on some systems.
+                        Err(_) => continue,
+                    };
+                    let Some(msg) = buf.get(..len) else { continue };
+                    if let Some(query) = take(&socket, &switch, &pending, &metrics, msg, peer).await {
+                        in_flight.push(query);
+                    }
+                }
+            }
+            else => break,
+        }
+    }
+}
+
+/// Handles one datagram: answers it at once, drops it, or returns the future that forwards
+/// it and yields the answer to send.
+async fn take(
+    socket: &UdpSocket,
+    switch: &Switch,
+    pending: &Arc<Semaphore>,
+    metrics: &Arc<Metrics>,
+    msg: &[u8],
+    peer: SocketAddr,
+) -> Option<impl Future<Output = (Vec<u8>, SocketAddr)>> {
+    metrics.udp_queries.inc();
+    let forwarder = switch.get();
+    match forwarder.prepare(msg, peer.ip(), Transport::Udp) {
+        Prepared::Drop => None,
+        Prepared::Answer(answer) => {
+            metrics.count_response(false, &answer);
+            send(socket, &answer, peer).await;
+            None
+        }
+        Prepared::Forward(query) => {
+            let Ok(permit) = pending.clone().try_acquire_owned() else {
+                // Too many queries waiting for upstreams: answer now, queue nothing.
+                metrics.pending_limit_hits.inc();
+                let answer = query.error_answer(Rcode::ServFail);
+                metrics.count_response(false, &answer);
+                send(socket, &answer, peer).await;
+                return None;
+            };
+            Some(forward(forwarder, query, peer, permit, metrics.clone()))
+        }
+    }
+}
+
+async fn forward(
+    forwarder: Arc<Forwarder>,
+    query: ValidQuery,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    metrics: Arc<Metrics>,
+) -> (Vec<u8>, SocketAddr) {
+    let answer = forwarder.answer(query, Transport::Udp).await;
+    metrics.count_response(false, &answer);
+    drop(permit);
+    (answer, peer)
+}
+
+async fn send(socket: &UdpSocket, answer: &[u8], peer: SocketAddr) {
+    // The socket is almost always writable: try at once, wait only if it is not.
+    let sent = match socket.try_send_to(answer, peer) {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => socket.send_to(answer, peer).await,
+        other => other,
+    };
+    if let Err(e) = sent {
+        tracing::debug!(error = %e, "UDP send failed");
+    }
+}
+
+/// Sends every answer in `answers`; on Linux in as few `sendmmsg` calls as the socket takes.
+#[cfg(target_os = "linux")]
+async fn send_all(socket: &UdpSocket, answers: &[(Vec<u8>, SocketAddr)]) {
+    use nix::sys::socket::{sendmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd;
+
+    if let [(answer, peer)] = answers {
+        return send(socket, answer, *peer).await;
+    }
+    let mut done = 0;
+    while done < answers.len() {
+        let rest = &answers[done..];
+        let sent = socket.try_io(tokio::io::Interest::WRITABLE, || {
+            let iovs: Vec<[IoSlice<'_>; 1]> = rest.iter().map(|(a, _)| [IoSlice::new(a)]).collect();
+            let addrs: Vec<Option<SockaddrStorage>> = rest
+                .iter()
+                .map(|(_, p)| Some(SockaddrStorage::from(*p)))
+                .collect();
+            let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(rest.len(), None);
+            let sent = sendmmsg(
+                socket.as_raw_fd(),
+                &mut headers,
+                &iovs,
+                &addrs,
+                [],
+                MsgFlags::empty(),
+            )?;
+            Ok(sent.count())
+        });
+        match sent {
+            Ok(n) => done += n.max(1),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if socket.writable().await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                // The first remaining answer could not be sent (its peer is unreachable,
+                // say); the others may still go.
+                tracing::debug!(error = %e, "UDP send failed");
+                done += 1;
             }
         }
     }
 }
 
-async fn send(socket: &UdpSocket, answer: &[u8], peer: SocketAddr) {
-    if let Err(e) = socket.send_to(answer, peer).await {
-        tracing::debug!(error = %e, "UDP send failed");
+/// Sends every answer in `answers`, one system call each.
+#[cfg(not(target_os = "linux"))]
+async fn send_all(socket: &UdpSocket, answers: &[(Vec<u8>, SocketAddr)]) {
+    for (answer, peer) in answers {
+        send(socket, answer, *peer).await;
     }
 }

@@ -19,7 +19,7 @@ use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +31,9 @@ use crate::dns::query::ValidQuery;
 use crate::dns::{message_id, set_message_id, WireError};
 use crate::framing::{push_frame, FrameBuf};
 use crate::metrics::Metrics;
+
+/// What the outbox and the writer's buffer keep between bursts.
+const OUTBOX_CAPACITY: usize = 4096;
 
 /// Abandoned IDs (late or never-coming answers) a connection may carry before it is retired.
 const MAX_ABANDONED: usize = 256;
@@ -96,6 +99,11 @@ struct InFlight {
     /// When the last valid reply arrived: a connection that answered since a query was
     /// sent is alive, even if that one query is slow.
     last_reply: Instant,
+    /// Framed queries not yet handed to the TLS stream. Queries append here under the same
+    /// lock that gives them their ID; the writer takes the whole buffer at once, so
+    /// queries that arrive together leave in one TLS record and one write, and no query
+    /// needs a buffer of its own.
+    outbox: Vec<u8>,
 }
 
 struct Shared {
@@ -109,6 +117,8 @@ struct Shared {
     /// The idle timeout in force (ms): ours, or less if the server announced less
     /// (RFC 7828 §3.3.2).
     idle_ms: AtomicU64,
+    /// Wakes the writer when the outbox stops being empty.
+    outbox_ready: Notify,
 }
 
 impl Shared {
@@ -132,7 +142,6 @@ impl Shared {
 #[derive(Clone)]
 pub struct Conn {
     shared: Arc<Shared>,
-    tx: mpsc::UnboundedSender<Vec<u8>>,
 }
 
 /// A reserved in-flight slot on a connection.
@@ -175,6 +184,7 @@ impl Conn {
                 last_activity: Instant::now(),
                 last_reply: Instant::now(),
                 abandoned: HashSet::new(),
+                outbox: Vec::with_capacity(OUTBOX_CAPACITY),
             }),
             closed: shutdown.child_token(),
             retired: AtomicBool::new(false),
@@ -182,12 +192,12 @@ impl Conn {
             idle_ms: AtomicU64::new(
                 u64::try_from(limits.idle_timeout.as_millis()).unwrap_or(u64::MAX),
             ),
+            outbox_ready: Notify::new(),
         });
-        let (tx, rx) = mpsc::unbounded_channel();
         let (reader, writer) = tokio::io::split(stream);
-        tracker.spawn(write_loop(writer, rx, shared.clone()));
+        tracker.spawn(write_loop(writer, shared.clone()));
         tracker.spawn(read_loop(reader, shared.clone()));
-        Ok(Conn { shared, tx })
+        Ok(Conn { shared })
     }
 
     /// Whether the connection still takes new queries.
@@ -226,8 +236,7 @@ impl Conn {
     ) -> Result<(Vec<u8>, ReplyInfo), ConnError> {
         let (tx, rx) = oneshot::channel();
         let sent_at = Instant::now();
-        let mut frame = Vec::with_capacity(wire.len() + 2);
-        let id = {
+        let (id, wake_writer) = {
             let mut inf = self.shared.lock();
             if self.shared.closed.is_cancelled() {
                 return Err(ConnError::Closed);
@@ -236,6 +245,13 @@ impl Conn {
             while inf.map.contains_key(&id) || inf.abandoned.contains(&id) {
                 id = id.wrapping_add(1);
             }
+            let was_empty = inf.outbox.is_empty();
+            let start = inf.outbox.len();
+            if !push_frame(&mut inf.outbox, wire) {
+                return Err(ConnError::Protocol);
+            }
+            // The message starts after the 2-octet length.
+            set_message_id(&mut inf.outbox[start + 2..], id);
             inf.next_id = id.wrapping_add(1);
             inf.last_activity = Instant::now();
             inf.map.insert(
@@ -247,16 +263,10 @@ impl Conn {
                     qclass: query.qclass(),
                 },
             );
-            id
+            (id, was_empty)
         };
-        if !push_frame(&mut frame, wire) {
-            self.abandon(id);
-            return Err(ConnError::Protocol);
-        }
-        set_message_id(&mut frame[2..], id);
-        if self.tx.send(frame).is_err() {
-            self.abandon(id);
-            return Err(ConnError::Closed);
+        if wake_writer {
+            self.shared.outbox_ready.notify_one();
         }
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(result)) => result,
@@ -340,25 +350,21 @@ fn tls_error(e: &std::io::Error) -> ConnectError {
     }
 }
 
-async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(
-    mut writer: W,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    shared: Arc<Shared>,
-) {
-    let mut batch = Vec::with_capacity(4096);
+async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(mut writer: W, shared: Arc<Shared>) {
+    let mut batch = Vec::with_capacity(OUTBOX_CAPACITY);
     loop {
-        let first = tokio::select! {
+        tokio::select! {
             _ = shared.closed.cancelled() => break,
-            f = rx.recv() => match f { Some(f) => f, None => break },
-        };
-        batch.clear();
-        batch.extend_from_slice(&first);
-        // Several queries ready at once go out in one TLS record and one write.
-        while batch.len() < 16 * 1024 {
-            match rx.try_recv() {
-                Ok(more) => batch.extend_from_slice(&more),
-                Err(_) => break,
-            }
+            _ = shared.outbox_ready.notified() => {}
+        }
+        // Let the queries that are being prepared right now join this write.
+        tokio::task::yield_now().await;
+        {
+            let mut inf = shared.lock();
+            std::mem::swap(&mut inf.outbox, &mut batch);
+        }
+        if batch.is_empty() {
+            continue;
         }
         let write = async {
             writer.write_all(&batch).await?;
@@ -372,6 +378,9 @@ async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(
             shared.close(ConnError::Closed);
             break;
         }
+        batch.clear();
+        // A burst can grow a buffer; do not keep a large one for the connection's life.
+        batch.shrink_to(OUTBOX_CAPACITY);
     }
     // Send close_notify, best effort and bounded.
     let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
