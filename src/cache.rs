@@ -9,10 +9,10 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hashbrown::HashTable;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -47,13 +47,27 @@ pub struct CacheSettings {
 }
 
 /// What identifies a cached answer: the name (case-folded), type and class, and the query
-/// bits that change the answer: DO, CD, AD, RD, and whether the client sent EDNS.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// bits that change the answer: DO, CD, AD, RD, and whether the client sent EDNS. Carries
+/// its hash (keyed per process, so clients cannot aim at one bucket), computed once.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CacheKey {
+    hash: u64,
     name: Box<[u8]>,
     qtype: u16,
     qclass: u16,
     bits: u8,
+}
+
+impl std::hash::Hash for CacheKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// The per-process hash key of the cache.
+fn seed() -> &'static RandomState {
+    static SEED: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
+    SEED.get_or_init(RandomState::new)
 }
 
 impl CacheKey {
@@ -76,40 +90,107 @@ impl CacheKey {
         if query.edns().is_some() {
             bits |= 16;
         }
+        let name = query.qname().to_ascii_lowercase().into_boxed_slice();
+        let (qtype, qclass) = (query.qtype(), query.qclass());
+        let hash = seed().hash_one((&name, qtype, qclass, bits));
         CacheKey {
-            name: query.qname().to_ascii_lowercase().into_boxed_slice(),
-            qtype: query.qtype(),
-            qclass: query.qclass(),
+            hash,
+            name,
+            qtype,
+            qclass,
             bits,
         }
     }
+
+    fn shard(&self) -> usize {
+        // The high bits: the table uses the low ones.
+        (self.hash >> 56) as usize % SHARDS
+    }
 }
 
-/// One stored answer.
-pub struct Entry {
-    msg: Box<[u8]>,
-    /// Offsets of the TTL fields to rewrite, with their stored (clamped) values.
-    ttls: Box<[(u32, u32)]>,
+/// One stored answer, with its key, in one allocation: `data` holds the key's name, then
+/// the message, then a 6-octet record per TTL field to rewrite on hits (the field's offset
+/// in the message, 2 octets, and its stored clamped value, 4 octets).
+struct Entry {
+    hash: u64,
+    data: Box<[u8]>,
+    name_len: u8,
+    msg_len: u16,
+    qtype: u16,
+    qclass: u16,
+    bits: u8,
+    prefetching: bool,
+    /// Lifetime in seconds (at least 1).
+    lifetime: u32,
     stored: Instant,
-    expires: Instant,
-    lifetime: Duration,
-    prefetching: AtomicBool,
 }
+
+/// Bytes an entry is charged beyond its data (table slot, queue slot, allocator).
+const ENTRY_OVERHEAD: usize = 96;
 
 impl Entry {
+    fn new(
+        key: &CacheKey,
+        msg: &[u8],
+        ttls: &[(u32, u32)],
+        lifetime: u32,
+        now: Instant,
+    ) -> Option<Entry> {
+        let msg_len = u16::try_from(msg.len()).ok()?;
+        let name_len = u8::try_from(key.name.len()).ok()?;
+        let mut data = Vec::with_capacity(key.name.len() + msg.len() + ttls.len() * 6);
+        data.extend_from_slice(&key.name);
+        data.extend_from_slice(msg);
+        for &(at, ttl) in ttls {
+            data.extend_from_slice(&u16::try_from(at).ok()?.to_be_bytes());
+            data.extend_from_slice(&ttl.to_be_bytes());
+        }
+        Some(Entry {
+            hash: key.hash,
+            data: data.into_boxed_slice(),
+            name_len,
+            msg_len,
+            qtype: key.qtype,
+            qclass: key.qclass,
+            bits: key.bits,
+            prefetching: false,
+            lifetime,
+            stored: now,
+        })
+    }
+
+    fn is(&self, key: &CacheKey) -> bool {
+        self.hash == key.hash
+            && self.qtype == key.qtype
+            && self.qclass == key.qclass
+            && self.bits == key.bits
+            && self.data.get(..usize::from(self.name_len)) == Some(&key.name[..])
+    }
+
     fn size(&self) -> usize {
-        self.msg.len() + self.ttls.len() * 8 + 96
+        self.data.len() + ENTRY_OVERHEAD
+    }
+
+    fn lifetime(&self) -> Duration {
+        Duration::from_secs(u64::from(self.lifetime))
+    }
+
+    fn expires(&self) -> Instant {
+        self.stored + self.lifetime()
     }
 
     /// The answer for `query`: its ID and question bytes, TTLs reduced by the time spent in
     /// the cache (or set to `ttl_override`).
     fn answer_for(&self, query: &ValidQuery, now: Instant, ttl_override: Option<u32>) -> Vec<u8> {
-        let mut out = self.msg.to_vec();
+        let msg_start = usize::from(self.name_len);
+        let msg_end = msg_start + usize::from(self.msg_len);
+        let mut out = self.data[msg_start..msg_end].to_vec();
         let elapsed =
             u32::try_from(now.saturating_duration_since(self.stored).as_secs()).unwrap_or(u32::MAX);
-        for &(at, ttl) in self.ttls.iter() {
+        for rec in self.data[msg_end..].chunks_exact(6) {
+            let at = usize::from(u16::from_be_bytes([rec[0], rec[1]]));
+            let ttl = u32::from_be_bytes([rec[2], rec[3], rec[4], rec[5]]);
             let value = ttl_override.unwrap_or(ttl.saturating_sub(elapsed));
-            let at = at as usize;
             if let Some(field) = out.get_mut(at..at + 4) {
                 field.copy_from_slice(&value.to_be_bytes());
             }
@@ -133,8 +214,9 @@ pub fn client_view(msg: &mut [u8], query: &ValidQuery) {
 pub enum Lookup {
     /// A live entry: the answer, and whether the caller should refresh it in the background.
     Fresh(Vec<u8>, bool),
-    /// Only an expired entry kept for serve-stale.
-    Stale(Arc<Entry>),
+    /// Only an expired entry kept for serve-stale: the answer it gives if every upstream
+    /// fails (RFC 8767: TTL 30).
+    Stale(Vec<u8>),
     /// Nothing.
     Miss,
 }
@@ -167,14 +249,24 @@ pub struct Leader {
 }
 
 impl Leader {
-    /// Publishes the outcome to the followers.
-    pub fn finish(mut self, outcome: Shared) {
+    /// Publishes the outcome to the followers: the answer (as the leader's client got
+    /// it), or `None` if there was none. Copies the answer only if somebody follows.
+    pub fn finish(mut self, answer: Option<&[u8]>) {
         self.finished = true;
-        let _ = self.tx.send(outcome);
+        // Once the key has left the in-flight map nobody new can follow, and the map's own
+        // receiver is gone: whoever still holds a receiver is a follower.
         self.cache
             .shard(&self.key)
             .lock_inflight()
             .remove(&self.key);
+        if self.tx.receiver_count() == 0 {
+            return;
+        }
+        let outcome = match answer {
+            Some(a) => Shared::Done(Arc::from(a)),
+            None => Shared::Failed,
+        };
+        let _ = self.tx.send(outcome);
     }
 }
 
@@ -191,12 +283,37 @@ impl Drop for Leader {
 }
 
 struct Store {
-    map: HashMap<CacheKey, Arc<Entry>>,
-    /// Keys in insertion order: eviction takes the oldest (FIFO), in O(1). A key may
-    /// appear here after it left the map (replaced or evicted); such stale slots are
-    /// skipped, and the queue is compacted when they pile up.
-    order: VecDeque<(CacheKey, Instant)>,
+    table: HashTable<Entry>,
+    /// (hash, time stored) of entries in insertion order: eviction takes the oldest (FIFO)
+    /// in O(1). A slot whose entry has since left (replaced or evicted) is skipped, and
+    /// the queue is compacted when such slots pile up.
+    order: VecDeque<(u64, Instant)>,
     bytes: usize,
+}
+
+impl Store {
+    fn remove(&mut self, key: &CacheKey) {
+        if let Ok(slot) = self.table.find_entry(key.hash, |e| e.is(key)) {
+            let (old, _) = slot.remove();
+            self.bytes -= old.size();
+        }
+    }
+
+    /// Evicts the oldest entry still stored (FIFO). Returns false if nothing is left.
+    fn evict_one(&mut self) -> bool {
+        while let Some((hash, at)) = self.order.pop_front() {
+            // A slot whose entry was since replaced (a newer `stored`) is stale: skip it.
+            if let Ok(slot) = self
+                .table
+                .find_entry(hash, |e| e.hash == hash && e.stored == at)
+            {
+                let (old, _) = slot.remove();
+                self.bytes -= old.size();
+                return true;
+            }
+        }
+        false
+    }
 }
 
 struct Shard {
@@ -218,7 +335,6 @@ impl Shard {
 /// The cache.
 pub struct Cache {
     shards: Box<[Shard]>,
-    hasher: RandomState,
     settings: CacheSettings,
 }
 
@@ -228,18 +344,14 @@ impl Cache {
         let shards = (0..SHARDS)
             .map(|_| Shard {
                 store: Mutex::new(Store {
-                    map: HashMap::new(),
+                    table: HashTable::new(),
                     order: VecDeque::new(),
                     bytes: 0,
                 }),
                 inflight: Mutex::new(HashMap::new()),
             })
             .collect();
-        Cache {
-            shards,
-            hasher: RandomState::new(),
-            settings,
-        }
+        Cache { shards, settings }
     }
 
     /// The settings.
@@ -248,13 +360,12 @@ impl Cache {
     }
 
     fn shard(&self, key: &CacheKey) -> &Shard {
-        let h = self.hasher.hash_one(key) as usize;
-        &self.shards[h % SHARDS]
+        &self.shards[key.shard()]
     }
 
     /// Entries stored now.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock_store().map.len()).sum()
+        self.shards.iter().map(|s| s.lock_store().table.len()).sum()
     }
 
     /// Whether the cache holds nothing.
@@ -264,31 +375,28 @@ impl Cache {
 
     /// Looks `query` up at `now`.
     pub fn lookup(&self, key: &CacheKey, query: &ValidQuery, now: Instant) -> Lookup {
-        let entry = {
-            let store = self.shard(key).lock_store();
-            match store.map.get(key) {
-                Some(e) => e.clone(),
-                None => return Lookup::Miss,
-            }
+        let mut store = self.shard(key).lock_store();
+        let Ok(mut slot) = store.table.find_entry(key.hash, |e| e.is(key)) else {
+            return Lookup::Miss;
         };
-        if now < entry.expires {
-            let remaining = entry.expires - now;
+        let entry = slot.get_mut();
+        let expires = entry.expires();
+        if now < expires {
+            let remaining = expires - now;
+            let lifetime = entry.lifetime();
             // Refresh when less than a tenth of the lifetime is left, once per entry.
             let prefetch = self.settings.prefetch
-                && entry.lifetime >= Duration::from_secs(10)
-                && remaining * 10 < entry.lifetime
-                && !entry.prefetching.swap(true, Ordering::Relaxed);
+                && lifetime >= Duration::from_secs(10)
+                && remaining * 10 < lifetime
+                && !std::mem::replace(&mut entry.prefetching, true);
             return Lookup::Fresh(entry.answer_for(query, now, None), prefetch);
         }
         match self.settings.serve_stale {
-            Some(window) if now < entry.expires + window => Lookup::Stale(entry),
+            Some(window) if now < expires + window => {
+                Lookup::Stale(entry.answer_for(query, now, Some(STALE_TTL)))
+            }
             _ => Lookup::Miss,
         }
-    }
-
-    /// The answer a stale entry gives (RFC 8767: TTL 30).
-    pub fn stale_answer(entry: &Entry, query: &ValidQuery, now: Instant) -> Vec<u8> {
-        entry.answer_for(query, now, Some(STALE_TTL))
     }
 
     /// Leads or follows the upstream query for `key`.
@@ -314,16 +422,18 @@ impl Cache {
         let Some((lifetime, ttls)) = cacheable(&msg, &self.settings) else {
             return msg;
         };
-        let lifetime = Duration::from_secs(u64::from(lifetime));
-        let entry = Arc::new(Entry {
-            msg: msg.into_boxed_slice(),
-            ttls: ttls.into_boxed_slice(),
-            stored: now,
-            expires: now + lifetime,
-            lifetime,
-            prefetching: AtomicBool::new(false),
-        });
-        let answer = entry.answer_for(query, now, None);
+        // The client gets the TTLs the cache will serve; `msg` already has its ID and case.
+        let mut answer = msg;
+        for &(at, ttl) in &ttls {
+            let at = at as usize;
+            if let Some(field) = answer.get_mut(at..at + 4) {
+                field.copy_from_slice(&ttl.to_be_bytes());
+            }
+        }
+        client_view(&mut answer, query);
+        let Some(entry) = Entry::new(&key, &answer, &ttls, lifetime, now) else {
+            return answer;
+        };
         let size = entry.size();
         let max_entries = (self.settings.max_entries / SHARDS).max(1);
         let max_bytes = (self.settings.max_bytes / SHARDS).max(1);
@@ -331,37 +441,25 @@ impl Cache {
             return answer;
         }
         let mut store = self.shard(&key).lock_store();
-        if let Some(old) = store.map.remove(&key) {
-            store.bytes -= old.size();
-        }
-        while store.map.len() >= max_entries || store.bytes + size > max_bytes {
-            if !evict_one(&mut store) {
+        store.remove(&key);
+        while store.table.len() >= max_entries || store.bytes + size > max_bytes {
+            if !store.evict_one() {
                 break;
             }
         }
         store.bytes += size;
-        store.order.push_back((key.clone(), now));
-        store.map.insert(key, entry);
-        if store.order.len() > 2 * store.map.len() + 64 {
-            let Store { map, order, .. } = &mut *store;
-            order.retain(|(k, at)| map.get(k).is_some_and(|e| e.stored == *at));
+        store.order.push_back((key.hash, now));
+        store.table.insert_unique(key.hash, entry, |e| e.hash);
+        if store.order.len() > 2 * store.table.len() + 64 {
+            let Store { table, order, .. } = &mut *store;
+            order.retain(|&(hash, at)| {
+                table
+                    .find(hash, |e| e.hash == hash && e.stored == at)
+                    .is_some()
+            });
         }
         answer
     }
-}
-
-/// Evicts the oldest entry still stored (FIFO). Returns false if nothing is left.
-fn evict_one(store: &mut Store) -> bool {
-    while let Some((k, at)) = store.order.pop_front() {
-        // A slot whose entry was since replaced (a newer `stored`) is stale: skip it.
-        if store.map.get(&k).is_some_and(|e| e.stored == at) {
-            if let Some(old) = store.map.remove(&k) {
-                store.bytes -= old.size();
-            }
-            return true;
-        }
-    }
-    false
 }
 
 /// Whether an answer may be cached, and for how long: the clamped lifetime (seconds) and
@@ -500,10 +598,9 @@ mod tests {
         };
         assert!(prefetch, "inside the last tenth");
         tokio::time::advance(Duration::from_secs(30)).await;
-        let Lookup::Stale(entry) = cache.lookup(&key, &q2, Instant::now()) else {
+        let Lookup::Stale(stale) = cache.lookup(&key, &q2, Instant::now()) else {
             panic!("not stale")
         };
-        let stale = Cache::stale_answer(&entry, &q2, Instant::now());
         assert_eq!(ttl_of_first_answer(&stale, &q2), STALE_TTL);
     }
 
@@ -560,6 +657,65 @@ mod tests {
         assert!(cache.len() <= SHARDS * 2);
     }
 
+    #[test]
+    fn replacing_an_entry_keeps_one_and_serves_the_new() {
+        let cache = Cache::new(settings());
+        let q = query(b"\x01r\x00", 1);
+        let now = Instant::now();
+        cache.insert(CacheKey::of(&q), answer(&q, 0, 300, 1), &q, now);
+        cache.insert(CacheKey::of(&q), answer(&q, 0, 100, 1), &q, now);
+        assert_eq!(cache.len(), 1);
+        let Lookup::Fresh(hit, _) = cache.lookup(&CacheKey::of(&q), &q, now) else {
+            panic!("miss")
+        };
+        assert_eq!(ttl_of_first_answer(&hit, &q), 100);
+        let bytes: usize = cache.shards.iter().map(|s| s.lock_store().bytes).sum();
+        let one = cache.shards.iter().find_map(|s| {
+            let store = s.lock_store();
+            store.table.iter().next().map(Entry::size)
+        });
+        assert_eq!(Some(bytes), one, "the replaced entry's bytes were released");
+    }
+
+    #[test]
+    fn bounded_in_bytes_and_oldest_go_first() {
+        let cache = Cache::new(CacheSettings {
+            max_bytes: SHARDS * 400,
+            ..settings()
+        });
+        let now = Instant::now();
+        let names: Vec<String> = (0..400u32).map(|i| format!("\x05n{i:04}\x00")).collect();
+        for name in &names {
+            let q = query(name.as_bytes(), 1);
+            cache.insert(CacheKey::of(&q), answer(&q, 0, 300, 1), &q, now);
+        }
+        for shard in cache.shards.iter() {
+            assert!(shard.lock_store().bytes <= 400);
+        }
+        assert!(cache.len() < 400 && !cache.is_empty());
+        let last = query(names[399].as_bytes(), 1);
+        assert!(matches!(
+            cache.lookup(&CacheKey::of(&last), &last, now),
+            Lookup::Fresh(..)
+        ));
+        let first = query(names[0].as_bytes(), 1);
+        assert!(matches!(
+            cache.lookup(&CacheKey::of(&first), &first, now),
+            Lookup::Miss
+        ));
+    }
+
+    #[test]
+    fn a_leader_without_followers_copies_nothing_and_frees_the_key() {
+        let cache = Arc::new(Cache::new(settings()));
+        let key = CacheKey::of(&query(b"\x01a\x00", 1));
+        let Flight::Leader(leader) = cache.join(&key) else {
+            panic!("first is leader")
+        };
+        leader.finish(Some(&b"answer"[..]));
+        assert!(matches!(cache.join(&key), Flight::Leader(_)));
+    }
+
     #[tokio::test]
     async fn concurrent_misses_coalesce() {
         let cache = Arc::new(Cache::new(settings()));
@@ -571,7 +727,7 @@ mod tests {
         let Flight::Follower(mut rx) = cache.join(&key) else {
             panic!("second follows")
         };
-        leader.finish(Shared::Done(Arc::from(&b"answer"[..])));
+        leader.finish(Some(&b"answer"[..]));
         rx.changed().await.unwrap();
         assert!(matches!(&*rx.borrow(), Shared::Done(a) if &a[..] == b"answer"));
         assert!(matches!(cache.join(&key), Flight::Leader(_)));

@@ -39,6 +39,22 @@ pub enum Prepared {
     Forward(ValidQuery),
 }
 
+/// What [`Forwarder::early`] found.
+pub enum Early {
+    /// The answer, at once (from the cache).
+    Answer(Vec<u8>),
+    /// Nothing yet: pass this to [`Forwarder::later`].
+    Later(Later),
+}
+
+/// What [`Forwarder::later`] needs from [`Forwarder::early`].
+pub struct Later {
+    /// The cache key (`None`: the cache is off).
+    key: Option<CacheKey>,
+    /// An expired answer to give if every upstream fails (RFC 8767).
+    stale: Option<Vec<u8>>,
+}
+
 /// The forwarder in force; a policy reload swaps it while listeners keep running.
 /// Queries already under way finish with the forwarder they started with.
 pub struct Switch {
@@ -209,18 +225,64 @@ impl Forwarder {
     /// client's ID and question; SERVFAIL (or a stale answer, with `--serve-stale`) if no
     /// upstream answered within the budget; TC=1 if it is too large for the client's UDP.
     pub async fn answer(self: &Arc<Self>, query: ValidQuery, transport: Transport) -> Vec<u8> {
-        let reply = match &self.cache {
-            None => self.fetch(&query).await,
-            Some(cache) => self.answer_cached(cache, &query).await,
+        match self.early(&query, transport) {
+            Early::Answer(answer) => answer,
+            Early::Later(later) => self.later(&query, later, transport).await,
+        }
+    }
+
+    /// What can be said about `query` without waiting: a fresh cached answer, or what the
+    /// rest of [`Forwarder::answer`] needs.
+    pub fn early(self: &Arc<Self>, query: &ValidQuery, transport: Transport) -> Early {
+        let Some(cache) = &self.cache else {
+            return Early::Later(Later {
+                key: None,
+                stale: None,
+            });
+        };
+        let key = CacheKey::of(query);
+        let stale = match cache.lookup(&key, query, Instant::now()) {
+            Lookup::Fresh(answer, prefetch) => {
+                self.metrics.cache_hits.inc();
+                if prefetch {
+                    self.prefetch(cache.clone(), key, query.clone());
+                }
+                return Early::Answer(self.fit(answer, query, transport));
+            }
+            Lookup::Stale(answer) => Some(answer),
+            Lookup::Miss => None,
+        };
+        self.metrics.cache_misses.inc();
+        Early::Later(Later {
+            key: Some(key),
+            stale,
+        })
+    }
+
+    /// The rest of [`Forwarder::answer`] after [`Forwarder::early`] found no answer.
+    pub async fn later(
+        self: &Arc<Self>,
+        query: &ValidQuery,
+        later: Later,
+        transport: Transport,
+    ) -> Vec<u8> {
+        let reply = match (&self.cache, later.key) {
+            (Some(cache), Some(key)) => self.fetch_cached(cache, key, later.stale, query).await,
+            _ => self.fetch(query).await,
         };
         let Some(reply) = reply else {
             self.metrics.servfail.inc();
             return query.error_answer(Rcode::ServFail);
         };
+        self.fit(reply, query, transport)
+    }
+
+    /// `reply`, or a TC=1 answer if it is too large for the client's UDP.
+    fn fit(&self, reply: Vec<u8>, query: &ValidQuery, transport: Transport) -> Vec<u8> {
         if transport == Transport::Udp && reply.len() > query.udp_limit() {
             self.metrics.truncated.inc();
             let flags = u16::from_be_bytes([reply[2], reply[3]]);
-            return truncated_answer(flags, &query);
+            return truncated_answer(flags, query);
         }
         reply
     }
@@ -250,33 +312,22 @@ impl Forwarder {
         }
     }
 
-    async fn answer_cached(
+    async fn fetch_cached(
         self: &Arc<Self>,
         cache: &Arc<Cache>,
+        key: CacheKey,
+        stale: Option<Vec<u8>>,
         query: &ValidQuery,
     ) -> Option<Vec<u8>> {
-        let key = CacheKey::of(query);
-        let stale = match cache.lookup(&key, query, Instant::now()) {
-            Lookup::Fresh(answer, prefetch) => {
-                self.metrics.cache_hits.inc();
-                if prefetch {
-                    self.prefetch(cache.clone(), key, query.clone());
-                }
-                return Some(answer);
-            }
-            Lookup::Stale(entry) => Some(entry),
-            Lookup::Miss => None,
-        };
-        self.metrics.cache_misses.inc();
         let fetched = match cache.join(&key) {
             Flight::Leader(leader) => match self.fetch(query).await {
                 Some(msg) => {
                     let answer = cache.insert(key, msg, query, Instant::now());
-                    leader.finish(Shared::Done(Arc::from(&answer[..])));
+                    leader.finish(Some(&answer));
                     Some(answer)
                 }
                 None => {
-                    leader.finish(Shared::Failed);
+                    leader.finish(None);
                     None
                 }
             },
@@ -289,9 +340,9 @@ impl Forwarder {
             return fetched;
         }
         // RFC 8767: every upstream failed; an expired answer is better than none.
-        let entry = stale?;
+        let answer = stale?;
         self.metrics.cache_stale.inc();
-        Some(Cache::stale_answer(&entry, query, Instant::now()))
+        Some(answer)
     }
 
     /// Waits (within the budget) for the query another client started for the same key.
@@ -330,9 +381,9 @@ impl Forwarder {
             match this.fetch(&query).await {
                 Some(msg) => {
                     let answer = cache.insert(key, msg, &query, Instant::now());
-                    leader.finish(Shared::Done(Arc::from(&answer[..])));
+                    leader.finish(Some(&answer));
                 }
-                None => leader.finish(Shared::Failed),
+                None => leader.finish(None),
             }
         });
     }
