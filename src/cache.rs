@@ -341,11 +341,14 @@ pub struct Cache {
 impl Cache {
     /// An empty cache.
     pub fn new(settings: CacheSettings) -> Cache {
+        // Sized for a full cache up front (within reason): a table that grows doubles,
+        // and for a moment holds the old and the new copy, which sets the peak RSS.
+        let per_shard = (settings.max_entries / SHARDS + 1).min(1 << 16);
         let shards = (0..SHARDS)
             .map(|_| Shard {
                 store: Mutex::new(Store {
-                    table: HashTable::new(),
-                    order: VecDeque::new(),
+                    table: HashTable::with_capacity(per_shard),
+                    order: VecDeque::with_capacity(per_shard),
                     bytes: 0,
                 }),
                 inflight: Mutex::new(HashMap::new()),
