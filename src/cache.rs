@@ -122,7 +122,8 @@ struct Entry {
     prefetching: bool,
     /// Lifetime in seconds (at least 1).
     lifetime: u32,
-    stored: Instant,
+    /// When it was stored: milliseconds since the cache's epoch.
+    stored_ms: u64,
 }
 
 /// Bytes an entry is charged beyond its data (table slot, queue slot, allocator).
@@ -134,7 +135,7 @@ impl Entry {
         msg: &[u8],
         ttls: &[(u32, u32)],
         lifetime: u32,
-        now: Instant,
+        now_ms: u64,
     ) -> Option<Entry> {
         let msg_len = u16::try_from(msg.len()).ok()?;
         let name_len = u8::try_from(key.name.len()).ok()?;
@@ -155,7 +156,7 @@ impl Entry {
             bits: key.bits,
             prefetching: false,
             lifetime,
-            stored: now,
+            stored_ms: now_ms,
         })
     }
 
@@ -171,22 +172,22 @@ impl Entry {
         self.data.len() + ENTRY_OVERHEAD
     }
 
-    fn lifetime(&self) -> Duration {
-        Duration::from_secs(u64::from(self.lifetime))
+    fn lifetime_ms(&self) -> u64 {
+        u64::from(self.lifetime) * 1000
     }
 
-    fn expires(&self) -> Instant {
-        self.stored + self.lifetime()
+    fn expires_ms(&self) -> u64 {
+        self.stored_ms + self.lifetime_ms()
     }
 
     /// The answer for `query`: its ID and question bytes, TTLs reduced by the time spent in
     /// the cache (or set to `ttl_override`).
-    fn answer_for(&self, query: &ValidQuery, now: Instant, ttl_override: Option<u32>) -> Vec<u8> {
+    fn answer_for(&self, query: &ValidQuery, now_ms: u64, ttl_override: Option<u32>) -> Vec<u8> {
         let msg_start = usize::from(self.name_len);
         let msg_end = msg_start + usize::from(self.msg_len);
         let mut out = self.data[msg_start..msg_end].to_vec();
         let elapsed =
-            u32::try_from(now.saturating_duration_since(self.stored).as_secs()).unwrap_or(u32::MAX);
+            u32::try_from(now_ms.saturating_sub(self.stored_ms) / 1000).unwrap_or(u32::MAX);
         for rec in self.data[msg_end..].chunks_exact(6) {
             let at = usize::from(u16::from_be_bytes([rec[0], rec[1]]));
             let ttl = u32::from_be_bytes([rec[2], rec[3], rec[4], rec[5]]);
@@ -287,7 +288,7 @@ struct Store {
     /// (hash, time stored) of entries in insertion order: eviction takes the oldest (FIFO)
     /// in O(1). A slot whose entry has since left (replaced or evicted) is skipped, and
     /// the queue is compacted when such slots pile up.
-    order: VecDeque<(u64, Instant)>,
+    order: VecDeque<(u64, u64)>,
     bytes: usize,
 }
 
@@ -305,7 +306,7 @@ impl Store {
             // A slot whose entry was since replaced (a newer `stored`) is stale: skip it.
             if let Ok(slot) = self
                 .table
-                .find_entry(hash, |e| e.hash == hash && e.stored == at)
+                .find_entry(hash, |e| e.hash == hash && e.stored_ms == at)
             {
                 let (old, _) = slot.remove();
                 self.bytes -= old.size();
@@ -336,6 +337,8 @@ impl Shard {
 pub struct Cache {
     shards: Box<[Shard]>,
     settings: CacheSettings,
+    /// Entries keep their times as milliseconds since this instant.
+    epoch: Instant,
 }
 
 impl Cache {
@@ -354,12 +357,20 @@ impl Cache {
                 inflight: Mutex::new(HashMap::new()),
             })
             .collect();
-        Cache { shards, settings }
+        Cache {
+            shards,
+            settings,
+            epoch: Instant::now(),
+        }
     }
 
     /// The settings.
     pub fn settings(&self) -> &CacheSettings {
         &self.settings
+    }
+
+    fn ms(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
     }
 
     fn shard(&self, key: &CacheKey) -> &Shard {
@@ -383,20 +394,21 @@ impl Cache {
             return Lookup::Miss;
         };
         let entry = slot.get_mut();
-        let expires = entry.expires();
-        if now < expires {
-            let remaining = expires - now;
-            let lifetime = entry.lifetime();
+        let now_ms = self.ms(now);
+        let expires_ms = entry.expires_ms();
+        if now_ms < expires_ms {
+            let remaining_ms = expires_ms - now_ms;
+            let lifetime_ms = entry.lifetime_ms();
             // Refresh when less than a tenth of the lifetime is left, once per entry.
             let prefetch = self.settings.prefetch
-                && lifetime >= Duration::from_secs(10)
-                && remaining * 10 < lifetime
+                && lifetime_ms >= 10_000
+                && remaining_ms * 10 < lifetime_ms
                 && !std::mem::replace(&mut entry.prefetching, true);
-            return Lookup::Fresh(entry.answer_for(query, now, None), prefetch);
+            return Lookup::Fresh(entry.answer_for(query, now_ms, None), prefetch);
         }
         match self.settings.serve_stale {
-            Some(window) if now < expires + window => {
-                Lookup::Stale(entry.answer_for(query, now, Some(STALE_TTL)))
+            Some(window) if now_ms < expires_ms.saturating_add(window.as_millis() as u64) => {
+                Lookup::Stale(entry.answer_for(query, now_ms, Some(STALE_TTL)))
             }
             _ => Lookup::Miss,
         }
@@ -434,7 +446,8 @@ impl Cache {
             }
         }
         client_view(&mut answer, query);
-        let Some(entry) = Entry::new(&key, &answer, &ttls, lifetime, now) else {
+        let now_ms = self.ms(now);
+        let Some(entry) = Entry::new(&key, &answer, &ttls, lifetime, now_ms) else {
             return answer;
         };
         let size = entry.size();
@@ -451,13 +464,13 @@ impl Cache {
             }
         }
         store.bytes += size;
-        store.order.push_back((key.hash, now));
+        store.order.push_back((key.hash, now_ms));
         store.table.insert_unique(key.hash, entry, |e| e.hash);
         if store.order.len() > 2 * store.table.len() + 64 {
             let Store { table, order, .. } = &mut *store;
             order.retain(|&(hash, at)| {
                 table
-                    .find(hash, |e| e.hash == hash && e.stored == at)
+                    .find(hash, |e| e.hash == hash && e.stored_ms == at)
                     .is_some()
             });
         }
