@@ -2,7 +2,10 @@
 # Proves the FROM scratch property without a Docker engine: the static binary runs in an
 # empty root directory holding only itself and a policy file (chroot), answers a query
 # through a local DNS-over-TLS upstream (Unbound on loopback), and exits 0 on SIGTERM.
-# Needs root (chroot), unbound, kdig, openssl. Usage: scripts/scratch-test.sh [BINARY]
+# It runs as the image runs it: as user 65532, binding a port below 1024 through the file
+# capability the Dockerfile gives the binary (cap_net_bind_service=+p), after which it must
+# hold no capability at all.
+# Needs root (chroot), unbound, kdig, openssl, setcap. Usage: scripts/scratch-test.sh [BINARY]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -25,6 +28,16 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+
+low_port() { # a port below 1024 free for TCP and UDP on 127.0.0.1
+    python3 -c 'import socket
+for p in range(999, 899, -1):
+    t = socket.socket(); u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        t.bind(("127.0.0.1", p)); u.bind(("127.0.0.1", p)); print(p); break
+    except OSError: pass
+    finally: t.close(); u.close()'
+}
 
 free_port() {
     python3 -c 'import socket
@@ -69,12 +82,14 @@ unbound -d -c "$work/unbound.conf" >/dev/null 2>&1 &
 pids+=($!)
 
 pin=$("$bin" pin --cert "$work/cert.pem" | awk '/pin-sha256:/ {print $2; exit}')
-port=$(free_port)
+port=$(low_port)
 
-# The root: the binary and a policy, nothing else.
+# The root: the binary and a policy, nothing else. The binary carries the file capability
+# the Dockerfile sets.
 root="$work/root"
 mkdir -p "$root"
 cp "$bin" "$root/strictdot"
+setcap cap_net_bind_service=+p "$root/strictdot"
 cat >"$root/policy.toml" <<POLICY
 [listen]
 addresses = ["127.0.0.1:$port"]
@@ -86,7 +101,10 @@ POLICY
 echo "scratch-test: root holds: $(cd "$root" && ls -A | tr '\n' ' ')"
 [[ $(ls -A "$root" | wc -l) -eq 2 ]]
 
-chroot "$root" /strictdot --policy /policy.toml --log-level warn 2>"$work/strictdot.log" &
+chmod 755 "$root" "$root/strictdot"
+chmod 644 "$root/policy.toml"
+chroot --userspec=65532:65532 "$root" /strictdot --policy /policy.toml --log-level info \
+    2>"$work/strictdot.log" &
 sd=$!
 pids+=($sd)
 
@@ -104,6 +122,19 @@ if ! grep -q "192.0.2.1" <<<"$answer"; then
     exit 1
 fi
 echo "scratch-test: answered in an empty root: $(grep -m1 'A	192.0.2.1' <<<"$answer" | tr -s '\t' ' ')"
+# As user 65532 on port $port (< 1024), and holding no capability now.
+status_of=$(cat "/proc/$sd/status")
+if ! grep -qE '^Uid:\s+65532\s+65532\s+65532\s+65532$' <<<"$status_of"; then
+    echo "scratch-test: not running as 65532: $(grep '^Uid:' <<<"$status_of")" >&2
+    exit 1
+fi
+for set in CapInh CapPrm CapEff CapAmb; do
+    if ! grep -qE "^$set:\s+0+$" <<<"$status_of"; then
+        echo "scratch-test: still holds capabilities: $(grep "^$set:" <<<"$status_of")" >&2
+        exit 1
+    fi
+done
+echo "scratch-test: user 65532 bound port $port with the file capability, then held none"
 
 kill -TERM "$sd"
 status=0

@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 missing=()
-for tool in unbound kdig dig openssl promtool; do
+for tool in unbound kdig dig openssl promtool setcap setpriv; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         missing+=("$tool")
     fi
@@ -46,7 +46,8 @@ if ((${#missing[@]} > 0)); then
     fi
     "${sudo[@]}" apt-get update
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y unbound knot-dnsutils bind9-dnsutils openssl prometheus
+        apt-get install -y unbound knot-dnsutils bind9-dnsutils openssl prometheus libcap2-bin \
+        util-linux
     # The prometheus package is installed for promtool only (the metrics test runs
     # `promtool check metrics`); a server its install may have started is stopped below.
     if pgrep -x prometheus >/dev/null 2>&1; then

@@ -434,3 +434,69 @@ async fn drops_root_privileges_after_binding() {
         "{gid}"
     );
 }
+
+/// A port below 1024 that is free on 127.0.0.1 for UDP and TCP (the caller is root).
+fn free_privileged_port() -> u16 {
+    (900..1000)
+        .rev()
+        .find(|&port| {
+            std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        })
+        .expect("a free port below 1024")
+}
+
+/// How the image and the DaemonSet run it: a non-root user whose only capability is
+/// NET_BIND_SERVICE. It binds a port below 1024 with it and then holds no capability.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_root_binds_with_the_capability_then_holds_none() {
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let setpriv = Command::new("setpriv").arg("--version").output().is_ok();
+    if !is_root || !setpriv {
+        eprintln!("needs root and setpriv (util-linux) to hand a non-root user a capability");
+        return;
+    }
+    let server = self_signed("c.test");
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_privileged_port())
+        .parse()
+        .unwrap();
+    let child = Child(
+        Command::new("setpriv")
+            .args(["--reuid", "65532", "--regid", "65532", "--clear-groups"])
+            .args(["--inh-caps", "+net_bind_service"])
+            .args(["--ambient-caps", "+net_bind_service", "--"])
+            .arg(env!("CARGO_BIN_EXE_strictdot"))
+            .args(["--listen", &addr.to_string()])
+            .args([
+                "--upstream",
+                &up.addr.to_string(),
+                "--pin-sha256",
+                &server.pin().to_string(),
+            ])
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_answering(addr).await;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.0.id())).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+    };
+    assert!(field("Uid:").iter().all(|v| *v == "65532"), "{status}");
+    for set in ["CapInh:", "CapPrm:", "CapEff:", "CapAmb:"] {
+        assert_eq!(field(set), ["0000000000000000"], "{set} in\n{status}");
+    }
+}
