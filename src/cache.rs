@@ -108,68 +108,48 @@ impl CacheKey {
     }
 }
 
-/// One stored answer, with its key, in one allocation: `data` holds the key's name, then
-/// the message, then a 6-octet record per TTL field to rewrite on hits (the field's offset
-/// in the message, 2 octets, and its stored clamped value, 4 octets).
+/// One stored answer. Its bytes live in the shard's blocks (see [`Store`]): the key's name,
+/// then the message, then a 6-octet record per TTL field to rewrite on hits (the field's
+/// offset in the message, 2 octets, and its stored clamped value, 4 octets).
 struct Entry {
     hash: u64,
-    data: Box<[u8]>,
-    name_len: u8,
+    /// When it was stored: milliseconds since the cache's epoch.
+    stored_ms: u64,
+    /// Where its bytes are: block number, offset in the block, length.
+    block: u32,
+    offset: u32,
+    len: u32,
+    /// Lifetime in seconds (at least 1).
+    lifetime: u32,
     msg_len: u16,
     qtype: u16,
     qclass: u16,
+    name_len: u8,
     bits: u8,
     prefetching: bool,
-    /// Lifetime in seconds (at least 1).
-    lifetime: u32,
-    /// When it was stored: milliseconds since the cache's epoch.
-    stored_ms: u64,
 }
 
-/// Bytes an entry is charged beyond its data (table slot, queue slot, allocator).
-const ENTRY_OVERHEAD: usize = 96;
+/// The bytes an entry stores, in the layout [`Entry`] describes.
+fn entry_bytes(key: &CacheKey, msg: &[u8], ttls: &[(u32, u32)]) -> Option<Vec<u8>> {
+    u16::try_from(msg.len()).ok()?;
+    u8::try_from(key.name.len()).ok()?;
+    let mut data = Vec::with_capacity(key.name.len() + msg.len() + ttls.len() * 6);
+    data.extend_from_slice(&key.name);
+    data.extend_from_slice(msg);
+    for &(at, ttl) in ttls {
+        data.extend_from_slice(&u16::try_from(at).ok()?.to_be_bytes());
+        data.extend_from_slice(&ttl.to_be_bytes());
+    }
+    Some(data)
+}
 
 impl Entry {
-    fn new(
-        key: &CacheKey,
-        msg: &[u8],
-        ttls: &[(u32, u32)],
-        lifetime: u32,
-        now_ms: u64,
-    ) -> Option<Entry> {
-        let msg_len = u16::try_from(msg.len()).ok()?;
-        let name_len = u8::try_from(key.name.len()).ok()?;
-        let mut data = Vec::with_capacity(key.name.len() + msg.len() + ttls.len() * 6);
-        data.extend_from_slice(&key.name);
-        data.extend_from_slice(msg);
-        for &(at, ttl) in ttls {
-            data.extend_from_slice(&u16::try_from(at).ok()?.to_be_bytes());
-            data.extend_from_slice(&ttl.to_be_bytes());
-        }
-        Some(Entry {
-            hash: key.hash,
-            data: data.into_boxed_slice(),
-            name_len,
-            msg_len,
-            qtype: key.qtype,
-            qclass: key.qclass,
-            bits: key.bits,
-            prefetching: false,
-            lifetime,
-            stored_ms: now_ms,
-        })
-    }
-
-    fn is(&self, key: &CacheKey) -> bool {
+    fn is(&self, key: &CacheKey, data: &[u8]) -> bool {
         self.hash == key.hash
             && self.qtype == key.qtype
             && self.qclass == key.qclass
             && self.bits == key.bits
-            && self.data.get(..usize::from(self.name_len)) == Some(&key.name[..])
-    }
-
-    fn size(&self) -> usize {
-        self.data.len() + ENTRY_OVERHEAD
+            && data.get(..usize::from(self.name_len)) == Some(&key.name[..])
     }
 
     fn lifetime_ms(&self) -> u64 {
@@ -180,15 +160,21 @@ impl Entry {
         self.stored_ms + self.lifetime_ms()
     }
 
-    /// The answer for `query`: its ID and question bytes, TTLs reduced by the time spent in
-    /// the cache (or set to `ttl_override`).
-    fn answer_for(&self, query: &ValidQuery, now_ms: u64, ttl_override: Option<u32>) -> Vec<u8> {
+    /// The answer for `query` from the entry's bytes `data`: its ID and question bytes,
+    /// TTLs reduced by the time spent in the cache (or set to `ttl_override`).
+    fn answer_for(
+        &self,
+        data: &[u8],
+        query: &ValidQuery,
+        now_ms: u64,
+        ttl_override: Option<u32>,
+    ) -> Vec<u8> {
         let msg_start = usize::from(self.name_len);
         let msg_end = msg_start + usize::from(self.msg_len);
-        let mut out = self.data[msg_start..msg_end].to_vec();
+        let mut out = data[msg_start..msg_end].to_vec();
         let elapsed =
             u32::try_from(now_ms.saturating_sub(self.stored_ms) / 1000).unwrap_or(u32::MAX);
-        for rec in self.data[msg_end..].chunks_exact(6) {
+        for rec in data[msg_end..].chunks_exact(6) {
             let at = usize::from(u16::from_be_bytes([rec[0], rec[1]]));
             let ttl = u32::from_be_bytes([rec[2], rec[3], rec[4], rec[5]]);
             let value = ttl_override.unwrap_or(ttl.saturating_sub(elapsed));
@@ -283,37 +269,124 @@ impl Drop for Leader {
     }
 }
 
+/// Bytes of one block of entry data (smaller if the shard's byte budget is smaller).
+const BLOCK: usize = 64 * 1024;
+
+/// One shard's entries. Their bytes are appended, in insertion order, to fixed-size blocks,
+/// and a block is freed whole once every entry in it is gone: with FIFO eviction the
+/// oldest block empties first. So the cache's memory is its blocks and its table, without
+/// a heap allocation per entry, and churn cannot fragment the heap.
 struct Store {
     table: HashTable<Entry>,
-    /// (hash, time stored) of entries in insertion order: eviction takes the oldest (FIFO)
+    /// (hash, block, offset) of entries in insertion order: eviction takes the oldest (FIFO)
     /// in O(1). A slot whose entry has since left (replaced or evicted) is skipped, and
     /// the queue is compacted when such slots pile up.
-    order: VecDeque<(u64, u64)>,
+    order: VecDeque<(u64, u32, u32)>,
+    /// Blocks oldest first; `blocks[i]` is block number `first_block + i`.
+    blocks: VecDeque<Block>,
+    first_block: u32,
+    /// Capacity of all blocks together: the bytes this shard holds.
     bytes: usize,
+    /// The last freed block, emptied, kept for the next one: blocks come and go all the
+    /// time under churn, and a freed block handed back to the allocator would be taken
+    /// apart by small short-lived allocations, so the next block would grow the heap.
+    spare: Option<Vec<u8>>,
+}
+
+struct Block {
+    data: Vec<u8>,
+    /// Entries in the table whose bytes are in this block.
+    live: usize,
 }
 
 impl Store {
-    fn remove(&mut self, key: &CacheKey) {
-        if let Ok(slot) = self.table.find_entry(key.hash, |e| e.is(key)) {
-            let (old, _) = slot.remove();
-            self.bytes -= old.size();
+    fn new(entries: usize) -> Store {
+        Store {
+            table: HashTable::with_capacity(entries),
+            order: VecDeque::with_capacity(entries),
+            blocks: VecDeque::new(),
+            first_block: 0,
+            bytes: 0,
+            spare: None,
         }
+    }
+
+    fn find(&self, key: &CacheKey) -> Option<&Entry> {
+        let blocks = &self.blocks;
+        let first = self.first_block;
+        self.table.find(key.hash, |e| {
+            let block = &blocks[e.block.wrapping_sub(first) as usize];
+            e.is(
+                key,
+                &block.data[e.offset as usize..(e.offset + e.len) as usize],
+            )
+        })
+    }
+
+    /// Takes an entry out of the table; its bytes go when its block empties.
+    fn forget(&mut self, hash: u64, matches: impl Fn(&Entry) -> bool) -> bool {
+        let Ok(slot) = self.table.find_entry(hash, |e| matches(e)) else {
+            return false;
+        };
+        let (old, _) = slot.remove();
+        let i = old.block.wrapping_sub(self.first_block) as usize;
+        self.blocks[i].live -= 1;
+        while self.blocks.front().is_some_and(|b| b.live == 0) {
+            if let Some(mut b) = self.blocks.pop_front() {
+                self.bytes -= b.data.capacity();
+                self.first_block = self.first_block.wrapping_add(1);
+                if self.spare.is_none() && b.data.capacity() <= BLOCK {
+                    b.data.clear();
+                    self.spare = Some(b.data);
+                }
+            }
+        }
+        true
+    }
+
+    fn remove(&mut self, key: &CacheKey) {
+        let Some(e) = self.find(key) else { return };
+        let (block, offset) = (e.block, e.offset);
+        self.forget(key.hash, |e| e.block == block && e.offset == offset);
     }
 
     /// Evicts the oldest entry still stored (FIFO). Returns false if nothing is left.
     fn evict_one(&mut self) -> bool {
-        while let Some((hash, at)) = self.order.pop_front() {
-            // A slot whose entry was since replaced (a newer `stored`) is stale: skip it.
-            if let Ok(slot) = self
-                .table
-                .find_entry(hash, |e| e.hash == hash && e.stored_ms == at)
-            {
-                let (old, _) = slot.remove();
-                self.bytes -= old.size();
+        while let Some((hash, block, offset)) = self.order.pop_front() {
+            // A slot whose entry was since replaced is stale: nothing matches it.
+            if self.forget(hash, |e| e.block == block && e.offset == offset) {
                 return true;
             }
         }
         false
+    }
+
+    /// Room for `len` bytes at the end of the newest block, opening a block (and evicting
+    /// the oldest entries to stay within `max_bytes`) if needed: (block, offset).
+    fn room(&mut self, len: usize, block_size: usize, max_bytes: usize) -> Option<(u32, u32)> {
+        if let Some(last) = self.blocks.back() {
+            if last.data.capacity() - last.data.len() >= len {
+                let number = self.first_block.wrapping_add(self.blocks.len() as u32 - 1);
+                return Some((number, u32::try_from(last.data.len()).ok()?));
+            }
+        }
+        let size = len.max(block_size);
+        while self.bytes + size > max_bytes {
+            if !self.evict_one() {
+                return None;
+            }
+        }
+        let data = match self.spare.take() {
+            Some(v) if v.capacity() >= size => v,
+            other => {
+                self.spare = other;
+                Vec::with_capacity(size)
+            }
+        };
+        self.bytes += data.capacity();
+        self.blocks.push_back(Block { data, live: 0 });
+        let number = self.first_block.wrapping_add(self.blocks.len() as u32 - 1);
+        Some((number, 0))
     }
 }
 
@@ -349,11 +422,7 @@ impl Cache {
         let per_shard = (settings.max_entries / SHARDS + 1).min(1 << 16);
         let shards = (0..SHARDS)
             .map(|_| Shard {
-                store: Mutex::new(Store {
-                    table: HashTable::with_capacity(per_shard),
-                    order: VecDeque::with_capacity(per_shard),
-                    bytes: 0,
-                }),
+                store: Mutex::new(Store::new(per_shard)),
                 inflight: Mutex::new(HashMap::new()),
             })
             .collect();
@@ -390,10 +459,21 @@ impl Cache {
     /// Looks `query` up at `now`.
     pub fn lookup(&self, key: &CacheKey, query: &ValidQuery, now: Instant) -> Lookup {
         let mut store = self.shard(key).lock_store();
-        let Ok(mut slot) = store.table.find_entry(key.hash, |e| e.is(key)) else {
+        let Store {
+            table,
+            blocks,
+            first_block,
+            ..
+        } = &mut *store;
+        let data_of = |e: &Entry| {
+            let block = &blocks[e.block.wrapping_sub(*first_block) as usize];
+            &block.data[e.offset as usize..(e.offset + e.len) as usize]
+        };
+        let Ok(mut slot) = table.find_entry(key.hash, |e| e.is(key, data_of(e))) else {
             return Lookup::Miss;
         };
         let entry = slot.get_mut();
+        let data = data_of(entry);
         let now_ms = self.ms(now);
         let expires_ms = entry.expires_ms();
         if now_ms < expires_ms {
@@ -404,11 +484,11 @@ impl Cache {
                 && lifetime_ms >= 10_000
                 && remaining_ms * 10 < lifetime_ms
                 && !std::mem::replace(&mut entry.prefetching, true);
-            return Lookup::Fresh(entry.answer_for(query, now_ms, None), prefetch);
+            return Lookup::Fresh(entry.answer_for(data, query, now_ms, None), prefetch);
         }
         match self.settings.serve_stale {
             Some(window) if now_ms < expires_ms.saturating_add(window.as_millis() as u64) => {
-                Lookup::Stale(entry.answer_for(query, now_ms, Some(STALE_TTL)))
+                Lookup::Stale(entry.answer_for(data, query, now_ms, Some(STALE_TTL)))
             }
             _ => Lookup::Miss,
         }
@@ -447,30 +527,55 @@ impl Cache {
         }
         client_view(&mut answer, query);
         let now_ms = self.ms(now);
-        let Some(entry) = Entry::new(&key, &answer, &ttls, lifetime, now_ms) else {
+        let Some(bytes) = entry_bytes(&key, &answer, &ttls) else {
             return answer;
         };
-        let size = entry.size();
         let max_entries = (self.settings.max_entries / SHARDS).max(1);
         let max_bytes = (self.settings.max_bytes / SHARDS).max(1);
-        if size > max_bytes {
+        let block_size = BLOCK.min(max_bytes);
+        if bytes.len() > max_bytes {
             return answer;
         }
+        let Ok(len) = u32::try_from(bytes.len()) else {
+            return answer;
+        };
         let mut store = self.shard(&key).lock_store();
         store.remove(&key);
-        while store.table.len() >= max_entries || store.bytes + size > max_bytes {
+        while store.table.len() >= max_entries {
             if !store.evict_one() {
                 break;
             }
         }
-        store.bytes += size;
-        store.order.push_back((key.hash, now_ms));
+        let Some((block, offset)) = store.room(bytes.len(), block_size, max_bytes) else {
+            return answer;
+        };
+        let first = store.first_block;
+        let b = &mut store.blocks[block.wrapping_sub(first) as usize];
+        b.data.extend_from_slice(&bytes);
+        b.live += 1;
+        let entry = Entry {
+            hash: key.hash,
+            stored_ms: now_ms,
+            block,
+            offset,
+            len,
+            lifetime,
+            msg_len: answer.len() as u16,
+            qtype: key.qtype,
+            qclass: key.qclass,
+            name_len: key.name.len() as u8,
+            bits: key.bits,
+            prefetching: false,
+        };
+        store.order.push_back((key.hash, block, offset));
         store.table.insert_unique(key.hash, entry, |e| e.hash);
         if store.order.len() > 2 * store.table.len() + 64 {
             let Store { table, order, .. } = &mut *store;
-            order.retain(|&(hash, at)| {
+            order.retain(|&(hash, block, offset)| {
                 table
-                    .find(hash, |e| e.hash == hash && e.stored_ms == at)
+                    .find(hash, |e| {
+                        e.hash == hash && e.block == block && e.offset == offset
+                    })
                     .is_some()
             });
         }
@@ -686,11 +791,7 @@ mod tests {
         };
         assert_eq!(ttl_of_first_answer(&hit, &q), 100);
         let bytes: usize = cache.shards.iter().map(|s| s.lock_store().bytes).sum();
-        let one = cache.shards.iter().find_map(|s| {
-            let store = s.lock_store();
-            store.table.iter().next().map(Entry::size)
-        });
-        assert_eq!(Some(bytes), one, "the replaced entry's bytes were released");
+        assert_eq!(bytes, BLOCK, "one block holds both versions");
     }
 
     #[test]
@@ -719,6 +820,43 @@ mod tests {
             cache.lookup(&CacheKey::of(&first), &first, now),
             Lookup::Miss
         ));
+    }
+
+    #[test]
+    fn churn_frees_whole_blocks_and_keeps_bytes_bounded() {
+        let cache = Cache::new(CacheSettings {
+            max_entries: SHARDS * 50,
+            max_bytes: SHARDS * 4 * BLOCK,
+            ..settings()
+        });
+        let now = Instant::now();
+        for i in 0..20_000u32 {
+            let name = format!("\x06c{i:05}\x00");
+            let q = query(name.as_bytes(), 1);
+            cache.insert(CacheKey::of(&q), answer(&q, 0, 300, 1), &q, now);
+        }
+        for shard in cache.shards.iter() {
+            let store = shard.lock_store();
+            assert!(store.table.len() <= 50);
+            // 50 entries of ~60 octets fit in one block; the one being filled may be new.
+            assert!(store.blocks.len() <= 2, "{} blocks", store.blocks.len());
+            assert_eq!(
+                store.bytes,
+                store
+                    .blocks
+                    .iter()
+                    .map(|b| b.data.capacity())
+                    .sum::<usize>()
+            );
+            let live: usize = store.blocks.iter().map(|b| b.live).sum();
+            assert_eq!(live, store.table.len());
+        }
+        let q = query(b"\x06c19999\x00", 7);
+        let Lookup::Fresh(hit, _) = cache.lookup(&CacheKey::of(&q), &q, now) else {
+            panic!("the newest entry is served")
+        };
+        assert_eq!(&hit[..2], &[0, 7]);
+        assert_eq!(ttl_of_first_answer(&hit, &q), 300);
     }
 
     #[test]

@@ -960,7 +960,7 @@ impl Config {
         if let Some((uid, gid)) = self.user {
             let _ = writeln!(
                 out,
-                "runs as uid {uid}{} after binding",
+                "runs as uid {uid}{} (started as root, it switches after binding); capabilities dropped after binding",
                 gid.map(|g| format!(" gid {g}")).unwrap_or_default()
             );
         }
