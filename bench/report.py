@@ -261,6 +261,31 @@ def render_md(res):
             fmt(s["p999_ms"], 3), fmt(s["avg_latency_ms"], 3), fmt(s["loss_pct"], 2),
             fmt(s["bad_rcode_pct"], 2), fmt(s["cpu_s"], 2), fmt(s["answers_per_cpu_s"])))
     w("")
+    w("## (h) Latency of a cache hit at a fixed %d QPS over UDP" % p["latency_qps"])
+    w("")
+    w("`dnsperf -Q %d -v` over the cache-hit name set, after the hit runs warmed it. The "
+      "reference is the plain Unbound answering the same names from its local data; "
+      "stubby has no cache, so its figure is a forwarding one." % p["latency_qps"])
+    w("")
+    w("| Target | p50 (ms) | p90 (ms) | p99 (ms) | p99.9 (ms) | Avg (ms) | Lost % "
+      "| p50 vs plain (ms) |")
+    w("|---|--:|--:|--:|--:|--:|--:|--:|")
+    lat_hit = summary.get("latency-hit", {})
+    plain_p50 = (lat_hit.get("plain") or {}).get("p50_ms")
+    for t in ["plain"] + list(p["proxies"]):
+        s = lat_hit.get(t)
+        name = "*%s*" % LABEL.get(t, t) if t == "plain" else LABEL.get(t, t)
+        if not s:
+            w("| %s | n/a | | | | | | |" % name)
+            continue
+        diff = None
+        if t != "plain" and plain_p50 is not None and s.get("p50_ms") is not None:
+            diff = s["p50_ms"] - plain_p50
+        w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            name, fmt(s["p50_ms"], 3), fmt(s["p90_ms"], 3), fmt(s["p99_ms"], 3),
+            fmt(s["p999_ms"], 3), fmt(s["avg_latency_ms"], 3), fmt(s["loss_pct"], 2),
+            ("%+.3f" % diff) if diff is not None else ""))
+    w("")
     w("## Memory and upstream connections")
     w("")
     w("Peak RSS is `VmHWM` from `/proc/PID/status` after the last workload of a round "
@@ -304,7 +329,8 @@ def render_md(res):
                 LABEL.get(px, px), len(e["failures"]), "; ".join(sorted(set(e["failures"])))))
     for px in p["proxies"]:
         bad = []
-        for wl, title, _ in WORKLOADS + [("latency", "(e) latency", "")]:
+        for wl, title, _ in WORKLOADS + [("latency", "(e) latency", ""),
+                                         ("latency-hit", "(h) hit latency", "")]:
             s = summary.get(wl, {}).get(px)
             if s and (s.get("bad_rcode_pct") or 0) >= 0.5:
                 bad.append("%s %.1f%% (%s)" % (title, s["bad_rcode_pct"], ", ".join(
@@ -318,7 +344,7 @@ def render_md(res):
     if "stubby" in p["proxies"]:
         notes.append("- stubby has no answer cache, so its cache-hit figures are forwarding "
                      "figures (every query goes upstream).")
-    for wl, _, _ in WORKLOADS + [("latency", "", "")]:
+    for wl, _, _ in WORKLOADS + [("latency", "", ""), ("latency-hit", "", "")]:
         for px, s in summary.get(wl, {}).items():
             if s.get("names_repeated"):
                 notes.append("- %s %s: dnsperf reached the end of its name file, so the run "

@@ -190,7 +190,7 @@ print(json.dumps({k: conv(v) for k, v in (a.split("=", 1) for a in sys.argv[1:])
 
 START_EPOCH=$(date +%s)
 n_proxies=$(wc -w <<<"$PROXIES")
-est=$(((ROUNDS * (n_proxies * (5 * (DURATION + 1) + 8) + 5 * (DURATION + 1))) / 60 + 1))
+est=$(((ROUNDS * (n_proxies * (6 * (DURATION + 1) + 8) + 6 * (DURATION + 1))) / 60 + 1))
 log "work directory $WORK; ${DURATION}s per run, $ROUNDS rounds, proxies: $PROXIES; expect about $est min"
 
 # ---------------------------------------------------------------------------------------
@@ -519,6 +519,8 @@ run_proxy_session() { # run_proxy_session PROXY ROUND
     PERF_SECONDS=5 perf "$p" hit-warm "$r" "$port" udp "$HIT_FILE" "$pid" -n 2
     perf "$p" hit-udp "$r" "$port" udp "$HIT_FILE" "$pid"
     perf "$p" hit-tcp "$r" "$port" tcp "$HIT_FILE" "$pid"
+    # Latency of a cache hit at the fixed rate (the name set is in the cache by now).
+    perf "$p" latency-hit "$r" "$port" udp "$HIT_FILE" "$pid" -Q "$LAT_QPS" -v
     # Cache-miss: unique names, new for each run.
     f=$(miss_file "$r" "$p" mu "$MISS_NAMES")
     perf "$p" miss-udp "$r" "$port" udp "$f" "$pid" -n 1
@@ -569,6 +571,7 @@ run_reference_session() { # run_reference_session upstream|plain ROUND
         log "round $r: reference, dnsperf -m udp/tcp at the plain Unbound"
         perf plain hit-udp "$r" "$PLAIN_PORT" udp "$HIT_FILE" "${PIDS[plain]}"
         perf plain hit-tcp "$r" "$PLAIN_PORT" tcp "$HIT_FILE" "${PIDS[plain]}"
+        perf plain latency-hit "$r" "$PLAIN_PORT" udp "$HIT_FILE" "${PIDS[plain]}" -Q "$LAT_QPS" -v
         f=$(miss_file "$r" plain l $((LAT_QPS * DURATION + 10000)))
         perf plain latency "$r" "$PLAIN_PORT" udp "$f" "${PIDS[plain]}" -n 1 -Q "$LAT_QPS" -v
         rm -f "$f"
