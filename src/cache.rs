@@ -293,6 +293,12 @@ struct Store {
     spare: Option<Vec<u8>>,
 }
 
+/// The bytes of `e` in `blocks`, whose first block is number `first`.
+fn entry_data<'a>(blocks: &'a VecDeque<Block>, first: u32, e: &Entry) -> &'a [u8] {
+    let block = &blocks[e.block.wrapping_sub(first) as usize];
+    &block.data[e.offset as usize..(e.offset + e.len) as usize]
+}
+
 struct Block {
     data: Vec<u8>,
     /// Entries in the table whose bytes are in this block.
@@ -312,15 +318,9 @@ impl Store {
     }
 
     fn find(&self, key: &CacheKey) -> Option<&Entry> {
-        let blocks = &self.blocks;
-        let first = self.first_block;
-        self.table.find(key.hash, |e| {
-            let block = &blocks[e.block.wrapping_sub(first) as usize];
-            e.is(
-                key,
-                &block.data[e.offset as usize..(e.offset + e.len) as usize],
-            )
-        })
+        let (blocks, first) = (&self.blocks, self.first_block);
+        self.table
+            .find(key.hash, |e| e.is(key, entry_data(blocks, first, e)))
     }
 
     /// Takes an entry out of the table; its bytes go when its block empties.
@@ -465,15 +465,13 @@ impl Cache {
             first_block,
             ..
         } = &mut *store;
-        let data_of = |e: &Entry| {
-            let block = &blocks[e.block.wrapping_sub(*first_block) as usize];
-            &block.data[e.offset as usize..(e.offset + e.len) as usize]
-        };
-        let Ok(mut slot) = table.find_entry(key.hash, |e| e.is(key, data_of(e))) else {
+        let first = *first_block;
+        let Ok(mut slot) = table.find_entry(key.hash, |e| e.is(key, entry_data(blocks, first, e)))
+        else {
             return Lookup::Miss;
         };
         let entry = slot.get_mut();
-        let data = data_of(entry);
+        let data = entry_data(blocks, first, entry);
         let now_ms = self.ms(now);
         let expires_ms = entry.expires_ms();
         if now_ms < expires_ms {

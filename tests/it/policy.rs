@@ -395,10 +395,12 @@ async fn client_tls_listener_interoperates_with_kdig() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drops_root_privileges_after_binding() {
-    let is_root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let is_root = status_field(
+        &std::fs::read_to_string("/proc/self/status").unwrap(),
+        "Uid:",
+    )
+    .first()
+        == Some(&"0");
     if !is_root {
         eprintln!("not root: privilege drop cannot be observed here");
         return;
@@ -423,16 +425,10 @@ async fn drops_root_privileges_after_binding() {
     );
     wait_answering(addr).await;
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.0.id())).unwrap();
-    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    let gid = status.lines().find(|l| l.starts_with("Gid:")).unwrap();
-    assert!(
-        uid.split_whitespace().skip(1).all(|v| v == "65534"),
-        "{uid}"
-    );
-    assert!(
-        gid.split_whitespace().skip(1).all(|v| v == "65534"),
-        "{gid}"
-    );
+    let uid = status_field(&status, "Uid:");
+    let gid = status_field(&status, "Gid:");
+    assert!(uid.iter().all(|v| *v == "65534"), "{uid:?}");
+    assert!(gid.iter().all(|v| *v == "65534"), "{gid:?}");
 }
 
 /// A port below 1024 that is free on 127.0.0.1 for UDP and TCP (the caller is root).
@@ -450,10 +446,12 @@ fn free_privileged_port() -> u16 {
 /// NET_BIND_SERVICE. It binds a port below 1024 with it and then holds no capability.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_root_binds_with_the_capability_then_holds_none() {
-    let is_root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let is_root = status_field(
+        &std::fs::read_to_string("/proc/self/status").unwrap(),
+        "Uid:",
+    )
+    .first()
+        == Some(&"0");
     let setpriv = Command::new("setpriv").arg("--version").output().is_ok();
     if !is_root || !setpriv {
         eprintln!("needs root and setpriv (util-linux) to hand a non-root user a capability");
@@ -486,17 +484,20 @@ async fn non_root_binds_with_the_capability_then_holds_none() {
     );
     wait_answering(addr).await;
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.0.id())).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .unwrap()
-            .split_whitespace()
-            .skip(1)
-            .collect::<Vec<_>>()
-    };
+    let field = |name: &str| status_field(&status, name);
     assert!(field("Uid:").iter().all(|v| *v == "65532"), "{status}");
     for set in ["CapInh:", "CapPrm:", "CapEff:", "CapAmb:"] {
         assert_eq!(field(set), ["0000000000000000"], "{set} in\n{status}");
     }
+}
+
+/// The values of the line starting with `name` (such as "Uid:") in a /proc status text.
+fn status_field<'a>(status: &'a str, name: &str) -> Vec<&'a str> {
+    status
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name} in\n{status}"))
+        .split_whitespace()
+        .skip(1)
+        .collect()
 }
