@@ -3,8 +3,8 @@
 //! semaphore.
 //!
 //! One task per socket receives every datagram that is waiting (not one wake-up per
-//! datagram), and keeps its forwarded queries in a set that it polls alongside the socket:
-//! no task is spawned per query, and an answer is sent from the thread that received the
+//! datagram; on Linux up to 16 per `recvmmsg` system call), and keeps its forwarded
+//! queries in a set that it polls alongside the socket: no task is spawned per query, and an answer is sent from the thread that received the
 //! query. With one socket per core (SO_REUSEPORT), that is one such loop per core.
 
 use std::future::Future;
@@ -37,8 +37,7 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
-    // The largest UDP payload; anything longer was cut by the kernel and fails validation.
-    let mut buf = vec![0u8; 65535];
+    let mut receiver = Receiver::new();
     let mut in_flight = FuturesUnordered::new();
     let mut answers: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(SEND_BATCH);
     let mut receiving = true;
@@ -68,22 +67,28 @@ pub async fn serve(
                 }
                 // Answers known at once (cache hits, refusals) leave together after the
                 // batch, in as few system calls as the ones from upstreams.
-                for _ in 0..RECV_BATCH {
-                    let (len, peer) = match socket.try_recv_from(&mut buf) {
-                        Ok(x) => x,
+                let mut taken = 0;
+                while taken < RECV_BATCH {
+                    let received = match receiver.receive(&socket) {
+                        Ok(n) => n,
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                         // ICMP errors from earlier sends surface here on some systems.
-                        Err(_) => continue,
+                        Err(_) => {
+                            taken += 1;
+                            continue;
+                        }
                     };
-                    let Some(msg) = buf.get(..len) else { continue };
-                    match take(&switch, &pending, &metrics, msg, peer) {
-                        Taken::Nothing => {}
-                        Taken::Answer(answer) => answers.push((answer, peer)),
-                        Taken::Forward(query) => in_flight.push(query),
-                    }
-                    if answers.len() >= SEND_BATCH {
-                        send_all(&socket, &answers).await;
-                        answers.clear();
+                    taken += received.max(1);
+                    for (msg, peer) in receiver.datagrams(received) {
+                        match take(&switch, &pending, &metrics, msg, peer) {
+                            Taken::Nothing => {}
+                            Taken::Answer(answer) => answers.push((answer, peer)),
+                            Taken::Forward(query) => in_flight.push(query),
+                        }
+                        if answers.len() >= SEND_BATCH {
+                            send_all(&socket, &answers).await;
+                            answers.clear();
+                        }
                     }
                 }
                 if !answers.is_empty() {
@@ -93,6 +98,87 @@ pub async fn serve(
             }
             else => break,
         }
+    }
+}
+
+/// The largest UDP payload; one receive slot holds any datagram whole.
+const SLOT_LEN: usize = 65536;
+
+/// Receive buffers for one socket: on Linux, `RECV_SLOTS` slots filled by one `recvmmsg`.
+///
+/// The slots are one allocation large enough to be mapped on demand, so only the pages the
+/// kernel writes (the first of each slot, for ordinary queries) take memory.
+struct Receiver {
+    slots: Vec<u8>,
+    meta: Vec<(usize, Option<SocketAddr>)>,
+}
+
+#[cfg(target_os = "linux")]
+const RECV_SLOTS: usize = 16;
+#[cfg(not(target_os = "linux"))]
+const RECV_SLOTS: usize = 1;
+
+impl Receiver {
+    fn new() -> Receiver {
+        Receiver {
+            slots: vec![0u8; RECV_SLOTS * SLOT_LEN],
+            meta: Vec::with_capacity(RECV_SLOTS),
+        }
+    }
+
+    /// Receives the datagrams that are waiting, as many as there are slots; returns how
+    /// many, or `WouldBlock` when there are none.
+    #[cfg(target_os = "linux")]
+    fn receive(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
+        use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
+        use std::io::IoSliceMut;
+        use std::os::fd::AsRawFd;
+
+        let Receiver { slots, meta } = self;
+        meta.clear();
+        socket.try_io(tokio::io::Interest::READABLE, || {
+            let mut iovs: Vec<[IoSliceMut<'_>; 1]> = slots
+                .chunks_mut(SLOT_LEN)
+                .map(|slot| [IoSliceMut::new(slot)])
+                .collect();
+            let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(RECV_SLOTS, None);
+            let results = recvmmsg(
+                socket.as_raw_fd(),
+                &mut headers,
+                iovs.iter_mut(),
+                MsgFlags::MSG_DONTWAIT,
+                None,
+            )?;
+            for msg in results {
+                // A sender that is not an IP address cannot happen on an IP socket; such
+                // a datagram would be skipped (no one to answer).
+                let peer = msg.address.and_then(|a| {
+                    a.as_sockaddr_in()
+                        .map(|v4| SocketAddr::V4((*v4).into()))
+                        .or_else(|| a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into())))
+                });
+                meta.push((msg.bytes, peer));
+            }
+            Ok(meta.len())
+        })
+    }
+
+    /// Receives one datagram, or `WouldBlock`.
+    #[cfg(not(target_os = "linux"))]
+    fn receive(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
+        self.meta.clear();
+        let (len, peer) = socket.try_recv_from(&mut self.slots)?;
+        self.meta.push((len, Some(peer)));
+        Ok(1)
+    }
+
+    /// The first `n` datagrams of the last `receive`, each with its sender.
+    fn datagrams(&self, n: usize) -> impl Iterator<Item = (&[u8], SocketAddr)> {
+        self.meta
+            .iter()
+            .take(n)
+            .zip(self.slots.chunks(SLOT_LEN))
+            .filter_map(|(&(len, peer), slot)| Some((&slot[..len.min(slot.len())], peer?)))
     }
 }
 

@@ -195,3 +195,76 @@ async fn tcp_trickled_frame_cut_off_at_read_timeout() {
     assert!(start.elapsed() < Duration::from_secs(3));
     assert!(start.elapsed() >= Duration::from_millis(500));
 }
+
+/// Datagrams that arrive together (taken from the socket in one batch) are each answered
+/// to their own sender, with their own ID and answer; a malformed one in between and a
+/// large (padded, 6000-octet) query do not disturb the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datagrams_arriving_together_are_answered_each_to_its_sender() {
+    let (_r, _u, proxy) = setup(Behavior::Answer).await;
+    const CLIENTS: u16 = 8;
+    const EACH: u16 = 6;
+    let mut socks = Vec::new();
+    for _ in 0..CLIENTS {
+        socks.push(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    }
+    // Everything is sent before anything is read, so the proxy finds a queue of datagrams.
+    for (c, sock) in (0..CLIENTS).zip(&socks) {
+        for i in 0..EACH {
+            let n = c * EACH + i + 1;
+            let id = 1000 + n;
+            sock.send_to(
+                &query(id, &format!("q{n}.example"), 1, Some(1232)),
+                proxy.addr,
+            )
+            .await
+            .unwrap();
+            if i == 2 {
+                sock.send_to(&[0xde, 0xad], proxy.addr).await.unwrap();
+            }
+        }
+    }
+    // A query padded to 6000 octets (RFC 7830 padding, option 12) is taken whole.
+    let mut big = query(77, "q200.example", 1, Some(1232));
+    let pad = 6000 - big.len() - 4;
+    let rdlen = (pad + 4) as u16;
+    let at = big.len() - 2;
+    big[at..].copy_from_slice(&rdlen.to_be_bytes());
+    big.extend(12u16.to_be_bytes());
+    big.extend((pad as u16).to_be_bytes());
+    big.resize(6000, 0);
+    socks[0].send_to(&big, proxy.addr).await.unwrap();
+
+    let mut buf = vec![0u8; 65535];
+    for (c, sock) in (0..CLIENTS).zip(&socks) {
+        let expected = EACH + u16::from(c == 0);
+        let mut seen = Vec::new();
+        for _ in 0..expected {
+            let (len, _) = tokio::time::timeout(WAIT, sock.recv_from(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("client {c}: only {seen:?} answered"))
+                .unwrap();
+            let m = parse(&buf[..len]);
+            let id = m.id();
+            let n = if id == 77 { 200 } else { id - 1000 };
+            assert!(
+                id == 77 && c == 0 || (n > c * EACH && n <= (c + 1) * EACH),
+                "client {c} got the answer with ID {id}"
+            );
+            assert_eq!(m.response_code(), ResponseCode::NoError);
+            assert_eq!(
+                m.queries()[0].name().to_ascii(),
+                format!("q{n}.example."),
+                "answer {id} carries its own question"
+            );
+            assert_eq!(
+                a_records(&m),
+                vec![std::net::Ipv4Addr::new(192, 0, 2, n as u8)]
+            );
+            seen.push(id);
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), usize::from(expected), "client {c}: {seen:?}");
+    }
+}
