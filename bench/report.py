@@ -52,7 +52,7 @@ EXPLAIN = {
              "tables counts NOERROR answers only.",
 }
 METRICS = ["qps", "good_qps", "avg_latency_ms", "loss_pct", "bad_rcode_pct", "cpu_s",
-           "answers_per_cpu_s", "upstream_cpu_s", "p50_ms", "p90_ms", "p99_ms", "p999_ms"]
+           "answers_per_cpu_s", "all_answers_per_cpu_s", "upstream_cpu_s", "p50_ms", "p90_ms", "p99_ms", "p999_ms"]
 
 
 def median(vals):
@@ -69,7 +69,9 @@ def enrich(run):
     run["good_qps"] = qps * noerror / completed if completed else 0.0
     run["bad_rcode_pct"] = 100.0 * (completed - noerror) / completed if completed else None
     cpu = float(run.get("cpu_s") or 0)
-    run["answers_per_cpu_s"] = completed / cpu if cpu > 0 else None
+    # Like QPS, only NOERROR answers count: a SERVFAIL given at once costs next to nothing.
+    run["answers_per_cpu_s"] = noerror / cpu if cpu > 0 and rcodes else None
+    run["all_answers_per_cpu_s"] = completed / cpu if cpu > 0 else None
     # CPU used by anything else on the machine during the run: all busy time minus the
     # proxy, the upstream and dnsperf (for the reference targets cpu_s is the upstream's
     # or the plain Unbound's own time, counted once).
@@ -190,7 +192,9 @@ def render_md(res):
       "upstream Unbound (cache-miss names); for cache hits, **vs plain (g)** divides it by "
       "the QPS of the plain Unbound without TLS, over the same transport. **CPU s** is the "
       "proxy's user+system CPU time during the %d s run (all threads, from `/proc/PID/stat`); "
-      "**answers/CPU-s** is answers received by dnsperf divided by it." % p["duration_s"])
+      "**answers/CPU-s** is the NOERROR answers dnsperf received divided by it (where a "
+      "proxy also gave other answers, the Notes give the figure counting every answer)."
+      % p["duration_s"])
     w("")
     w("## Versions")
     w("")
@@ -333,8 +337,11 @@ def render_md(res):
                                          ("latency-hit", "(h) hit latency", "")]:
             s = summary.get(wl, {}).get(px)
             if s and (s.get("bad_rcode_pct") or 0) >= 0.5:
-                bad.append("%s %.1f%% (%s)" % (title, s["bad_rcode_pct"], ", ".join(
-                    "%s %d" % kv for kv in sorted(s["rcodes_total"].items()))))
+                every = s.get("all_answers_per_cpu_s")
+                bad.append("%s %.1f%% (%s%s)" % (title, s["bad_rcode_pct"], ", ".join(
+                    "%s %d" % kv for kv in sorted(s["rcodes_total"].items())),
+                    "; %s answers/CPU-s counting every answer, %s counting NOERROR only" % (
+                        fmt(every), fmt(s.get("answers_per_cpu_s"))) if every else ""))
             if s and (s.get("loss_pct") or 0) >= 1:
                 notes.append("- %s, %s: %.1f%% of the queries were lost." % (
                     LABEL.get(px, px), title, s["loss_pct"]))
