@@ -1,11 +1,12 @@
-//! The UDP datagram loop: one receive buffer per socket, cheap checks inline, and the
+//! The UDP datagram loop: one set of receive slots per socket, cheap checks inline, and the
 //! queries being forwarded driven by the loop itself, bounded by the pending-query
 //! semaphore.
 //!
 //! One task per socket receives every datagram that is waiting (not one wake-up per
 //! datagram; on Linux up to 16 per `recvmmsg` system call), and keeps its forwarded
-//! queries in a set that it polls alongside the socket: no task is spawned per query, and an answer is sent from the thread that received the
-//! query. With one socket per core (SO_REUSEPORT), that is one such loop per core.
+//! queries in a set that it polls alongside the socket: no task is spawned per query, and
+//! an answer is sent from the thread that received the query. With one socket per core
+//! (SO_REUSEPORT), that is one such loop per core.
 
 use std::future::Future;
 use std::io::ErrorKind;
