@@ -28,6 +28,7 @@ use tokio_util::task::TaskTracker;
 use crate::dns::answer::{check_reply, ReplyInfo};
 use crate::dns::edns::keepalive_timeout;
 use crate::dns::query::ValidQuery;
+use crate::dns::reader::MAX_NAME_LEN;
 use crate::dns::{message_id, set_message_id, WireError};
 use crate::framing::{push_frame, FrameBuf};
 use crate::metrics::Metrics;
@@ -84,9 +85,30 @@ pub struct ConnLimits {
 
 struct Waiter {
     tx: oneshot::Sender<Result<(Vec<u8>, ReplyInfo), ConnError>>,
-    qname: Box<[u8]>,
+    qname: QName,
     qtype: u16,
     qclass: u16,
+}
+
+/// The question name a reply must repeat, kept inline (a name is at most 255 octets on the
+/// wire), so a query in flight needs no allocation for it.
+struct QName {
+    len: u8,
+    bytes: [u8; MAX_NAME_LEN],
+}
+
+impl QName {
+    /// `None` for a name longer than a DNS name can be (the validator never lets one by).
+    fn new(name: &[u8]) -> Option<QName> {
+        let len = u8::try_from(name.len()).ok()?;
+        let mut bytes = [0u8; MAX_NAME_LEN];
+        bytes.get_mut(..name.len())?.copy_from_slice(name);
+        Some(QName { len, bytes })
+    }
+
+    fn get(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 struct InFlight {
@@ -234,6 +256,7 @@ impl Conn {
         wire: &[u8],
         deadline: Instant,
     ) -> Result<(Vec<u8>, ReplyInfo), ConnError> {
+        let qname = QName::new(query.qname()).ok_or(ConnError::Protocol)?;
         let (tx, rx) = oneshot::channel();
         let sent_at = Instant::now();
         let (id, wake_writer) = {
@@ -258,7 +281,7 @@ impl Conn {
                 id,
                 Waiter {
                     tx,
-                    qname: query.qname().into(),
+                    qname,
                     qtype: query.qtype(),
                     qclass: query.qclass(),
                 },
@@ -437,7 +460,7 @@ fn deliver_frames(frames: &mut FrameBuf, shared: &Shared) -> Result<(), ConnErro
             }
             return Err(ConnError::Protocol);
         };
-        let info = match check_reply(reply, &waiter.qname, waiter.qtype, waiter.qclass) {
+        let info = match check_reply(reply, waiter.qname.get(), waiter.qtype, waiter.qclass) {
             Ok(info) => info,
             // A reply to a different question under this ID: the stream can no longer be
             // trusted to be in step, so the connection goes.
@@ -474,4 +497,21 @@ fn deliver_frames(frames: &mut FrameBuf, shared: &Shared) -> Result<(), ConnErro
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qname_is_kept_whole_up_to_the_longest_name() {
+        let longest = vec![b'a'; MAX_NAME_LEN];
+        assert_eq!(QName::new(&longest).unwrap().get(), &longest[..]);
+        assert_eq!(
+            QName::new(b"\x03www\x07example\x00").unwrap().get(),
+            b"\x03www\x07example\x00"
+        );
+        assert_eq!(QName::new(b"").unwrap().get(), b"");
+        assert!(QName::new(&[b'a'; MAX_NAME_LEN + 1]).is_none());
+    }
 }
