@@ -395,12 +395,7 @@ async fn client_tls_listener_interoperates_with_kdig() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drops_root_privileges_after_binding() {
-    let is_root = status_field(
-        &std::fs::read_to_string("/proc/self/status").unwrap(),
-        "Uid:",
-    )
-    .first()
-        == Some(&"0");
+    let is_root = running_as_root();
     if !is_root {
         eprintln!("not root: privilege drop cannot be observed here");
         return;
@@ -431,6 +426,12 @@ async fn drops_root_privileges_after_binding() {
     assert!(gid.iter().all(|v| *v == "65534"), "{gid:?}");
 }
 
+/// Whether this test process runs with real UID 0.
+fn running_as_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status_field(&status, "Uid:").first() == Some(&"0")
+}
+
 /// A port below 1024 that is free on 127.0.0.1 for UDP and TCP (the caller is root).
 fn free_privileged_port() -> u16 {
     (900..1000)
@@ -446,12 +447,7 @@ fn free_privileged_port() -> u16 {
 /// NET_BIND_SERVICE. It binds a port below 1024 with it and then holds no capability.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_root_binds_with_the_capability_then_holds_none() {
-    let is_root = status_field(
-        &std::fs::read_to_string("/proc/self/status").unwrap(),
-        "Uid:",
-    )
-    .first()
-        == Some(&"0");
+    let is_root = running_as_root();
     let setpriv = Command::new("setpriv").arg("--version").output().is_ok();
     if !is_root || !setpriv {
         eprintln!("needs root and setpriv (util-linux) to hand a non-root user a capability");
