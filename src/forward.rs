@@ -1,26 +1,36 @@
-//! The one path a query takes: **listener -> validate -> upstream pool -> response**.
+//! The pipeline: every client message, whatever its transport, takes one path through
+//! [`Forwarder::handle`], whose stages run cheapest first and each end in a named outcome:
 //!
-//! Each stage returns a small outcome, so the order of checks is visible here:
-//! [`Forwarder::prepare`] runs, cheapest first, the validator (runts and responses are
-//! dropped before anything else), the access list (REFUSED), the per-client rate limiter
-//! (drop or TC=1 slip over UDP, REFUSED over TCP), then either answers a malformed query
-//! itself or hands the valid query on; [`Forwarder::answer`] sends a valid query through
-//! the pool within its end-to-end budget and shapes the reply for the client's transport.
+//! ```text
+//! header sanity   runt or QR=1                      -> drop (never reflect)
+//! allow list      client outside it                 -> REFUSED (plain shape) or drop
+//! rate limiter    over its prefix's budget          -> TC=1 slip (UDP), REFUSED (TCP/TLS), drop
+//! validation      full parse: FORMERR/NOTIMP/BADVERS -> that answer; else a ValidQuery
+//! cache           fresh answer                      -> answer now
+//! admission       pending cap reached               -> SERVFAIL now
+//! upstream        (or a local zone's server)        -> answer later (Forwarding::answer)
+//! for the client  client ID, question, TC=1 for UDP, counted by transport
+//! ```
+//!
+//! A refused or limited client never causes a full parse or a copy of its message: the
+//! stages before validation read only the header (and, to answer, the question in place).
+//! Listeners do I/O only: they hand bytes, the client address and the [`Transport`] in and
+//! send what comes out.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 
-use tokio::sync::watch;
-
-use crate::acl::Acl;
+use crate::acl::{canonical, Acl};
 use crate::cache::{client_view, Cache, CacheKey, Flight, Lookup, Shared};
 use crate::config::ZoneConfig;
 use crate::dns::answer::{restore_client_view, truncated_answer};
 use crate::dns::edns::{answer_for_client, upstream_query, Privacy};
-use crate::dns::query::flags;
+use crate::dns::header::{self, Glance};
 use crate::dns::query::{validate, Rejection, ValidQuery};
 use crate::dns::Rcode;
 use crate::limiter::{Limiter, Verdict};
@@ -28,31 +38,59 @@ use crate::metrics::Metrics;
 use crate::upstream::plain::{self, in_zone};
 use crate::upstream::pool::Pool;
 
-/// What to do with one message from a client.
-#[derive(Debug)]
-pub enum Prepared {
+pub use crate::transport::Transport;
+
+/// What the pipeline decided for one client message.
+pub enum Outcome {
     /// Send nothing back.
     Drop,
-    /// Send this synthesized answer back at once.
+    /// Send this answer back at once (a refusal, an error, a cache hit).
     Answer(Vec<u8>),
-    /// Forward this query upstream.
-    Forward(ValidQuery),
+    /// The query goes upstream; [`Forwarding::answer`] yields the answer to send.
+    Forward(Forwarding),
 }
 
-/// What [`Forwarder::early`] found.
-pub enum Early {
-    /// The answer, at once (from the cache).
-    Answer(Vec<u8>),
-    /// Nothing yet: pass this to [`Forwarder::later`].
-    Later(Later),
-}
-
-/// What [`Forwarder::later`] needs from [`Forwarder::early`].
-pub struct Later {
+/// A query admitted upstream. It holds its place under the pending cap until answered.
+pub struct Forwarding {
+    forwarder: Arc<Forwarder>,
+    query: ValidQuery,
+    transport: Transport,
     /// The cache key (`None`: the cache is off).
     key: Option<CacheKey>,
     /// An expired answer to give if every upstream fails (RFC 8767).
     stale: Option<Vec<u8>>,
+    /// The place under `--max-pending`, released when the answer is ready.
+    _pending: OwnedSemaphorePermit,
+}
+
+impl Forwarding {
+    /// Resolves the query within its budget (identical concurrent misses share one upstream
+    /// query) and returns the answer for the client: its ID and question, SERVFAIL (or a
+    /// stale answer, with `--serve-stale`) if no upstream answered in time, TC=1 if too
+    /// large for the client's UDP.
+    pub async fn answer(self) -> Vec<u8> {
+        let Forwarding {
+            forwarder: fw,
+            query,
+            transport,
+            key,
+            stale,
+            _pending,
+        } = self;
+        let reply = match (&fw.cache, key) {
+            (Some(cache), Some(key)) => fw.fetch_cached(cache, key, stale, &query).await,
+            _ => fw.fetch(&query).await,
+        };
+        let answer = match reply {
+            Some(reply) => fw.for_client(reply, &query, transport),
+            None => {
+                fw.metrics.servfail.inc();
+                query.error_answer(Rcode::ServFail)
+            }
+        };
+        fw.metrics.count_response(transport, &answer);
+        answer
+    }
 }
 
 /// The forwarder in force; a policy reload swaps it while listeners keep running.
@@ -98,13 +136,25 @@ pub struct ClientPolicy {
     pub log_queries: bool,
 }
 
-/// The client transport, which decides how large an answer may be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// UDP: answers above the client's limit become TC=1 answers.
-    Udp,
-    /// TCP: any answer up to 65535 octets.
-    Tcp,
+/// Everything a [`Forwarder`] is built from.
+pub struct Parts {
+    /// The upstream pool.
+    pub pool: Arc<Pool>,
+    /// The answer cache (`None`: off).
+    pub cache: Option<Arc<Cache>>,
+    /// Who may use the forwarder, and how much.
+    pub clients: ClientPolicy,
+    /// How queries are rewritten for the upstream (padding, ECS).
+    pub privacy: Privacy,
+    /// End-to-end budget of one query, from receipt to answer.
+    pub timeout: Duration,
+    /// One permit per query waiting for an upstream, all transports and generations
+    /// together (`--max-pending`).
+    pub pending: Arc<Semaphore>,
+    /// Where background work (prefetch) runs, so shutdown waits for it.
+    pub tasks: TaskTracker,
+    /// The counters.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The forwarding pipeline shared by every listener.
@@ -124,29 +174,28 @@ pub struct Forwarder {
     privacy: Privacy,
     /// End-to-end budget of one query, from receipt to answer.
     timeout: Duration,
+    /// One permit per query waiting for an upstream (`--max-pending`).
+    pending: Arc<Semaphore>,
+    /// Background work (prefetch).
+    tasks: TaskTracker,
     metrics: Arc<Metrics>,
 }
 
 impl Forwarder {
-    /// A forwarder over `pool` giving each query `timeout`.
-    pub fn new(
-        pool: Arc<Pool>,
-        cache: Option<Arc<Cache>>,
-        policy: ClientPolicy,
-        privacy: Privacy,
-        timeout: Duration,
-        metrics: Arc<Metrics>,
-    ) -> Forwarder {
+    /// A forwarder built from `parts`.
+    pub fn new(parts: Parts) -> Forwarder {
         Forwarder {
-            pool,
-            cache,
-            acl: policy.acl,
-            limiter: policy.limiter,
-            log_queries: policy.log_queries,
-            zones: policy.zones,
-            privacy,
-            timeout,
-            metrics,
+            pool: parts.pool,
+            cache: parts.cache,
+            acl: parts.clients.acl,
+            limiter: parts.clients.limiter,
+            log_queries: parts.clients.log_queries,
+            zones: parts.clients.zones,
+            privacy: parts.privacy,
+            timeout: parts.timeout,
+            pending: parts.pending,
+            tasks: parts.tasks,
+            metrics: parts.metrics,
         }
     }
 
@@ -160,52 +209,68 @@ impl Forwarder {
         self.cache.as_ref()
     }
 
-    /// Decides what to do with one message from `client`.
-    pub fn prepare(&self, msg: &[u8], client: IpAddr, transport: Transport) -> Prepared {
-        let checked = validate(msg);
-        if let Err(Rejection::Drop(reason)) = &checked {
+    /// Whether `client` may open a connection (TCP or TLS): the allow list, checked at
+    /// accept so that strangers hold no connection slot. A refusal is counted.
+    pub fn admits(&self, client: IpAddr) -> bool {
+        let allowed = self.acl.allows(canonical(client));
+        if !allowed {
+            self.metrics.acl_refused.inc();
+        }
+        allowed
+    }
+
+    /// The pipeline: what to do with one message `msg` from `client` over `transport`.
+    /// Every stage and its order is here (see the module doc); the message and the
+    /// answer given now are counted here, by transport.
+    pub fn handle(self: &Arc<Self>, msg: &[u8], client: IpAddr, transport: Transport) -> Outcome {
+        self.metrics.count_query(transport);
+        let outcome = self.stages(msg, canonical(client), transport);
+        if let Outcome::Answer(answer) = &outcome {
+            self.metrics.count_response(transport, answer);
+        }
+        outcome
+    }
+
+    fn stages(self: &Arc<Self>, msg: &[u8], client: IpAddr, transport: Transport) -> Outcome {
+        // 1. Header sanity: runts and responses are dropped before anything else.
+        if let Err(reason) = header::sanity(msg) {
             self.metrics.dropped.inc();
             tracing::trace!(?reason, "message dropped");
-            return Prepared::Drop;
+            return Outcome::Drop;
         }
+        // 2. The allow list: strangers get REFUSED to a message of the plain query shape
+        // and nothing otherwise; their message is never validated in full.
         if !self.acl.allows(client) {
             self.metrics.acl_refused.inc();
-            // Strangers get REFUSED to a well-formed query and nothing otherwise.
-            return match checked {
-                Ok(q) => Prepared::Answer(q.error_answer(Rcode::Refused)),
-                Err(_) => Prepared::Drop,
+            return match Glance::of(msg) {
+                Some(g) => Outcome::Answer(g.answer(Rcode::Refused)),
+                None => Outcome::Drop,
             };
         }
+        // 3. The rate limiter, per client prefix.
         if let Some(limiter) = &self.limiter {
             let verdict = limiter.check(client, transport == Transport::Udp);
             if verdict != Verdict::Allow {
                 self.metrics.rate_limited.inc();
-                return match (verdict, checked) {
-                    (Verdict::Slip, Ok(q)) => {
-                        // An empty TC=1 answer: a real client behind a busy address
-                        // retries over TCP, a spoofed victim receives no amplification.
-                        let flags = flags::QR | flags::RA | (q.flags() & flags::RD);
-                        Prepared::Answer(truncated_answer(flags, &q))
+                let glance = Glance::of(msg);
+                return match (verdict, glance) {
+                    (Verdict::Slip, Some(g)) if transport == Transport::Udp => {
+                        Outcome::Answer(g.truncated())
                     }
-                    (_, Ok(q)) if transport == Transport::Tcp => {
-                        Prepared::Answer(q.error_answer(Rcode::Refused))
+                    (_, Some(g)) if transport.is_stream() => {
+                        Outcome::Answer(g.answer(Rcode::Refused))
                     }
-                    _ => Prepared::Drop,
+                    _ => Outcome::Drop,
                 };
             }
         }
-        match checked {
-            Ok(q) => {
-                if self.log_queries {
-                    tracing::info!(
-                        %client,
-                        name = %crate::dns::name_to_text(q.qname()),
-                        qtype = q.qtype(),
-                        ?transport,
-                        "query"
-                    );
-                }
-                Prepared::Forward(q)
+        // 4. Full validation: from here on the query is a ValidQuery.
+        self.metrics.validated.inc();
+        let query = match validate(msg) {
+            Ok(q) => q,
+            Err(Rejection::Drop(_)) => {
+                self.metrics.dropped.inc();
+                return Outcome::Drop;
             }
             Err(Rejection::Reply {
                 rcode,
@@ -214,71 +279,61 @@ impl Forwarder {
             }) => {
                 self.metrics.rejected.inc();
                 tracing::trace!(?rcode, reason, "query rejected");
-                Prepared::Answer(answer)
+                return Outcome::Answer(answer);
             }
-            Err(Rejection::Drop(_)) => Prepared::Drop,
-        }
-    }
-
-    /// Answers a valid query: from the cache when it can, else through the upstreams
-    /// (identical concurrent misses share one upstream query). The answer carries the
-    /// client's ID and question; SERVFAIL (or a stale answer, with `--serve-stale`) if no
-    /// upstream answered within the budget; TC=1 if it is too large for the client's UDP.
-    pub async fn answer(self: &Arc<Self>, query: ValidQuery, transport: Transport) -> Vec<u8> {
-        match self.early(&query, transport) {
-            Early::Answer(answer) => answer,
-            Early::Later(later) => self.later(&query, later, transport).await,
-        }
-    }
-
-    /// What can be said about `query` without waiting: a fresh cached answer, or what the
-    /// rest of [`Forwarder::answer`] needs.
-    pub fn early(self: &Arc<Self>, query: &ValidQuery, transport: Transport) -> Early {
-        let Some(cache) = &self.cache else {
-            return Early::Later(Later {
-                key: None,
-                stale: None,
-            });
         };
-        let key = CacheKey::of(query);
-        let stale = match cache.lookup(&key, query, Instant::now()) {
-            Lookup::Fresh(answer, prefetch) => {
-                self.metrics.cache_hits.inc();
-                if prefetch {
-                    self.prefetch(cache.clone(), key, query.clone());
+        if self.log_queries {
+            tracing::info!(
+                %client,
+                name = %crate::dns::name_to_text(query.qname()),
+                qtype = query.qtype(),
+                ?transport,
+                "query"
+            );
+        }
+        // 5. The cache.
+        let (key, stale) = match &self.cache {
+            None => (None, None),
+            Some(cache) => {
+                let key = CacheKey::of(&query);
+                match cache.lookup(&key, &query, Instant::now()) {
+                    Lookup::Fresh(answer, prefetch) => {
+                        self.metrics.cache_hits.inc();
+                        if prefetch {
+                            self.prefetch(cache.clone(), key, query.clone());
+                        }
+                        return Outcome::Answer(self.for_client(answer, &query, transport));
+                    }
+                    Lookup::Stale(answer) => {
+                        self.metrics.cache_misses.inc();
+                        (Some(key), Some(answer))
+                    }
+                    Lookup::Miss => {
+                        self.metrics.cache_misses.inc();
+                        (Some(key), None)
+                    }
                 }
-                return Early::Answer(self.fit(answer, query, transport));
             }
-            Lookup::Stale(answer) => Some(answer),
-            Lookup::Miss => None,
         };
-        self.metrics.cache_misses.inc();
-        Early::Later(Later {
-            key: Some(key),
+        // 6. Admission under the pending cap: beyond it, SERVFAIL now, queue nothing.
+        let Ok(permit) = self.pending.clone().try_acquire_owned() else {
+            self.metrics.pending_limit_hits.inc();
+            return Outcome::Answer(query.error_answer(Rcode::ServFail));
+        };
+        // 7. The upstream (or a local zone's server), in Forwarding::answer.
+        Outcome::Forward(Forwarding {
+            forwarder: self.clone(),
+            query,
+            transport,
+            key,
             stale,
+            _pending: permit,
         })
     }
 
-    /// The rest of [`Forwarder::answer`] after [`Forwarder::early`] found no answer.
-    pub async fn later(
-        self: &Arc<Self>,
-        query: &ValidQuery,
-        later: Later,
-        transport: Transport,
-    ) -> Vec<u8> {
-        let reply = match (&self.cache, later.key) {
-            (Some(cache), Some(key)) => self.fetch_cached(cache, key, later.stale, query).await,
-            _ => self.fetch(query).await,
-        };
-        let Some(reply) = reply else {
-            self.metrics.servfail.inc();
-            return query.error_answer(Rcode::ServFail);
-        };
-        self.fit(reply, query, transport)
-    }
-
-    /// `reply`, or a TC=1 answer if it is too large for the client's UDP.
-    fn fit(&self, reply: Vec<u8>, query: &ValidQuery, transport: Transport) -> Vec<u8> {
+    /// The last stage: `reply` as the client gets it over `transport`: a TC=1 answer if
+    /// it is too large for the client's UDP.
+    fn for_client(&self, reply: Vec<u8>, query: &ValidQuery, transport: Transport) -> Vec<u8> {
         if transport == Transport::Udp && reply.len() > query.udp_limit() {
             self.metrics.truncated.inc();
             let flags = u16::from_be_bytes([reply[2], reply[3]]);
@@ -377,7 +432,7 @@ impl Forwarder {
         };
         self.metrics.cache_prefetches.inc();
         let this = self.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             match this.fetch(&query).await {
                 Some(msg) => {
                     let answer = cache.insert(key, msg, &query, Instant::now());

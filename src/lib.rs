@@ -33,6 +33,7 @@ pub mod pin;
 pub mod pin_cmd;
 pub mod policy;
 pub mod shutdown;
+pub mod transport;
 pub mod upstream;
 pub mod upstream_spec;
 
@@ -117,6 +118,18 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
+/// Keeps a keyed limiter's state bounded (governor's retain_recent on a timer) until
+/// `stop` is cancelled.
+async fn housekeep(limiter: Arc<limiter::Limiter>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => limiter.housekeeping(),
+        }
+    }
+}
+
 /// Everything built from one configuration that a reload replaces: the forwarder with its
 /// pool, cache and limiter, and the tasks that serve them.
 struct Generation {
@@ -132,6 +145,7 @@ impl Generation {
         metrics: &Arc<Metrics>,
         tasks: &TaskTracker,
         cache: Option<Arc<cache::Cache>>,
+        pending: &Arc<Semaphore>,
     ) -> Result<Generation, ConfigError> {
         let stop = CancellationToken::new();
         let pool = Arc::new(Pool::new(
@@ -155,30 +169,22 @@ impl Generation {
             (Some(c), Some(s)) if *c.settings() == s => Some(c),
             (_, settings) => settings.map(|s| Arc::new(cache::Cache::new(s))),
         };
-        let forwarder = Arc::new(Forwarder::new(
-            pool.clone(),
+        let forwarder = Arc::new(Forwarder::new(forward::Parts {
+            pool: pool.clone(),
             cache,
-            policy,
-            config.privacy,
-            config.timeout,
-            metrics.clone(),
-        ));
+            clients: policy,
+            privacy: config.privacy,
+            timeout: config.timeout,
+            pending: pending.clone(),
+            tasks: tasks.clone(),
+            metrics: metrics.clone(),
+        }));
         tasks.spawn(pool.clone().probe_failed(stop.clone()));
         if config.warm_up {
             tasks.spawn(pool.warm_up());
         }
         if let Some(limiter) = limiter {
-            // Keyed limiter state stays bounded (governor's retain_recent on a timer).
-            let stop = stop.clone();
-            tasks.spawn(async move {
-                let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = tick.tick() => limiter.housekeeping(),
-                    }
-                }
-            });
+            tasks.spawn(housekeep(limiter, stop.clone()));
         }
         Ok(Generation { forwarder, stop })
     }
@@ -191,6 +197,9 @@ pub struct Server {
     generation: Arc<std::sync::Mutex<Generation>>,
     metrics: Arc<Metrics>,
     upstream_tasks: TaskTracker,
+    /// One permit per query waiting for an upstream (`--max-pending`), shared by every
+    /// transport and every generation.
+    pending: Arc<Semaphore>,
 }
 
 /// Reloads a running server's configuration (SIGHUP).
@@ -200,6 +209,7 @@ pub struct Reloader {
     generation: Arc<std::sync::Mutex<Generation>>,
     metrics: Arc<Metrics>,
     upstream_tasks: TaskTracker,
+    pending: Arc<Semaphore>,
     grace: std::time::Duration,
 }
 
@@ -210,7 +220,13 @@ impl Reloader {
     /// the grace period. Listener addresses and TCP caps need a restart.
     pub fn reload(&self, config: &Config) -> Result<(), ConfigError> {
         let cache = self.switch.get().cache().cloned();
-        let next = Generation::build(config, &self.metrics, &self.upstream_tasks, cache)?;
+        let next = Generation::build(
+            config,
+            &self.metrics,
+            &self.upstream_tasks,
+            cache,
+            &self.pending,
+        )?;
         self.switch.replace(next.forwarder.clone());
         let old = std::mem::replace(
             &mut *self.generation.lock().unwrap_or_else(|p| p.into_inner()),
@@ -235,7 +251,8 @@ impl Server {
     pub fn new(config: Config) -> Result<Server, ConfigError> {
         let metrics = Arc::new(Metrics::default());
         let upstream_tasks = TaskTracker::new();
-        let generation = Generation::build(&config, &metrics, &upstream_tasks, None)?;
+        let pending = Arc::new(Semaphore::new(config.max_pending));
+        let generation = Generation::build(&config, &metrics, &upstream_tasks, None, &pending)?;
         // Built lazily in run(); checked here so a bad key fails before binding.
         if let Some(t) = &config.listen_tls {
             listen::tls::server_config(&t.chain, &t.key_pem)?;
@@ -246,6 +263,7 @@ impl Server {
             config,
             metrics,
             upstream_tasks,
+            pending,
         })
     }
 
@@ -261,6 +279,7 @@ impl Server {
             generation: self.generation.clone(),
             metrics: self.metrics.clone(),
             upstream_tasks: self.upstream_tasks.clone(),
+            pending: self.pending.clone(),
             grace: self.config.grace,
         }
     }
@@ -287,12 +306,22 @@ impl Server {
                 shutdown.clone(),
             ));
         }
-        let pending = Arc::new(Semaphore::new(self.config.max_pending));
-        let tcp_shared = Arc::new(listen::tcp::TcpShared {
-            clients: Arc::new(Semaphore::new(self.config.tcp.max_clients)),
-            per_client: Arc::default(),
-            pending: pending.clone(),
-        });
+        let client_prefixes = self
+            .config
+            .rate_limit
+            .map_or((32, 64), |r| (r.v4_prefix, r.v6_prefix));
+        let stream = listen::tcp::StreamContext {
+            switch: self.switch.clone(),
+            shared: Arc::new(listen::tcp::TcpShared {
+                clients: Arc::new(Semaphore::new(self.config.tcp.max_clients)),
+                per_client: Arc::default(),
+                client_prefixes,
+            }),
+            limits: self.config.tcp,
+            metrics: self.metrics.clone(),
+            tracker: client_tasks.clone(),
+            shutdown: shutdown.clone(),
+        };
         for socket in listeners.udp {
             if let Ok(addr) = socket.local_addr() {
                 tracing::info!(%addr, "serving DNS over UDP");
@@ -300,8 +329,6 @@ impl Server {
             client_tasks.spawn(listen::udp::serve(
                 Arc::new(socket),
                 self.switch.clone(),
-                pending.clone(),
-                self.metrics.clone(),
                 shutdown.clone(),
             ));
         }
@@ -309,21 +336,16 @@ impl Server {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "serving DNS over TCP");
             }
-            client_tasks.spawn(listen::tcp::serve(
-                listener,
-                self.switch.clone(),
-                tcp_shared.clone(),
-                self.config.tcp,
-                self.metrics.clone(),
-                client_tasks.clone(),
-                shutdown.clone(),
-            ));
+            client_tasks.spawn(listen::tcp::serve(listener, stream.clone()));
         }
         if let Some(t) = &self.config.listen_tls {
             match listen::tls::server_config(&t.chain, &t.key_pem) {
                 Ok(server_config) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(server_config);
                     let handshakes = listen::tls::handshake_limiter(self.config.tls_handshake_rate);
+                    if let Some(limiter) = handshakes.clone() {
+                        client_tasks.spawn(housekeep(limiter, shutdown.clone()));
+                    }
                     for listener in listeners.tls {
                         if let Ok(addr) = listener.local_addr() {
                             tracing::info!(%addr, "serving DNS over TLS");
@@ -332,12 +354,7 @@ impl Server {
                             listener,
                             acceptor.clone(),
                             handshakes.clone(),
-                            self.switch.clone(),
-                            tcp_shared.clone(),
-                            self.config.tcp,
-                            self.metrics.clone(),
-                            client_tasks.clone(),
-                            shutdown.clone(),
+                            stream.clone(),
                         ));
                     }
                 }

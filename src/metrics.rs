@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::transport::Transport;
 use crate::upstream::verify::FailureKind;
 
 /// A monotonically increasing counter.
@@ -25,10 +26,11 @@ impl Counter {
 /// Every counter strictdot keeps.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// Queries received over UDP (valid or not).
-    pub udp_queries: Counter,
-    /// Queries received over TCP (valid or not).
-    pub tcp_queries: Counter,
+    /// Messages received from clients (valid or not), by [`Transport::index`].
+    pub queries: [Counter; 3],
+    /// Messages that passed the header check, the allow list and the rate limiter and so
+    /// were validated in full: a refused or limited client never costs a full parse.
+    pub validated: Counter,
     /// Messages dropped without an answer (runts, responses).
     pub dropped: Counter,
     /// Messages answered with FORMERR, NOTIMP or BADVERS by the validator.
@@ -57,8 +59,8 @@ pub struct Metrics {
     pub auth_failures: Counter,
     /// The same, by [`FailureKind`] (in [`FailureKind::ALL`] order).
     pub auth_failures_by_kind: [Counter; 6],
-    /// Answers sent, by transport (UDP, TCP) and response code class.
-    pub responses: [[Counter; RCODES.len()]; 2],
+    /// Answers sent, by [`Transport::index`] and response code class.
+    pub responses: [[Counter; RCODES.len()]; 3],
     /// Upstream connection attempts that failed below TLS (refused, unreachable, timeout).
     pub connect_failures: Counter,
     /// Queries retried on another connection or upstream.
@@ -153,8 +155,18 @@ impl Metrics {
         &self.auth_failures_by_kind[i]
     }
 
+    /// Counts a message received from a client.
+    pub fn count_query(&self, transport: Transport) {
+        self.queries[transport.index()].inc();
+    }
+
+    /// The messages received over `transport`.
+    pub fn queries(&self, transport: Transport) -> u64 {
+        self.queries[transport.index()].get()
+    }
+
     /// Counts an answer sent to a client.
-    pub fn count_response(&self, tcp: bool, answer: &[u8]) {
+    pub fn count_response(&self, transport: Transport, answer: &[u8]) {
         let rcode = answer.get(3).map_or(usize::MAX, |b| usize::from(b & 0x0F));
         let i = match rcode {
             0 => 0,
@@ -165,7 +177,7 @@ impl Metrics {
             5 => 5,
             _ => 6,
         };
-        self.responses[usize::from(tcp)][i].inc();
+        self.responses[transport.index()][i].inc();
     }
 
     /// Every process-wide series in Prometheus text format (version 0.0.4).
@@ -180,26 +192,25 @@ impl Metrics {
             out,
             "# HELP strictdot_queries_total Messages received from clients, by transport.\n# TYPE strictdot_queries_total counter"
         );
-        let _ = writeln!(
-            out,
-            "strictdot_queries_total{{transport=\"udp\"}} {}",
-            self.udp_queries.get()
-        );
-        let _ = writeln!(
-            out,
-            "strictdot_queries_total{{transport=\"tcp\"}} {}",
-            self.tcp_queries.get()
-        );
+        for t in Transport::ALL {
+            let _ = writeln!(
+                out,
+                "strictdot_queries_total{{transport=\"{}\"}} {}",
+                t.label(),
+                self.queries(t)
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP strictdot_responses_total Answers sent to clients, by transport and response code.\n# TYPE strictdot_responses_total counter"
         );
-        for (t, transport) in ["udp", "tcp"].iter().enumerate() {
+        for t in Transport::ALL {
+            let transport = t.label();
             for (i, rcode) in RCODES.iter().enumerate() {
                 let _ = writeln!(
                     out,
                     "strictdot_responses_total{{transport=\"{transport}\",rcode=\"{rcode}\"}} {}",
-                    self.responses[t][i].get()
+                    self.responses[t.index()][i].get()
                 );
             }
         }
@@ -261,6 +272,12 @@ impl Metrics {
             "strictdot_dropped_total",
             "Messages dropped unanswered (runts, responses).",
             self.dropped.get(),
+        );
+        counter(
+            out,
+            "strictdot_validated_total",
+            "Messages validated in full (past the header check, the allow list and the rate limiter).",
+            self.validated.get(),
         );
         counter(
             out,
@@ -332,11 +349,12 @@ impl Metrics {
             0.0
         };
         format!(
-            "udp_queries={} tcp_queries={} upstream_answers={} cache_hits={} servfail={} \
+            "udp_queries={} tcp_queries={} tls_queries={} upstream_answers={} cache_hits={} servfail={} \
              truncated={} handshakes={} resumptions={} handshakes_per_100k_answers={:.1} \
              auth_failures={} connect_failures={} retries={}",
-            self.udp_queries.get(),
-            self.tcp_queries.get(),
+            self.queries(Transport::Udp),
+            self.queries(Transport::Tcp),
+            self.queries(Transport::Tls),
             self.answered.get(),
             self.cache_hits.get(),
             self.servfail.get(),

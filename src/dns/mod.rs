@@ -6,6 +6,7 @@
 
 pub mod answer;
 pub mod edns;
+pub mod header;
 pub mod query;
 pub mod reader;
 

@@ -9,67 +9,11 @@ use super::answer::{self, EdnsReply};
 use super::reader::{NameSpan, Reader};
 use super::{Rcode, WireError, HEADER_LEN, MIN_UDP_PAYLOAD, TYPE_OPT};
 
-/// Header flag bits (RFC 1035 §4.1.1).
-pub mod flags {
-    /// Query/response.
-    pub const QR: u16 = 0x8000;
-    /// Authoritative answer.
-    pub const AA: u16 = 0x0400;
-    /// Truncated.
-    pub const TC: u16 = 0x0200;
-    /// Recursion desired.
-    pub const RD: u16 = 0x0100;
-    /// Recursion available.
-    pub const RA: u16 = 0x0080;
-    /// Authentic data (RFC 4035 §3.2.3).
-    pub const AD: u16 = 0x0020;
-    /// Checking disabled (RFC 4035 §3.2.2).
-    pub const CD: u16 = 0x0010;
-    /// Mask of the 4-bit opcode.
-    pub const OPCODE_MASK: u16 = 0x7800;
-    /// Mask of the 4-bit response code.
-    pub const RCODE_MASK: u16 = 0x000F;
-}
+pub use super::header::{flags, DropReason, Header};
 
 /// The largest UDP answer strictdot sends, whatever a client advertises. Larger answers are
 /// truncated so the client retries over TCP (RFC 6891 §6.2.5 lets a responder cap it).
 pub const MAX_UDP_ANSWER: u16 = 4096;
-
-/// The fixed header, read from untrusted bytes.
-#[derive(Clone, Copy, Debug)]
-pub struct Header {
-    /// Message ID.
-    pub id: u16,
-    /// Flags word (QR, opcode, AA, TC, RD, RA, Z, AD, CD, RCODE).
-    pub flags: u16,
-    /// Question count.
-    pub qdcount: u16,
-    /// Answer count.
-    pub ancount: u16,
-    /// Authority count.
-    pub nscount: u16,
-    /// Additional count.
-    pub arcount: u16,
-}
-
-impl Header {
-    /// Reads the 12-octet header.
-    pub fn read(r: &mut Reader<'_>) -> Result<Header, WireError> {
-        Ok(Header {
-            id: r.u16()?,
-            flags: r.u16()?,
-            qdcount: r.u16()?,
-            ancount: r.u16()?,
-            nscount: r.u16()?,
-            arcount: r.u16()?,
-        })
-    }
-
-    /// The 4-bit opcode.
-    pub fn opcode(&self) -> u8 {
-        ((self.flags & flags::OPCODE_MASK) >> 11) as u8
-    }
-}
 
 /// What a client's OPT record said (RFC 6891 §6.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,15 +58,6 @@ pub enum Rejection {
         /// The full answer message.
         answer: Vec<u8>,
     },
-}
-
-/// Why a message was dropped without an answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DropReason {
-    /// Shorter than a DNS header: no ID to answer to.
-    Runt,
-    /// QR=1: a response sent to us; answering would make us a reflector.
-    Response,
 }
 
 impl ValidQuery {

@@ -1,7 +1,9 @@
-//! The TCP accept loop and per-connection handling (RFC 7766): many queries per
-//! connection, pipelined, answered as they complete (possibly out of order), 2-octet length
-//! framing up to 65535 with no smaller fixed buffer, an idle timeout, a read timeout for a
-//! frame that has started to arrive, and a cap on connections.
+//! The TCP accept loop and per-connection I/O (RFC 7766): many queries per connection,
+//! pipelined, answered as they complete (possibly out of order), 2-octet length framing up
+//! to 65535 with no smaller fixed buffer, an idle timeout, a read timeout for a frame that
+//! has started to arrive, and caps on connections (all, and per client prefix). Clients
+//! outside the allow list are closed at accept and hold no slot. Each message goes through
+//! the pipeline ([`Forwarder::handle`](crate::forward::Forwarder::handle)).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,7 +17,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::forward::{Prepared, Switch, Transport};
+use crate::acl::mask;
+use crate::forward::{Outcome, Switch, Transport};
 use crate::framing::{push_frame, FrameBuf};
 use crate::metrics::Metrics;
 
@@ -24,7 +27,7 @@ use crate::metrics::Metrics;
 pub struct TcpLimits {
     /// Concurrent client connections, across all TCP listeners.
     pub max_clients: usize,
-    /// Concurrent connections from one client address.
+    /// Concurrent connections from one client prefix ([`TcpShared::client_prefixes`]).
     pub max_per_client: usize,
     /// Queries in flight at once on one client connection; reading pauses at the cap.
     pub max_in_flight: usize,
@@ -37,7 +40,7 @@ pub struct TcpLimits {
     pub write_timeout: Duration,
 }
 
-/// Connection counts per client address, shared by all TCP listeners.
+/// Connection counts per client prefix, shared by all TCP and TLS listeners.
 #[derive(Default)]
 pub struct PerClient {
     counts: Mutex<HashMap<IpAddr, usize>>,
@@ -80,41 +83,42 @@ impl Drop for ClientSlot {
 pub struct TcpShared {
     /// One permit per open client connection (the global cap).
     pub clients: Arc<Semaphore>,
-    /// Connections per client address (the per-client cap).
+    /// Connections per client prefix (the per-client cap).
     pub per_client: Arc<PerClient>,
-    /// One permit per query waiting for an upstream, shared with UDP.
-    pub pending: Arc<Semaphore>,
+    /// The prefix lengths (IPv4, IPv6) that group client addresses for the per-client
+    /// cap: the rate limiter's, so one IPv6 /64 is one client to both.
+    pub client_prefixes: (u8, u8),
+}
+
+/// What every connection of a stream listener (TCP or TLS) shares.
+#[derive(Clone)]
+pub struct StreamContext {
+    /// The pipeline in force.
+    pub switch: Arc<Switch>,
+    /// Caps that span listeners.
+    pub shared: Arc<TcpShared>,
+    /// Limits of one connection.
+    pub limits: TcpLimits,
+    /// The counters.
+    pub metrics: Arc<Metrics>,
+    /// Where connection tasks run, so shutdown waits for them.
+    pub tracker: TaskTracker,
+    /// Cancelled at shutdown.
+    pub shutdown: CancellationToken,
 }
 
 /// Serves one TCP listener until `shutdown` is cancelled.
-pub async fn serve(
-    listener: TcpListener,
-    switch: Arc<Switch>,
-    shared: Arc<TcpShared>,
-    limits: TcpLimits,
-    metrics: Arc<Metrics>,
-    tracker: TaskTracker,
-    shutdown: CancellationToken,
-) {
+pub async fn serve(listener: TcpListener, ctx: StreamContext) {
     loop {
-        let Some((stream, peer)) = accept(&listener, &shutdown).await else {
+        let Some((stream, peer)) = accept(&listener, &ctx.shutdown).await else {
             break;
         };
-        let client = crate::acl::canonical(peer.ip());
-        let Some(caps) = admit(&shared, client, limits.max_per_client, &metrics) else {
+        let Some((client, caps)) = admit(&ctx, peer.ip()) else {
             continue;
         };
-        let conn = Connection {
-            client,
-            pending: shared.pending.clone(),
-            switch: switch.clone(),
-            limits,
-            metrics: metrics.clone(),
-            tracker: tracker.clone(),
-            shutdown: shutdown.clone(),
-        };
         let _ = stream.set_nodelay(true);
-        tracker.spawn(conn.run(stream, caps));
+        let conn = Connection::new(&ctx, client, Transport::Tcp);
+        ctx.tracker.spawn(conn.run(stream, caps));
     }
 }
 
@@ -138,37 +142,56 @@ pub(crate) async fn accept(
     }
 }
 
-/// Admits a connection from `client` under the global and per-client caps, counting a
-/// refusal; the returned permits are held for the connection's life.
+/// Admits a connection from `ip`: the allow list first (a stranger is closed at once and
+/// holds nothing), then the global and per-client-prefix caps, counting each refusal. The
+/// returned permits are held for the connection's life.
 pub(crate) fn admit(
-    shared: &TcpShared,
-    client: IpAddr,
-    max_per_client: usize,
-    metrics: &Metrics,
-) -> Option<(tokio::sync::OwnedSemaphorePermit, ClientSlot)> {
-    let Ok(permit) = shared.clients.clone().try_acquire_owned() else {
-        metrics.tcp_conn_limit_hits.inc();
+    ctx: &StreamContext,
+    ip: IpAddr,
+) -> Option<(IpAddr, (tokio::sync::OwnedSemaphorePermit, ClientSlot))> {
+    let client = crate::acl::canonical(ip);
+    if !ctx.switch.get().admits(client) {
+        return None;
+    }
+    let Ok(permit) = ctx.shared.clients.clone().try_acquire_owned() else {
+        ctx.metrics.tcp_conn_limit_hits.inc();
         return None;
     };
-    let Some(slot) = PerClient::try_add(&shared.per_client, client, max_per_client) else {
-        metrics.tcp_client_limit_hits.inc();
+    let (v4, v6) = ctx.shared.client_prefixes;
+    let prefix = mask(client, if client.is_ipv4() { v4 } else { v6 });
+    let Some(slot) = PerClient::try_add(&ctx.shared.per_client, prefix, ctx.limits.max_per_client)
+    else {
+        ctx.metrics.tcp_client_limit_hits.inc();
         return None;
     };
-    Some((permit, slot))
+    Some((client, (permit, slot)))
 }
 
 /// One client connection's context.
 pub(crate) struct Connection {
-    pub(crate) client: IpAddr,
-    pub(crate) pending: Arc<Semaphore>,
-    pub(crate) switch: Arc<Switch>,
-    pub(crate) limits: TcpLimits,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) tracker: TaskTracker,
-    pub(crate) shutdown: CancellationToken,
+    client: IpAddr,
+    transport: Transport,
+    switch: Arc<Switch>,
+    limits: TcpLimits,
+    metrics: Arc<Metrics>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
 }
 
 impl Connection {
+    /// A connection from `client` over `transport` (TCP or TLS).
+    pub(crate) fn new(ctx: &StreamContext, client: IpAddr, transport: Transport) -> Connection {
+        Connection {
+            client,
+            transport,
+            switch: ctx.switch.clone(),
+            limits: ctx.limits,
+            metrics: ctx.metrics.clone(),
+            tracker: ctx.tracker.clone(),
+            shutdown: ctx.shutdown.clone(),
+        }
+    }
+
     /// Serves one client stream (plain TCP or TLS) until it closes, idles out or stalls.
     /// `_caps` are the connection's permits, released when it ends.
     pub(crate) async fn run<S, C>(self, stream: S, _caps: C)
@@ -178,12 +201,9 @@ impl Connection {
     {
         let (mut reader, writer) = tokio::io::split(stream);
         let (tx, rx) = mpsc::channel::<Vec<u8>>(self.limits.max_in_flight.max(1));
-        let writer = self.tracker.spawn(write_answers(
-            writer,
-            rx,
-            self.limits.write_timeout,
-            self.metrics.clone(),
-        ));
+        let writer = self
+            .tracker
+            .spawn(write_answers(writer, rx, self.limits.write_timeout));
         let in_flight = Arc::new(Semaphore::new(self.limits.max_in_flight));
         let mut frames = FrameBuf::new();
         let mut frame_started: Option<Instant> = None;
@@ -191,45 +211,34 @@ impl Connection {
             while let Some(frame) = frames.next_frame() {
                 frame_started = None;
                 let Ok(msg) = frame else { break 'conn };
-                self.metrics.tcp_queries.inc();
-                let forwarder = self.switch.get();
-                match forwarder.prepare(msg, self.client, Transport::Tcp) {
-                    Prepared::Drop => {}
-                    Prepared::Answer(answer) => {
+                // At the per-connection cap, reading pauses until one is answered
+                // (backpressure, nothing queued).
+                let permit = match in_flight.clone().try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) => {
+                        self.metrics.tcp_in_flight_limit_hits.inc();
+                        tokio::select! {
+                            _ = self.shutdown.cancelled() => break 'conn,
+                            p = in_flight.clone().acquire_owned() => match p {
+                                Ok(p) => p,
+                                Err(_) => break 'conn,
+                            },
+                        }
+                    }
+                };
+                match self.switch.get().handle(msg, self.client, self.transport) {
+                    Outcome::Drop => {}
+                    Outcome::Answer(answer) => {
                         if tx.send(answer).await.is_err() {
                             break 'conn;
                         }
                     }
-                    Prepared::Forward(query) => {
-                        let permit = match in_flight.clone().try_acquire_owned() {
-                            Ok(p) => p,
-                            Err(_) => {
-                                // At the per-connection cap: stop reading until one is
-                                // answered (backpressure, nothing queued).
-                                self.metrics.tcp_in_flight_limit_hits.inc();
-                                tokio::select! {
-                                    _ = self.shutdown.cancelled() => break 'conn,
-                                    p = in_flight.clone().acquire_owned() => match p {
-                                        Ok(p) => p,
-                                        Err(_) => break 'conn,
-                                    },
-                                }
-                            }
-                        };
-                        let Ok(pending) = self.pending.clone().try_acquire_owned() else {
-                            // Too many queries waiting for upstreams: answer now.
-                            self.metrics.pending_limit_hits.inc();
-                            let answer = query.error_answer(crate::dns::Rcode::ServFail);
-                            if tx.send(answer).await.is_err() {
-                                break 'conn;
-                            }
-                            continue;
-                        };
+                    Outcome::Forward(forwarding) => {
                         let tx = tx.clone();
                         self.tracker.spawn(async move {
-                            let answer = forwarder.answer(query, Transport::Tcp).await;
+                            let answer = forwarding.answer().await;
                             let _ = tx.send(answer).await;
-                            drop((permit, pending));
+                            drop(permit);
                         });
                     }
                 }
@@ -272,17 +281,14 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
     mut writer: W,
     mut rx: mpsc::Receiver<Vec<u8>>,
     write_timeout: Duration,
-    metrics: Arc<Metrics>,
 ) {
     let mut buf = Vec::with_capacity(4096);
     while let Some(answer) = rx.recv().await {
         buf.clear();
-        metrics.count_response(true, &answer);
         push_frame(&mut buf, &answer);
         while buf.len() < 64 * 1024 {
             match rx.try_recv() {
                 Ok(more) => {
-                    metrics.count_response(true, &more);
                     push_frame(&mut buf, &more);
                 }
                 Err(_) => break,

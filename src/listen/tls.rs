@@ -11,14 +11,11 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use super::tcp::{accept, admit, Connection, TcpLimits, TcpShared};
+use super::tcp::{accept, admit, Connection, StreamContext};
 use crate::config::ConfigError;
-use crate::forward::Switch;
 use crate::limiter::{Limiter, RateSettings, Verdict};
-use crate::metrics::Metrics;
+use crate::transport::Transport;
 
 /// The rustls server configuration for the TLS listeners.
 pub fn server_config(
@@ -51,47 +48,35 @@ pub fn handshake_limiter(rate: u32) -> Option<Arc<Limiter>> {
     })))
 }
 
-/// Serves one TLS listener until `shutdown`.
-#[allow(clippy::too_many_arguments)]
+/// Serves one TLS listener until `shutdown`: the allow list and the caps at accept, then
+/// the per-prefix handshake limit, the handshake within the read timeout, and the same
+/// connection handling as TCP, counted as its own transport.
 pub async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     handshakes: Option<Arc<Limiter>>,
-    switch: Arc<Switch>,
-    shared: Arc<TcpShared>,
-    limits: TcpLimits,
-    metrics: Arc<Metrics>,
-    tracker: TaskTracker,
-    shutdown: CancellationToken,
+    ctx: StreamContext,
 ) {
     loop {
-        let Some((stream, peer)) = accept(&listener, &shutdown).await else {
+        let Some((stream, peer)) = accept(&listener, &ctx.shutdown).await else {
             break;
         };
-        let client = crate::acl::canonical(peer.ip());
+        let Some((client, caps)) = admit(&ctx, peer.ip()) else {
+            continue;
+        };
         if let Some(l) = &handshakes {
             if l.check(client, false) != Verdict::Allow {
-                metrics.tls_handshake_limit_hits.inc();
+                ctx.metrics.tls_handshake_limit_hits.inc();
                 continue;
             }
         }
-        let Some(caps) = admit(&shared, client, limits.max_per_client, &metrics) else {
-            continue;
-        };
         let _ = stream.set_nodelay(true);
-        let conn = Connection {
-            client,
-            pending: shared.pending.clone(),
-            switch: switch.clone(),
-            limits,
-            metrics: metrics.clone(),
-            tracker: tracker.clone(),
-            shutdown: shutdown.clone(),
-        };
+        let conn = Connection::new(&ctx, client, Transport::Tls);
         let acceptor = acceptor.clone();
-        let metrics = metrics.clone();
-        tracker.spawn(async move {
-            match tokio::time::timeout(limits.read_timeout, acceptor.accept(stream)).await {
+        let metrics = ctx.metrics.clone();
+        let read_timeout = ctx.limits.read_timeout;
+        ctx.tracker.spawn(async move {
+            match tokio::time::timeout(read_timeout, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => {
                     metrics.tls_client_handshakes.inc();
                     conn.run(tls, caps).await;

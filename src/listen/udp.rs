@@ -1,6 +1,6 @@
-//! The UDP datagram loop: one set of receive slots per socket, cheap checks inline, and the
-//! queries being forwarded driven by the loop itself, bounded by the pending-query
-//! semaphore.
+//! The UDP datagram loop: I/O only. One set of receive slots per socket; each datagram goes
+//! through the pipeline ([`Forwarder::handle`](crate::forward::Forwarder::handle)), and the
+//! queries it forwards are driven by the loop itself.
 //!
 //! One task per socket receives every datagram that is waiting (not one wake-up per
 //! datagram; on Linux up to 16 per `recvmmsg` system call), and keeps its forwarded
@@ -8,7 +8,6 @@
 //! an answer is sent from the thread that received the query. With one socket per core
 //! (SO_REUSEPORT), that is one such loop per core.
 
-use std::future::Future;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,13 +16,9 @@ use std::task::Poll;
 use futures_util::future::Either;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::net::UdpSocket;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::dns::query::ValidQuery;
-use crate::dns::Rcode;
-use crate::forward::{Early, Forwarder, Later, Prepared, Switch, Transport};
-use crate::metrics::Metrics;
+use crate::forward::{Outcome, Switch, Transport};
 
 /// Datagrams taken from the socket per wake-up before the loop sends answers again.
 const RECV_BATCH: usize = 64;
@@ -32,13 +27,7 @@ const SEND_BATCH: usize = 32;
 
 /// Serves one UDP socket until `shutdown` is cancelled, then finishes (and answers) the
 /// queries already under way.
-pub async fn serve(
-    socket: Arc<UdpSocket>,
-    switch: Arc<Switch>,
-    pending: Arc<Semaphore>,
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-) {
+pub async fn serve(socket: Arc<UdpSocket>, switch: Arc<Switch>, shutdown: CancellationToken) {
     let mut receiver = Receiver::new();
     // FuturesUnordered wakes its own task (a yield) whenever one call has polled every
     // future it holds; with one query in flight, as at low rates, that is every query, and
@@ -88,10 +77,12 @@ pub async fn serve(
                     };
                     taken += received.max(1);
                     for (msg, peer) in receiver.datagrams(received) {
-                        match take(&switch, &pending, &metrics, msg, peer) {
-                            Taken::Nothing => {}
-                            Taken::Answer(answer) => answers.push((answer, peer)),
-                            Taken::Forward(query) => in_flight.push(Either::Left(query)),
+                        match switch.get().handle(msg, peer.ip(), Transport::Udp) {
+                            Outcome::Drop => {}
+                            Outcome::Answer(answer) => answers.push((answer, peer)),
+                            Outcome::Forward(f) => in_flight.push(Either::Left(async move {
+                                (f.answer().await, peer)
+                            })),
                         }
                         if answers.len() >= SEND_BATCH {
                             send_all(&socket, &answers).await;
@@ -188,74 +179,6 @@ impl Receiver {
             .zip(self.slots.chunks(SLOT_LEN))
             .filter_map(|(&(len, peer), slot)| Some((&slot[..len.min(slot.len())], peer?)))
     }
-}
-
-/// What became of one datagram.
-enum Taken<F> {
-    /// Nothing to send.
-    Nothing,
-    /// Send this at once.
-    Answer(Vec<u8>),
-    /// Forwarding: the future yields the answer to send.
-    Forward(F),
-}
-
-/// Handles one datagram: drops it, answers it at once (refusal, error, cache hit), or
-/// returns the future that forwards it.
-fn take(
-    switch: &Switch,
-    pending: &Arc<Semaphore>,
-    metrics: &Arc<Metrics>,
-    msg: &[u8],
-    peer: SocketAddr,
-) -> Taken<impl Future<Output = (Vec<u8>, SocketAddr)>> {
-    metrics.udp_queries.inc();
-    let forwarder = switch.get();
-    match forwarder.prepare(msg, peer.ip(), Transport::Udp) {
-        Prepared::Drop => Taken::Nothing,
-        Prepared::Answer(answer) => {
-            metrics.count_response(false, &answer);
-            Taken::Answer(answer)
-        }
-        Prepared::Forward(query) => {
-            let later = match forwarder.early(&query, Transport::Udp) {
-                Early::Answer(answer) => {
-                    metrics.count_response(false, &answer);
-                    return Taken::Answer(answer);
-                }
-                Early::Later(later) => later,
-            };
-            let Ok(permit) = pending.clone().try_acquire_owned() else {
-                // Too many queries waiting for upstreams: answer now, queue nothing.
-                metrics.pending_limit_hits.inc();
-                let answer = query.error_answer(Rcode::ServFail);
-                metrics.count_response(false, &answer);
-                return Taken::Answer(answer);
-            };
-            Taken::Forward(forward(
-                forwarder,
-                query,
-                later,
-                peer,
-                permit,
-                metrics.clone(),
-            ))
-        }
-    }
-}
-
-async fn forward(
-    forwarder: Arc<Forwarder>,
-    query: ValidQuery,
-    later: Later,
-    peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
-    metrics: Arc<Metrics>,
-) -> (Vec<u8>, SocketAddr) {
-    let answer = forwarder.later(&query, later, Transport::Udp).await;
-    metrics.count_response(false, &answer);
-    drop(permit);
-    (answer, peer)
 }
 
 async fn send(socket: &UdpSocket, answer: &[u8], peer: SocketAddr) {

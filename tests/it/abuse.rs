@@ -136,10 +136,14 @@ async fn clients_outside_the_allow_list_refused() {
         .await
         .unwrap();
     assert_eq!(parse(&reply).response_code(), ResponseCode::Refused);
-    let reply = tcp_exchange_from("127.0.0.1", proxy.addr, &q, WAIT)
-        .await
-        .unwrap();
-    assert_eq!(parse(&reply).response_code(), ResponseCode::Refused);
+    // Over TCP a stranger is closed at accept and holds no connection slot (the issue's
+    // security finding 2): no answer, a closed connection.
+    let mut s = tcp_connect_from("127.0.0.1", proxy.addr).await.unwrap();
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend(&q);
+    let _ = tokio::io::AsyncWriteExt::write_all(&mut s, &framed).await;
+    let read = tokio::time::timeout(WAIT, read_frame(&mut s)).await;
+    assert!(matches!(read, Ok(None)), "closed without an answer");
     // Garbage from a stranger gets nothing at all.
     let mut bad = q.clone();
     bad.push(0);

@@ -6,6 +6,7 @@ mod cache;
 mod cli;
 mod client;
 mod ops;
+mod pipeline;
 mod policy;
 mod privacy;
 mod support;
