@@ -20,9 +20,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chart  # noqa: E402  (bench/chart.py)
 
-PROXIES = ["strictdot", "stubby", "unbound", "dnsdist", "kresd"]
+PROXIES = ["strictdot", "strictdot_b", "stubby", "unbound", "dnsdist", "kresd"]
 LABEL = {
     "strictdot": "strictdot",
+    "strictdot_b": "strictdot (B build)",
     "stubby": "stubby",
     "unbound": "Unbound (forwarder)",
     "dnsdist": "dnsdist",

@@ -22,6 +22,8 @@
 #   BENCH_SKIP_INSTALL=1     do not apt-get install missing tools
 #   BENCH_KEEP_TMP=1         keep the temporary directory (configs, logs) afterwards
 #   BENCH_STRICTDOT_BIN=...  binary to test (default target/release/strictdot)
+#   BENCH_STRICTDOT_BIN_B=... a second strictdot binary, run as the proxy "strictdot_b" (add
+#                            it to BENCH_PROXIES) for an interleaved A/B of two builds
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,6 +40,7 @@ MISS_NAMES=${BENCH_MISS_NAMES:-$((DURATION * 200000 > 1000000 ? DURATION * 20000
 PROXIES=${BENCH_PROXIES:-"strictdot stubby unbound dnsdist kresd"}
 OUT_DIR=${BENCH_OUT:-$BENCH_DIR/results}
 STRICTDOT=${BENCH_STRICTDOT_BIN:-$ROOT/target/release/strictdot}
+STRICTDOT_B=${BENCH_STRICTDOT_BIN_B:-}
 # strictdot reads STRICTDOT_* variables; none from the caller's environment may leak in.
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^STRICTDOT_' || true)
 # dnsperf -t: a query unanswered after this many seconds counts as lost. dnsperf 2.10 keeps
@@ -229,8 +232,8 @@ log "certificates: CA $CA, leaf for bench.test (CA:FALSE)"
 NODELAY=$WORK/nodelay.so
 gcc -O2 -Wall -shared -fPIC -o "$NODELAY" "$BENCH_DIR/nodelay.c" -ldl || die "could not build nodelay.so"
 
-read -r UP_PORT PLAIN_PORT P_STRICTDOT P_STUBBY P_UNBOUND P_DNSDIST P_KRESD <<<"$($PY freeports 7)"
-declare -A PORT_OF=([strictdot]=$P_STRICTDOT [stubby]=$P_STUBBY [unbound]=$P_UNBOUND
+read -r UP_PORT PLAIN_PORT P_STRICTDOT P_STUBBY P_UNBOUND P_DNSDIST P_KRESD P_STRICTDOT_B <<<"$($PY freeports 8)"
+declare -A PORT_OF=([strictdot]=$P_STRICTDOT [strictdot_b]=$P_STRICTDOT_B [stubby]=$P_STUBBY [unbound]=$P_UNBOUND
     [dnsdist]=$P_DNSDIST [kresd]=$P_KRESD [upstream]=$UP_PORT [plain]=$PLAIN_PORT)
 
 unbound_common() { # unbound_common DIR NAME
@@ -329,6 +332,17 @@ start_strictdot() {
         --rate-limit 0 --log-level info
 }
 
+# The second build of an A/B (BENCH_STRICTDOT_BIN_B), with exactly the same flags.
+start_strictdot_b() {
+    local d=$WORK/strictdot_b
+    mkdir -p "$d"
+    [[ -x $STRICTDOT_B ]] || die "strictdot_b needs BENCH_STRICTDOT_BIN_B (an executable)"
+    start_proc strictdot_b "$d/strictdot.log" "$STRICTDOT_B" \
+        --listen "127.0.0.1:$P_STRICTDOT_B" \
+        --upstream "127.0.0.1:$UP_PORT#bench.test" --ca-file "$CA" \
+        --rate-limit 0 --log-level info
+}
+
 start_stubby() {
     local d=$WORK/stubby
     mkdir -p "$d/appdata"
@@ -418,6 +432,7 @@ EOF
 proxy_log() {
     case $1 in
     strictdot) echo "$WORK/strictdot/strictdot.log" ;;
+    strictdot_b) echo "$WORK/strictdot_b/strictdot.log" ;;
     stubby) echo "$WORK/stubby/stubby.log" ;;
     unbound) echo "$WORK/unbound-fwd/unbound.log $WORK/unbound-fwd/stderr.log" ;;
     dnsdist) echo "$WORK/dnsdist/dnsdist.log" ;;
@@ -641,8 +656,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
         alive upstream || die "the upstream Unbound died; see $WORK/upstream/unbound.log"
         case $t in
         upstream | plain) run_reference_session "$t" "$r" ;;
-        strictdot | stubby | unbound | dnsdist | kresd) run_proxy_session "$t" "$r" ;;
-        *) die "unknown proxy '$t' (choose from strictdot stubby unbound dnsdist kresd)" ;;
+        strictdot | strictdot_b | stubby | unbound | dnsdist | kresd) run_proxy_session "$t" "$r" ;;
+        *) die "unknown proxy '$t' (choose from strictdot strictdot_b stubby unbound dnsdist kresd)" ;;
         esac
     done
 done

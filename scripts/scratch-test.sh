@@ -128,12 +128,19 @@ if ! grep -qE '^Uid:\s+65532\s+65532\s+65532\s+65532$' <<<"$status_of"; then
     echo "scratch-test: not running as 65532: $(grep '^Uid:' <<<"$status_of")" >&2
     exit 1
 fi
-for set in CapInh CapPrm CapEff CapAmb; do
-    if ! grep -qE "^$set:\s+0+$" <<<"$status_of"; then
-        echo "scratch-test: still holds capabilities: $(grep "^$set:" <<<"$status_of")" >&2
-        exit 1
-    fi
+# Every thread: capability sets are per thread.
+threads=0
+for task in /proc/"$sd"/task/*/status; do
+    threads=$((threads + 1))
+    task_status=$(cat "$task")
+    for set in CapInh CapPrm CapEff CapAmb; do
+        if ! grep -qE "^$set:\s+0+$" <<<"$task_status"; then
+            echo "scratch-test: $task still holds capabilities: $(grep "^$set:" <<<"$task_status")" >&2
+            exit 1
+        fi
+    done
 done
+echo "scratch-test: $threads threads, none holding a capability"
 echo "scratch-test: user 65532 bound port $port with the file capability, then held none"
 
 kill -TERM "$sd"

@@ -1,14 +1,18 @@
 //! The strictdot binary: parse the command line (and policy file), validate the
-//! configuration, bind, drop privileges, run, reload on SIGHUP, and map failure to an exit
-//! code (2: bad configuration, 1: runtime failure).
+//! configuration, bind, drop privileges while still one thread, start the runtime, run,
+//! reload on SIGHUP, and map failure to an exit code (2: bad configuration, 1: runtime
+//! failure).
+
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use strictdot::bind::{Addresses, Bound};
 use strictdot::cli::{Cli, Command, LogFormat, LogLevel, ProxyArgs};
 use strictdot::config::{Config, ConfigError};
-use strictdot::{shutdown, Listeners, Server};
+use strictdot::{privileges, shutdown, Server};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
@@ -55,6 +59,34 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Bind first, then give up privileges while this is the only thread (capability sets
+    // are per thread), and only then start the runtime's workers.
+    privileges::raise_bind_capability();
+    let tls_addrs = config
+        .listen_tls
+        .as_ref()
+        .map(|t| t.addrs.clone())
+        .unwrap_or_default();
+    let bound = match Bound::bind(Addresses {
+        dns: &config.listen,
+        tls: &tls_addrs,
+        metrics: config.metrics,
+        udp_sockets: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("strictdot: error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(e) = privileges::drop_privileges(config.user) {
+        eprintln!("strictdot: error: {e}");
+        return ExitCode::from(1);
+    }
+    if let Err(e) = privileges::drop_capabilities() {
+        eprintln!("strictdot: error: {e}");
+        return ExitCode::from(1);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,10 +97,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(serve(config, cli.proxy, Box::new(explicit)))
+    runtime.block_on(serve(config, bound, cli.proxy, Box::new(explicit)))
 }
 
-/// Whether a flag was given on the command line or in the environment (policy files fill
 /// only the rest).
 fn explicit_in(matches: &ArgMatches, id: &str) -> bool {
     matches!(
@@ -87,57 +118,27 @@ fn load_config(args: &ProxyArgs, explicit: &dyn Fn(&str) -> bool) -> Result<Conf
 
 async fn serve(
     config: Config,
+    bound: Bound,
     args: ProxyArgs,
     explicit: Box<dyn Fn(&str) -> bool + Send + Sync>,
 ) -> ExitCode {
     for u in &config.upstreams {
         tracing::info!(upstream = %u.name, address = %u.spec.addr, auth = %u.mode, "upstream configured");
     }
-    let server = match Server::new(config.clone()) {
+    let server = match Server::new(config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("strictdot: error: {e}");
             return ExitCode::from(2);
         }
     };
-    // A non-root process given CAP_NET_BIND_SERVICE (file capability on the binary, or a
-    // runtime that grants it) uses it for the binds below and gives it up right after.
-    raise_bind_capability();
-    let mut listeners = match Listeners::bind(&config.listen).await {
+    let listeners = match bound.register() {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("strictdot: error: cannot bind {:?}: {e}", config.listen);
+            eprintln!("strictdot: error: cannot register the sockets: {e}");
             return ExitCode::from(1);
         }
     };
-    if let Some(addr) = config.metrics {
-        match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => listeners.metrics = Some(l),
-            Err(e) => {
-                eprintln!("strictdot: error: cannot bind --metrics {addr}: {e}");
-                return ExitCode::from(1);
-            }
-        }
-    }
-    if let Some(t) = &config.listen_tls {
-        for addr in &t.addrs {
-            match tokio::net::TcpListener::bind(addr).await {
-                Ok(l) => listeners.tls.push(l),
-                Err(e) => {
-                    eprintln!("strictdot: error: cannot bind --listen-tls {addr}: {e}");
-                    return ExitCode::from(1);
-                }
-            }
-        }
-    }
-    if let Err(e) = drop_privileges(config.user) {
-        eprintln!("strictdot: error: {e}");
-        return ExitCode::from(1);
-    }
-    if let Err(e) = drop_capabilities() {
-        eprintln!("strictdot: error: {e}");
-        return ExitCode::from(1);
-    }
     let token = CancellationToken::new();
     let stop = token.clone();
     tokio::spawn(async move {
@@ -164,86 +165,6 @@ async fn serve(
     server.run(listeners, token).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
-}
-
-/// When running as root and a user is configured, switch to it (group first, and drop
-/// supplementary groups) now that the privileged ports are bound.
-fn drop_privileges(user: Option<(u32, Option<u32>)>) -> Result<(), String> {
-    use nix::unistd::{getuid, setgid, setgroups, setuid, Gid, Uid};
-    let Some((uid, gid)) = user else {
-        return Ok(());
-    };
-    if !getuid().is_root() {
-        if getuid().as_raw() != uid {
-            tracing::warn!(
-                uid,
-                "--user given but not running as root; staying as we are"
-            );
-        }
-        return Ok(());
-    }
-    let gid = Gid::from_raw(gid.unwrap_or(uid));
-    setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
-    setgid(gid).map_err(|e| format!("setgid {gid}: {e}"))?;
-    setuid(Uid::from_raw(uid)).map_err(|e| format!("setuid {uid}: {e}"))?;
-    if setuid(Uid::from_raw(0)).is_ok() {
-        return Err("privileges could be regained after dropping them".to_owned());
-    }
-    tracing::info!(uid, gid = gid.as_raw(), "dropped root privileges");
-    Ok(())
-}
-
-/// Makes CAP_NET_BIND_SERVICE effective if it is permitted but not effective (the image
-/// gives the binary that capability as permitted only, so an exec never fails for lack
-/// of it; it is raised here, for the binds only). Best effort: without it, a bind to a
-/// port below 1024 fails with a clear error.
-#[cfg(target_os = "linux")]
-fn raise_bind_capability() {
-    use caps::{CapSet, Capability};
-    let cap = Capability::CAP_NET_BIND_SERVICE;
-    if caps::has_cap(None, CapSet::Permitted, cap).unwrap_or(false)
-        && !caps::has_cap(None, CapSet::Effective, cap).unwrap_or(false)
-    {
-        if let Err(e) = caps::raise(None, CapSet::Effective, cap) {
-            tracing::debug!(error = %e, "could not raise CAP_NET_BIND_SERVICE");
-        }
-    }
-}
-
-/// Once every socket is bound, a process that is not root keeps no capability at all:
-/// effective, permitted, inheritable and ambient sets are emptied (for good: an empty
-/// permitted set cannot be refilled). Root is left alone: it is either switching to
-/// `--user` (which empties them) or was deliberately run as root.
-#[cfg(target_os = "linux")]
-fn drop_capabilities() -> Result<(), String> {
-    use caps::CapSet;
-    if nix::unistd::geteuid().is_root() {
-        return Ok(());
-    }
-    let held =
-        caps::read(None, CapSet::Permitted).map_err(|e| format!("reading capabilities: {e}"))?;
-    if held.is_empty() {
-        return Ok(());
-    }
-    for set in [
-        CapSet::Ambient,
-        CapSet::Inheritable,
-        CapSet::Effective,
-        CapSet::Permitted,
-    ] {
-        caps::clear(None, set).map_err(|e| format!("dropping capabilities: {e}"))?;
-    }
-    let names: Vec<String> = held.iter().map(|c| c.to_string()).collect();
-    tracing::info!(dropped = %names.join(","), "dropped capabilities after binding");
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn raise_bind_capability() {}
-
-#[cfg(not(target_os = "linux"))]
-fn drop_capabilities() -> Result<(), String> {
-    Ok(())
 }
 
 fn init_logging(level: LogLevel, format: LogFormat) {
