@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod pin;
 pub mod pin_cmd;
 pub mod policy;
+pub mod prom;
 pub mod shutdown;
 pub mod upstream;
 pub mod upstream_spec;

@@ -199,3 +199,57 @@ async fn method_not_allowed_names_the_allowed_methods() {
         assert_eq!(header(head, "Allow"), Some("GET, HEAD"), "{reply}");
     }
 }
+
+/// Finding 10: an upstream name (from a policy file) with a double quote, a backslash and a
+/// line feed is escaped in every label (promtool accepts the page), so no name can end a
+/// label or forge a series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_names_escaped_in_metric_labels() {
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let mut u = upstream(up.addr, Some("dot.test"), vec![]);
+    u.name = "evil\"} 1\nstrictdot_forged{a=\"\\".into();
+    let (proxy, ops) = start_proxy_with(config(vec![u], &[&root]), true).await;
+    let ops = ops.unwrap();
+    wait_ready(ops).await;
+    assert_answers(&proxy, "e.example").await;
+    let (code, body) = http_get(ops, "/metrics").await;
+    assert_eq!(code, 200);
+    let label = r#"upstream="evil\"} 1\nstrictdot_forged{a=\"\\""#;
+    for series in [
+        "strictdot_upstream_up",
+        "strictdot_upstream_connections",
+        "strictdot_upstream_in_flight",
+        "strictdot_upstream_latency_seconds_count",
+    ] {
+        let needle = format!("{series}{{{label}}}");
+        assert!(body.contains(&needle), "missing {needle} in:\n{body}");
+    }
+    assert!(
+        !body.lines().any(|l| l.starts_with("strictdot_forged")),
+        "{body}"
+    );
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect(
+            "promtool is needed for this test (Debian package prometheus): run scripts/test.sh",
+        );
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
