@@ -6,8 +6,10 @@
 //!   handshake and is not failing, else 503.
 //!
 //! One request per connection, a request head of at most 4 KiB read within 5 seconds,
-//! `Connection: close`; anything else gets 404 or 400.
+//! `Connection: close`; HEAD is GET without the content; another method gets 405 with
+//! `Allow: GET, HEAD`, another path 404, an oversized head 400.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,28 +74,29 @@ async fn handle(mut stream: TcpStream, ops: &Ops) -> std::io::Result<()> {
         }
         head.extend_from_slice(&buf[..n]);
         if head.len() > MAX_HEAD {
-            return respond(
-                &mut stream,
-                "400 Bad Request",
-                "text/plain",
-                "request too large\n",
-            )
-            .await;
+            let reply = Reply::text("400 Bad Request", "request too large\n");
+            return reply.write(&mut stream, false).await;
         }
     }
     let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
     let line = String::from_utf8_lossy(line);
     let mut parts = line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    if method != "GET" && method != "HEAD" {
-        return respond(
-            &mut stream,
-            "405 Method Not Allowed",
-            "text/plain",
-            "GET only\n",
-        )
-        .await;
-    }
+    let reply = match method {
+        "GET" | "HEAD" => route(path, ops),
+        // RFC 9110 §15.5.6: a 405 names the methods the resource supports.
+        _ => Reply {
+            allow: true,
+            ..Reply::text("405 Method Not Allowed", "GET and HEAD only\n")
+        },
+    };
+    // RFC 9110 §9.3.2: HEAD gets the header fields GET would (Content-Length included),
+    // and no content.
+    reply.write(&mut stream, method == "HEAD").await
+}
+
+/// The answer to a GET (or HEAD) of `path`.
+fn route(path: &str, ops: &Ops) -> Reply {
     match path.split('?').next().unwrap_or("") {
         "/metrics" => {
             let mut body = String::with_capacity(8192);
@@ -108,47 +111,61 @@ async fn handle(mut stream: TcpStream, ops: &Ops) -> std::io::Result<()> {
                     cache.len()
                 );
             }
-            respond(
-                &mut stream,
-                "200 OK",
-                "text/plain; version=0.0.4; charset=utf-8",
-                &body,
-            )
-            .await
-        }
-        "/health" | "/healthz" | "/live" => {
-            respond(&mut stream, "200 OK", "text/plain", "ok\n").await
-        }
-        "/ready" | "/readyz" => {
-            if ops.switch.get().pool().is_ready() {
-                respond(&mut stream, "200 OK", "text/plain", "ready\n").await
-            } else {
-                respond(
-                    &mut stream,
-                    "503 Service Unavailable",
-                    "text/plain",
-                    "no authenticated upstream yet\n",
-                )
-                .await
+            Reply {
+                ctype: "text/plain; version=0.0.4; charset=utf-8",
+                ..Reply::text("200 OK", body)
             }
         }
-        _ => respond(&mut stream, "404 Not Found", "text/plain", "not found\n").await,
+        "/health" | "/healthz" | "/live" => Reply::text("200 OK", "ok\n"),
+        "/ready" | "/readyz" => {
+            if ops.switch.get().pool().is_ready() {
+                Reply::text("200 OK", "ready\n")
+            } else {
+                Reply::text("503 Service Unavailable", "no authenticated upstream yet\n")
+            }
+        }
+        _ => Reply::text("404 Not Found", "not found\n"),
     }
 }
 
-async fn respond(
-    stream: &mut TcpStream,
-    status: &str,
-    ctype: &str,
-    body: &str,
-) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
-    stream.shutdown().await
+/// One response of the endpoint.
+struct Reply {
+    /// Status code and reason phrase.
+    status: &'static str,
+    /// The Content-Type value.
+    ctype: &'static str,
+    /// What a GET gets (a HEAD gets only its length).
+    body: Cow<'static, str>,
+    /// Whether to send `Allow: GET, HEAD` (with 405).
+    allow: bool,
+}
+
+impl Reply {
+    fn text(status: &'static str, body: impl Into<Cow<'static, str>>) -> Reply {
+        Reply {
+            status,
+            ctype: "text/plain",
+            body: body.into(),
+            allow: false,
+        }
+    }
+
+    /// Writes the response and closes; `head_only` leaves the content out.
+    async fn write(&self, stream: &mut TcpStream, head_only: bool) -> std::io::Result<()> {
+        let head =
+            format!(
+            "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n",
+            self.status,
+            self.ctype,
+            self.body.len(),
+            if self.allow { "Allow: GET, HEAD\r\n" } else { "" },
+        );
+        stream.write_all(head.as_bytes()).await?;
+        if !head_only {
+            stream.write_all(self.body.as_bytes()).await?;
+        }
+        stream.shutdown().await
+    }
 }
 
 /// `strictdot healthcheck`: GETs `path` on the endpoint at `addr`; success iff 200. Usable

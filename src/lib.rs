@@ -20,8 +20,8 @@
 //!       -> upstream/verify.rs  every authentication decision (name, pins, both)
 //!     -> upstream/plain.rs  local zones the policy sends to local servers in cleartext
 //!     -> dns/answer.rs      check the reply, restore ID and question, truncate for UDP
-//! transport.rs, metrics.rs, http.rs, shutdown.rs   shared leaves: transports, counters,
-//!                           the operations endpoint, signals
+//! transport.rs, metrics.rs, prom.rs, http.rs, shutdown.rs   shared leaves: transports,
+//!                           counters, label escaping, the operations endpoint, signals
 //! ```
 //!
 //! [`run`] takes already-bound sockets and a cancellation token, so tests bind port 0 on
@@ -46,6 +46,7 @@ pub mod pin;
 pub mod pin_cmd;
 pub mod policy;
 pub mod privileges;
+pub mod prom;
 pub mod server;
 pub mod shutdown;
 pub mod transport;

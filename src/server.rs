@@ -14,8 +14,9 @@ use crate::metrics::Metrics;
 use crate::upstream::pool::Pool;
 use crate::{cache, http, limiter, listen};
 
-/// Keeps a keyed limiter's state bounded (governor's retain_recent on a timer) until
-/// `stop` is cancelled.
+/// Sweeps a keyed limiter every few seconds until `stop` is cancelled: prefixes whose
+/// bucket has refilled are dropped, making room under its hard cap (the cap itself is
+/// enforced inside the limiter at every check).
 async fn housekeep(limiter: Arc<limiter::Limiter>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
     loop {

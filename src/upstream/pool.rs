@@ -108,6 +108,8 @@ struct Health {
 
 struct Upstream {
     label: String,
+    /// `label` escaped for a Prometheus label value.
+    metric_label: String,
     addr: SocketAddr,
     server_name: ServerName<'static>,
     tls: Arc<ClientConfig>,
@@ -175,6 +177,7 @@ impl Pool {
             .into_iter()
             .map(|(u, roots)| Upstream {
                 label: u.name.clone(),
+                metric_label: crate::prom::escape_label_value(&u.name),
                 addr: u.spec.addr,
                 server_name: match u.mode.name() {
                     Some(name) => ServerName::DnsName(name.clone()),
@@ -333,7 +336,7 @@ impl Pool {
             let _ = writeln!(
                 out,
                 "strictdot_upstream_up{{upstream=\"{}\"}} {}",
-                u.label,
+                u.metric_label,
                 u8::from(!u.is_down())
             );
         }
@@ -346,7 +349,7 @@ impl Pool {
             let _ = writeln!(
                 out,
                 "strictdot_upstream_connections{{upstream=\"{}\"}} {n}",
-                u.label
+                u.metric_label
             );
         }
         let _ = writeln!(
@@ -361,7 +364,7 @@ impl Pool {
             let _ = writeln!(
                 out,
                 "strictdot_upstream_in_flight{{upstream=\"{}\"}} {n}",
-                u.label
+                u.metric_label
             );
         }
         let _ = writeln!(
@@ -370,7 +373,7 @@ impl Pool {
         );
         for u in &self.upstreams {
             u.latency
-                .render(out, "strictdot_upstream_latency_seconds", &u.label);
+                .render(out, "strictdot_upstream_latency_seconds", &u.metric_label);
         }
     }
 

@@ -121,3 +121,135 @@ async fn not_ready_without_an_authenticated_upstream() {
     .unwrap();
     assert_eq!(status.code(), Some(1));
 }
+
+/// Sends `request` as is and returns the whole response (the server closes after one).
+async fn http_raw(addr: std::net::SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// The value of header `name` (case-insensitive) in a response head.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+async fn ops_endpoint() -> (FakeUpstream, Proxy, std::net::SocketAddr) {
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let (proxy, ops) = start_proxy_with(
+        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]),
+        true,
+    )
+    .await;
+    (up, proxy, ops.unwrap())
+}
+
+/// Finding 10: HEAD gets GET's header fields, Content-Length included, and no content
+/// (RFC 9110 §9.3.2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_gets_headers_and_no_body() {
+    let (_up, _proxy, ops) = ops_endpoint().await;
+    for (path, status, length) in [
+        ("/health", "200", Some("3")),
+        ("/nope", "404", Some("10")),
+        ("/metrics", "200", None),
+    ] {
+        let get = http_raw(ops, &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")).await;
+        let head = http_raw(ops, &format!("HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n")).await;
+        let (get_head, get_body) = get.split_once("\r\n\r\n").unwrap();
+        let (head_head, head_body) = head.split_once("\r\n\r\n").unwrap();
+        assert_eq!(head_head.split_whitespace().nth(1), Some(status), "{head}");
+        assert_eq!(head_body, "", "HEAD {path} carried a body");
+        let len = header(head_head, "Content-Length").expect("Content-Length");
+        assert_eq!(
+            header(get_head, "Content-Length").unwrap(),
+            get_body.len().to_string()
+        );
+        match length {
+            Some(l) => assert_eq!(len, l, "HEAD {path}"),
+            None => assert!(len.parse::<usize>().unwrap() > 0, "HEAD {path}: {len}"),
+        }
+    }
+}
+
+/// Finding 10: a method other than GET and HEAD gets 405 with `Allow: GET, HEAD`
+/// (RFC 9110 §15.5.6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn method_not_allowed_names_the_allowed_methods() {
+    let (_up, _proxy, ops) = ops_endpoint().await;
+    for method in ["POST", "PUT", "DELETE", "OPTIONS"] {
+        let reply = http_raw(
+            ops,
+            &format!("{method} /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
+        )
+        .await;
+        let (head, _) = reply.split_once("\r\n\r\n").unwrap();
+        assert_eq!(head.split_whitespace().nth(1), Some("405"), "{reply}");
+        assert_eq!(header(head, "Allow"), Some("GET, HEAD"), "{reply}");
+    }
+}
+
+/// Finding 10: an upstream name (from a policy file) with a double quote, a backslash and a
+/// line feed is escaped in every label (promtool accepts the page), so no name can end a
+/// label or forge a series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_names_escaped_in_metric_labels() {
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let mut u = upstream(up.addr, Some("dot.test"), vec![]);
+    u.name = "evil\"} 1\nstrictdot_forged{a=\"\\".into();
+    let (proxy, ops) = start_proxy_with(config(vec![u], &[&root]), true).await;
+    let ops = ops.unwrap();
+    wait_ready(ops).await;
+    assert_answers(&proxy, "e.example").await;
+    let (code, body) = http_get(ops, "/metrics").await;
+    assert_eq!(code, 200);
+    let label = r#"upstream="evil\"} 1\nstrictdot_forged{a=\"\\""#;
+    for series in [
+        "strictdot_upstream_up",
+        "strictdot_upstream_connections",
+        "strictdot_upstream_in_flight",
+        "strictdot_upstream_latency_seconds_count",
+    ] {
+        let needle = format!("{series}{{{label}}}");
+        assert!(body.contains(&needle), "missing {needle} in:\n{body}");
+    }
+    assert!(
+        !body.lines().any(|l| l.starts_with("strictdot_forged")),
+        "{body}"
+    );
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect(
+            "promtool is needed for this test (Debian package prometheus): run scripts/test.sh",
+        );
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
