@@ -33,10 +33,40 @@ struct Generation {
     forwarder: Arc<Forwarder>,
     /// Stops this generation's background tasks and upstream connections.
     stop: CancellationToken,
+    /// Where this generation's answers come from; the cache is kept across a reload only
+    /// while it stays the same.
+    sources: Sources,
+}
+
+/// Everything that decides where answers come from and how their sources are
+/// authenticated: the upstreams (addresses, names, pins, their own CAs), the shared CAs, the
+/// TLS version floor, the local zones and the ECS policy. A cached answer is only as good
+/// as these were when it was fetched, so a reload that changes any of them flushes the
+/// cache (an answer from a removed or re-pinned upstream must not be served for a day).
+#[derive(Clone, Debug, PartialEq)]
+struct Sources {
+    upstreams: Vec<crate::upstream::pool::UpstreamConfig>,
+    extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    tls_min_version: crate::upstream::tls::TlsMinVersion,
+    zones: Vec<crate::config::ZoneConfig>,
+    privacy: crate::dns::edns::Privacy,
+}
+
+impl Sources {
+    fn of(config: &Config) -> Sources {
+        Sources {
+            upstreams: config.upstreams.clone(),
+            extra_roots: config.extra_roots.clone(),
+            tls_min_version: config.pool.tls_min_version,
+            zones: config.zones.clone(),
+            privacy: config.privacy,
+        }
+    }
 }
 
 impl Generation {
-    /// Builds a generation; `cache` is reused when the cache settings did not change.
+    /// Builds a generation; `cache` is reused when it was filled from the same sources
+    /// (`None` otherwise) and the cache settings did not change.
     fn build(
         config: &Config,
         metrics: &Arc<Metrics>,
@@ -44,6 +74,7 @@ impl Generation {
         cache: Option<Arc<cache::Cache>>,
         pending: &Arc<Semaphore>,
     ) -> Result<Generation, ConfigError> {
+        let sources = Sources::of(config);
         let stop = CancellationToken::new();
         let pool = Arc::new(Pool::new(
             &config.upstreams,
@@ -83,7 +114,11 @@ impl Generation {
         if let Some(limiter) = limiter {
             tasks.spawn(housekeep(limiter, stop.clone()));
         }
-        Ok(Generation { forwarder, stop })
+        Ok(Generation {
+            forwarder,
+            stop,
+            sources,
+        })
     }
 }
 
@@ -116,7 +151,19 @@ impl Reloader {
     /// once; the old one finishes what it has and its upstream connections close after
     /// the grace period. Listener addresses and TCP caps need a restart.
     pub fn reload(&self, config: &Config) -> Result<(), ConfigError> {
+        let same_sources = self
+            .generation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .sources
+            == Sources::of(config);
         let cache = self.switch.get().cache().cloned();
+        if cache.is_some() && !same_sources {
+            tracing::info!(
+                "upstreams, their authentication or the local zones changed: cache flushed"
+            );
+        }
+        let cache = cache.filter(|_| same_sources);
         let next = Generation::build(
             config,
             &self.metrics,

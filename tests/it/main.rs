@@ -9,6 +9,7 @@ mod ops;
 mod pipeline;
 mod policy;
 mod privacy;
+mod reload;
 mod support;
 mod unbound;
 mod upstream;
