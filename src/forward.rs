@@ -9,7 +9,7 @@
 //! cache           fresh answer                      -> answer now
 //! admission       pending cap reached               -> SERVFAIL now
 //! upstream        (or a local zone's server)        -> answer later (Forwarding::answer)
-//! for the client  client ID, question, TC=1 for UDP, counted by transport
+//! for the client  client ID, question, TC=1 for UDP, padding over TLS, counted by transport
 //! ```
 //!
 //! A refused or limited client never causes a full parse or a copy of its message: the
@@ -31,6 +31,7 @@ use crate::config::ZoneConfig;
 use crate::dns::answer::{restore_client_view, truncated_answer};
 use crate::dns::edns::{answer_for_client, upstream_query, Privacy};
 use crate::dns::header::{self, Glance};
+use crate::dns::padding;
 use crate::dns::query::{validate, Rejection, ValidQuery};
 use crate::dns::Rcode;
 use crate::limiter::{Limiter, Verdict};
@@ -81,15 +82,26 @@ impl Forwarding {
             (Some(cache), Some(key)) => fw.fetch_cached(cache, key, stale, &query).await,
             _ => fw.fetch(&query).await,
         };
-        let answer = match reply {
+        let mut answer = match reply {
             Some(reply) => fw.for_client(reply, &query, transport),
             None => {
                 fw.metrics.servfail.inc();
                 query.error_answer(Rcode::ServFail)
             }
         };
+        pad_for(transport, query.bytes(), &mut answer);
         fw.metrics.count_response(transport, &answer);
         answer
+    }
+}
+
+/// On the encrypted client leg, pads `answer` to a multiple of 468 octets when the client's
+/// message `msg` carried a Padding option (RFC 8467 §4.1, RFC 7830); in cleartext, never.
+fn pad_for(transport: Transport, msg: &[u8], answer: &mut Vec<u8>) {
+    if transport == Transport::Tls {
+        if let Some(dnssec_ok) = padding::requested(msg) {
+            padding::pad(answer, dnssec_ok);
+        }
     }
 }
 
@@ -224,8 +236,9 @@ impl Forwarder {
     /// answer given now are counted here, by transport.
     pub fn handle(self: &Arc<Self>, msg: &[u8], client: IpAddr, transport: Transport) -> Outcome {
         self.metrics.count_query(transport);
-        let outcome = self.stages(msg, canonical(client), transport);
-        if let Outcome::Answer(answer) = &outcome {
+        let mut outcome = self.stages(msg, canonical(client), transport);
+        if let Outcome::Answer(answer) = &mut outcome {
+            pad_for(transport, msg, answer);
             self.metrics.count_response(transport, answer);
         }
         outcome

@@ -97,6 +97,8 @@ pub struct Glance<'a> {
     header: Header,
     question_end: usize,
     edns: Option<EdnsReply>,
+    /// Where the OPT record's options sit, if there is one.
+    options: Option<(usize, usize)>,
 }
 
 impl<'a> Glance<'a> {
@@ -113,19 +115,21 @@ impl<'a> Glance<'a> {
         r.name(false).ok()?;
         r.take(4).ok()?;
         let question_end = r.pos();
-        let edns = if header.arcount == 1 {
+        let (edns, options) = if header.arcount == 1 {
             if r.u8().ok()? != 0 || r.u16().ok()? != TYPE_OPT {
                 return None;
             }
             let _size = r.u16().ok()?;
             let ttl = r.u32().ok()?;
             let len = r.u16().ok()?;
+            let start = r.pos();
             r.take(usize::from(len)).ok()?;
-            Some(EdnsReply {
+            let edns = EdnsReply {
                 dnssec_ok: ttl & 0x8000 != 0,
-            })
+            };
+            (Some(edns), Some((start, r.pos())))
         } else {
-            None
+            (None, None)
         };
         r.finish().ok()?;
         Some(Glance {
@@ -133,7 +137,19 @@ impl<'a> Glance<'a> {
             header,
             question_end,
             edns,
+            options,
         })
+    }
+
+    /// The DO bit of the OPT record (false without one).
+    pub fn dnssec_ok(&self) -> bool {
+        self.edns.is_some_and(|e| e.dnssec_ok)
+    }
+
+    /// The options (RDATA) of the OPT record, if the message has one.
+    pub fn options(&self) -> Option<&'a [u8]> {
+        let (start, end) = self.options?;
+        self.msg.get(start..end)
     }
 
     /// The question section (name, type, class).

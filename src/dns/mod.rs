@@ -7,6 +7,7 @@
 pub mod answer;
 pub mod edns;
 pub mod header;
+pub mod padding;
 pub mod query;
 pub mod reader;
 

@@ -271,3 +271,54 @@ async fn stream_listeners_check_allow_list_and_prefix_cap_at_accept() {
     assert_eq!(proxy.metrics.tcp_client_limit_hits.get(), 1);
     drop(strangers);
 }
+
+/// A query with an OPT record carrying an 8-octet Padding option (RFC 7830).
+fn padded_query(id: u16, name: &str) -> Vec<u8> {
+    let mut q = query(id, name, 1, Some(1232));
+    let at = q.len() - 2;
+    q[at..].copy_from_slice(&12u16.to_be_bytes());
+    q.extend([0, 12, 0, 8]);
+    q.extend([0u8; 8]);
+    q
+}
+
+/// On the client DNS-over-TLS leg, answers to a query that carried Padding are padded to
+/// a multiple of 468 octets (RFC 8467 §4.1): upstream answers, cache hits and answers
+/// strictdot makes itself. Without Padding in the query, or over plain TCP, never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_answers_padded_when_the_query_was() {
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
+    c.cache = Some(cache_on());
+    let proxy = start(c).await;
+    let tls = |q: Vec<u8>| {
+        let root = &proxy.listener_root;
+        let addr = proxy.tls;
+        async move { tls_exchange(addr, root, &q).await.expect("answer over TLS") }
+    };
+    // A miss (upstream answer), then the same name from the cache.
+    for (id, what) in [(1, "upstream answer"), (2, "cache hit")] {
+        let reply = tls(padded_query(id, "www.example")).await;
+        assert_eq!(reply.len() % 468, 0, "{what}: {} octets", reply.len());
+        let m = parse(&reply);
+        assert_eq!(m.response_code(), ResponseCode::NoError, "{what}");
+        assert_eq!(a_records(&m).len(), 1, "{what}");
+    }
+    assert_eq!(proxy.metrics.cache_hits.get(), 1);
+    // An answer strictdot makes itself (NOTIMP for another opcode): padded too.
+    let mut notify = padded_query(3, "www.example");
+    notify[2] = 0x20; // opcode 4 (NOTIFY)
+    let reply = tls(notify).await;
+    assert_eq!(parse(&reply).response_code(), ResponseCode::NotImp);
+    assert_eq!(reply.len() % 468, 0, "NOTIMP: {} octets", reply.len());
+    // No Padding in the query: no padding in the answer.
+    let reply = tls(query(4, "www.example", 1, Some(1232))).await;
+    assert!(reply.len() < 468, "unpadded: {} octets", reply.len());
+    // Plain TCP: never padded, even when asked.
+    let reply = tcp_exchange(proxy.addr, &padded_query(5, "www.example"), WAIT)
+        .await
+        .unwrap();
+    assert!(reply.len() < 468, "TCP unpadded: {} octets", reply.len());
+}

@@ -1,0 +1,151 @@
+//! EDNS(0) Padding of answers on the encrypted client leg (RFC 7830, RFC 8467).
+//!
+//! Over DNS-over-TLS the size of an answer still shows through the encryption and, with the
+//! size of the question, gives the name away. RFC 8467 §4.1 has a responder pad its answers
+//! to a multiple of 468 octets when, and only when, the query carried a Padding option.
+//! Plain UDP and TCP answers are never padded: padding protects nothing in cleartext.
+
+use super::reader::Reader;
+use super::{HEADER_LEN, MAX_MESSAGE_LEN, TYPE_OPT};
+
+/// EDNS option code of Padding (RFC 7830 §3).
+pub const OPT_PADDING: u16 = 12;
+/// RFC 8467 §4.1: responses are padded to a multiple of 468 octets.
+pub const RESPONSE_BLOCK: usize = 468;
+
+/// Whether a client message of the plain query shape (one question, then at most one
+/// record, an OPT, ending the message) carries a Padding option; if so, its DO bit. Cheap:
+/// the question is walked, not copied, and nothing else is parsed.
+pub fn requested(msg: &[u8]) -> Option<bool> {
+    let glance = super::header::Glance::of(msg)?;
+    let mut r = Reader::new(glance.options()?);
+    while let (Ok(code), Ok(len)) = (r.u16(), r.u16()) {
+        if code == OPT_PADDING {
+            return Some(glance.dnssec_ok());
+        }
+        r.take(usize::from(len)).ok()?;
+    }
+    None
+}
+
+/// Pads `answer` to a multiple of [`RESPONSE_BLOCK`] octets with a Padding option in its
+/// OPT record, adding an empty OPT record (with `dnssec_ok` as its DO bit) first if it has
+/// none: the query had one, so the answer may too (RFC 6891 §7). Does nothing to an answer
+/// it cannot walk, or where the padded answer would not fit a 2-octet length. Returns
+/// whether it padded.
+pub fn pad(answer: &mut Vec<u8>, dnssec_ok: bool) -> bool {
+    if find_opt(answer).is_none() && !add_opt(answer, dnssec_ok) {
+        return false;
+    }
+    let Some((rdlen_at, rdata_end)) = find_opt(answer) else {
+        return false;
+    };
+    let Some(rdlen) = answer
+        .get(rdlen_at..rdlen_at + 2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+    else {
+        return false;
+    };
+    let with_header = answer.len() + 4;
+    let fill = (RESPONSE_BLOCK - with_header % RESPONSE_BLOCK) % RESPONSE_BLOCK;
+    let grown = rdlen + 4 + fill;
+    if with_header + fill > MAX_MESSAGE_LEN || grown > usize::from(u16::MAX) {
+        return false;
+    }
+    let mut option = Vec::with_capacity(4 + fill);
+    option.extend(OPT_PADDING.to_be_bytes());
+    option.extend((fill as u16).to_be_bytes());
+    option.resize(4 + fill, 0);
+    answer.splice(rdata_end..rdata_end, option);
+    answer[rdlen_at..rdlen_at + 2].copy_from_slice(&(grown as u16).to_be_bytes());
+    true
+}
+
+/// Appends an empty OPT record and counts it in ARCOUNT.
+fn add_opt(msg: &mut Vec<u8>, dnssec_ok: bool) -> bool {
+    let Some(count) = msg.get(10..12).map(|b| u16::from_be_bytes([b[0], b[1]])) else {
+        return false;
+    };
+    let Some(count) = count.checked_add(1) else {
+        return false;
+    };
+    msg[10..12].copy_from_slice(&count.to_be_bytes());
+    msg.push(0);
+    msg.extend(TYPE_OPT.to_be_bytes());
+    msg.extend(super::answer::ADVERTISED_UDP_PAYLOAD.to_be_bytes());
+    msg.extend([0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+    true
+}
+
+/// Where the OPT record's RDLENGTH field sits and where its RDATA ends.
+fn find_opt(msg: &[u8]) -> Option<(usize, usize)> {
+    let mut r = Reader::at(msg, HEADER_LEN)?;
+    let count = |at: usize| {
+        msg.get(at..at + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+    };
+    let (qd, an, ns, ar) = (count(4)?, count(6)?, count(8)?, count(10)?);
+    for _ in 0..qd {
+        r.name(true).ok()?;
+        r.take(4).ok()?;
+    }
+    for _ in 0..(u32::from(an) + u32::from(ns)) {
+        r.record().ok()?;
+    }
+    for _ in 0..ar {
+        let rec = r.record().ok()?;
+        if rec.rtype == TYPE_OPT {
+            return Some((rec.rdata_start - 2, rec.rdata_end));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(options: &[u8]) -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
+        m.extend(b"\x03www\x07example\x00\x00\x01\x00\x01");
+        m.extend([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+        m.extend((options.len() as u16).to_be_bytes());
+        m.extend(options);
+        m
+    }
+
+    #[test]
+    fn requested_only_with_a_padding_option() {
+        assert_eq!(requested(&query(&[0, 12, 0, 3, 0, 0, 0])), Some(false));
+        let cookie_then_padding = [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 12, 0, 0];
+        assert_eq!(requested(&query(&cookie_then_padding)), Some(false));
+        assert!(requested(&query(&[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8])).is_none());
+        assert!(requested(&query(&[])).is_none());
+        let mut plain = query(&[]);
+        plain.truncate(plain.len() - 11);
+        plain[11] = 0;
+        assert!(requested(&plain).is_none());
+    }
+
+    #[test]
+    fn pads_to_the_block_and_stays_walkable() {
+        // An answer: the query with QR set and one A record before the OPT.
+        let mut a = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 1];
+        a.extend(b"\x03www\x07example\x00\x00\x01\x00\x01");
+        a.extend([0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        a.extend([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+        assert!(pad(&mut a, false));
+        assert_eq!(a.len() % RESPONSE_BLOCK, 0);
+        let (rdlen_at, end) = find_opt(&a).unwrap();
+        assert_eq!(end, a.len());
+        let rdlen = usize::from(u16::from_be_bytes([a[rdlen_at], a[rdlen_at + 1]]));
+        assert_eq!(&a[end - rdlen..end - rdlen + 2], &[0, 12]);
+        // Without an OPT record, one is added, then padded.
+        let mut bare = a[..45].to_vec();
+        bare[11] = 0;
+        assert!(pad(&mut bare, true));
+        assert_eq!(bare.len() % RESPONSE_BLOCK, 0);
+        assert_eq!(bare[11], 1);
+        assert_eq!(find_opt(&bare).map(|(_, end)| end), Some(bare.len()));
+    }
+}
