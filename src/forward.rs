@@ -29,15 +29,16 @@ use crate::acl::{canonical, Acl};
 use crate::cache::{client_view, Cache, CacheKey, Flight, Lookup, Shared};
 use crate::config::ZoneConfig;
 use crate::dns::answer::{restore_client_view, truncated_answer};
+use crate::dns::ede::{self, Cause};
 use crate::dns::edns::{answer_for_client, upstream_query, Privacy};
 use crate::dns::header::{self, Glance};
-use crate::dns::padding;
 use crate::dns::query::{validate, Rejection, ValidQuery};
 use crate::dns::Rcode;
+use crate::dns::{opt, padding};
 use crate::limiter::{Limiter, Verdict};
 use crate::metrics::Metrics;
 use crate::upstream::plain::{self, in_zone};
-use crate::upstream::pool::Pool;
+use crate::upstream::pool::{Pool, PoolError, UpstreamFailure};
 
 pub use crate::transport::Transport;
 
@@ -49,6 +50,14 @@ pub enum Outcome {
     Answer(Vec<u8>),
     /// The query goes upstream; [`Forwarding::answer`] yields the answer to send.
     Forward(Forwarding),
+}
+
+/// An answer for a forwarded query.
+enum Fetched {
+    /// From an upstream (or the identical query another client started).
+    Fresh(Vec<u8>),
+    /// Expired, from the cache, because every upstream failed (RFC 8767).
+    Stale(Vec<u8>),
 }
 
 /// A query admitted upstream. It holds its place under the pending cap until answered.
@@ -80,13 +89,26 @@ impl Forwarding {
         } = self;
         let reply = match (&fw.cache, key) {
             (Some(cache), Some(key)) => fw.fetch_cached(cache, key, stale, &query).await,
-            _ => fw.fetch(&query).await,
+            _ => fw.fetch(&query).await.map(Fetched::Fresh),
         };
+        let client_do = query.edns().map(|e| e.dnssec_ok);
         let mut answer = match reply {
-            Some(reply) => fw.for_client(reply, &query, transport),
-            None => {
+            Ok(Fetched::Fresh(reply)) => fw.for_client(reply, &query, transport),
+            Ok(Fetched::Stale(reply)) => {
+                let cause = if reply.get(3).is_some_and(|b| b & 0x0F == 3) {
+                    Cause::StaleNxDomain
+                } else {
+                    Cause::Stale
+                };
+                let mut reply = fw.for_client(reply, &query, transport);
+                ede::attach(&mut reply, cause, client_do);
+                reply
+            }
+            Err(cause) => {
                 fw.metrics.servfail.inc();
-                query.error_answer(Rcode::ServFail)
+                let mut answer = query.error_answer(Rcode::ServFail);
+                ede::attach(&mut answer, cause, client_do);
+                answer
             }
         };
         pad_for(transport, query.bytes(), &mut answer);
@@ -256,7 +278,11 @@ impl Forwarder {
         if !self.acl.allows(client) {
             self.metrics.acl_refused.inc();
             return match Glance::of(msg) {
-                Some(g) => Outcome::Answer(g.answer(Rcode::Refused)),
+                Some(g) => {
+                    let mut answer = g.answer(Rcode::Refused);
+                    ede::attach(&mut answer, Cause::Prohibited, g.client_do());
+                    Outcome::Answer(answer)
+                }
                 None => Outcome::Drop,
             };
         }
@@ -266,15 +292,17 @@ impl Forwarder {
             if verdict != Verdict::Allow {
                 self.metrics.rate_limited.inc();
                 let glance = Glance::of(msg);
-                return match (verdict, glance) {
-                    (Verdict::Slip, Some(g)) if transport == Transport::Udp => {
-                        Outcome::Answer(g.truncated())
-                    }
-                    (_, Some(g)) if transport.is_stream() => {
-                        Outcome::Answer(g.answer(Rcode::Refused))
-                    }
-                    _ => Outcome::Drop,
+                let mut answer = match (verdict, glance) {
+                    (Verdict::Slip, Some(g)) if transport == Transport::Udp => g.truncated(),
+                    (_, Some(g)) if transport.is_stream() => g.answer(Rcode::Refused),
+                    _ => return Outcome::Drop,
                 };
+                ede::attach(
+                    &mut answer,
+                    Cause::RateLimited,
+                    glance.and_then(|g| g.client_do()),
+                );
+                return Outcome::Answer(answer);
             }
         }
         // 4. Full validation: from here on the query is a ValidQuery.
@@ -288,10 +316,17 @@ impl Forwarder {
             Err(Rejection::Reply {
                 rcode,
                 reason,
-                answer,
+                mut answer,
             }) => {
                 self.metrics.rejected.inc();
                 tracing::trace!(?rcode, reason, "query rejected");
+                let cause = match rcode {
+                    Rcode::NotImp | Rcode::Refused => Cause::NotSupported(reason),
+                    _ => Cause::Malformed(reason),
+                };
+                // The answer carries OPT exactly when the query's EDNS could be read.
+                let client_do = opt::dnssec_ok(&answer);
+                ede::attach(&mut answer, cause, client_do);
                 return Outcome::Answer(answer);
             }
         };
@@ -331,7 +366,9 @@ impl Forwarder {
         // 6. Admission under the pending cap: beyond it, SERVFAIL now, queue nothing.
         let Ok(permit) = self.pending.clone().try_acquire_owned() else {
             self.metrics.pending_limit_hits.inc();
-            return Outcome::Answer(query.error_answer(Rcode::ServFail));
+            let mut answer = query.error_answer(Rcode::ServFail);
+            ede::attach(&mut answer, Cause::Busy, query.edns().map(|e| e.dnssec_ok));
+            return Outcome::Answer(answer);
         };
         // 7. The upstream (or a local zone's server), in Forwarding::answer.
         Outcome::Forward(Forwarding {
@@ -355,15 +392,18 @@ impl Forwarder {
         reply
     }
 
-    /// One upstream query within the budget: the answer as this client should see it.
-    async fn fetch(&self, query: &ValidQuery) -> Option<Vec<u8>> {
+    /// One upstream query within the budget: the answer as this client should see it, or
+    /// why there is none.
+    async fn fetch(&self, query: &ValidQuery) -> Result<Vec<u8>, Cause> {
         let deadline = Instant::now() + self.timeout;
         if let Some(zone) = self.zones.iter().find(|z| in_zone(query.qname(), &z.wire)) {
             // A local zone the policy sends to a local server in plain DNS.
-            let (mut reply, info) = plain::exchange(&zone.servers, query, deadline).await?;
+            let (mut reply, info) = plain::exchange(&zone.servers, query, deadline)
+                .await
+                .ok_or(Cause::LocalZoneFailed)?;
             restore_client_view(&mut reply, &info, query);
             self.metrics.answered.inc();
-            return Some(reply);
+            return Ok(reply);
         }
         let wire = upstream_query(query, &self.privacy);
         match self.pool.resolve(query, &wire, deadline).await {
@@ -371,12 +411,23 @@ impl Forwarder {
                 restore_client_view(&mut reply, &info, query);
                 answer_for_client(&mut reply, &info, query.edns().is_some());
                 self.metrics.answered.inc();
-                Some(reply)
+                Ok(reply)
             }
             Err(e) => {
                 tracing::debug!(error = %e, "no upstream answer");
-                None
+                Err(self.why(e))
             }
+        }
+    }
+
+    /// Why the pool gave no answer, as the client is told: the class of the upstreams'
+    /// latest failure when they are failing (authentication first), else the pool's error.
+    fn why(&self, e: PoolError) -> Cause {
+        match (self.pool.failure(), e) {
+            (Some(UpstreamFailure::Auth(kind)), _) => Cause::UpstreamAuth(kind),
+            (Some(UpstreamFailure::Connect), _) => Cause::UpstreamUnreachable,
+            (None, PoolError::Unavailable) => Cause::NoUpstream,
+            (None, PoolError::Timeout) => Cause::UpstreamTimeout,
         }
     }
 
@@ -386,17 +437,17 @@ impl Forwarder {
         key: CacheKey,
         stale: Option<Vec<u8>>,
         query: &ValidQuery,
-    ) -> Option<Vec<u8>> {
+    ) -> Result<Fetched, Cause> {
         let fetched = match cache.join(&key) {
             Flight::Leader(leader) => match self.fetch(query).await {
-                Some(msg) => {
+                Ok(msg) => {
                     let answer = cache.insert(key, msg, query, Instant::now());
                     leader.finish(Some(&answer));
-                    Some(answer)
+                    Ok(answer)
                 }
-                None => {
+                Err(cause) => {
                     leader.finish(None);
-                    None
+                    Err(cause)
                 }
             },
             Flight::Follower(rx) => {
@@ -404,17 +455,23 @@ impl Forwarder {
                 self.follow(rx, query).await
             }
         };
-        if fetched.is_some() {
-            return fetched;
+        match (fetched, stale) {
+            (Ok(answer), _) => Ok(Fetched::Fresh(answer)),
+            // RFC 8767: every upstream failed; an expired answer is better than none.
+            (Err(_), Some(answer)) => {
+                self.metrics.cache_stale.inc();
+                Ok(Fetched::Stale(answer))
+            }
+            (Err(cause), None) => Err(cause),
         }
-        // RFC 8767: every upstream failed; an expired answer is better than none.
-        let answer = stale?;
-        self.metrics.cache_stale.inc();
-        Some(answer)
     }
 
     /// Waits (within the budget) for the query another client started for the same key.
-    async fn follow(&self, mut rx: watch::Receiver<Shared>, query: &ValidQuery) -> Option<Vec<u8>> {
+    async fn follow(
+        &self,
+        mut rx: watch::Receiver<Shared>,
+        query: &ValidQuery,
+    ) -> Result<Vec<u8>, Cause> {
         let outcome = tokio::time::timeout(self.timeout, async {
             loop {
                 let now = rx.borrow_and_update().clone();
@@ -432,9 +489,10 @@ impl Forwarder {
             Shared::Done(msg) => {
                 let mut out = msg.to_vec();
                 client_view(&mut out, query);
-                Some(out)
+                Ok(out)
             }
-            Shared::Pending | Shared::Failed => None,
+            // The leader's query failed: the same upstreams, so the same reason.
+            Shared::Pending | Shared::Failed => Err(self.why(PoolError::Timeout)),
         }
     }
 
@@ -447,11 +505,11 @@ impl Forwarder {
         let this = self.clone();
         self.tasks.spawn(async move {
             match this.fetch(&query).await {
-                Some(msg) => {
+                Ok(msg) => {
                     let answer = cache.insert(key, msg, &query, Instant::now());
                     leader.finish(Some(&answer));
                 }
-                None => leader.finish(None),
+                Err(_) => leader.finish(None),
             }
         });
     }

@@ -146,6 +146,11 @@ impl<'a> Glance<'a> {
         self.edns.is_some_and(|e| e.dnssec_ok)
     }
 
+    /// The DO bit of the OPT record, or `None` if the message has none.
+    pub fn client_do(&self) -> Option<bool> {
+        self.edns.map(|e| e.dnssec_ok)
+    }
+
     /// The options (RDATA) of the OPT record, if the message has one.
     pub fn options(&self) -> Option<&'a [u8]> {
         let (start, end) = self.options?;

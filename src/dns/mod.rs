@@ -5,8 +5,10 @@
 //! [`reader::Reader`].
 
 pub mod answer;
+pub mod ede;
 pub mod edns;
 pub mod header;
+pub mod opt;
 pub mod padding;
 pub mod query;
 pub mod reader;

@@ -5,8 +5,9 @@
 //! to a multiple of 468 octets when, and only when, the query carried a Padding option.
 //! Plain UDP and TCP answers are never padded: padding protects nothing in cleartext.
 
+use super::opt::{find_opt, insert_option};
 use super::reader::Reader;
-use super::{HEADER_LEN, MAX_MESSAGE_LEN, TYPE_OPT};
+use super::MAX_MESSAGE_LEN;
 
 /// EDNS option code of Padding (RFC 7830 §3).
 pub const OPT_PADDING: u16 = 12;
@@ -30,75 +31,16 @@ pub fn requested(msg: &[u8]) -> Option<bool> {
 
 /// Pads `answer` to a multiple of [`RESPONSE_BLOCK`] octets with a Padding option in its
 /// OPT record, adding an empty OPT record (with `dnssec_ok` as its DO bit) first if it has
-/// none: the query had one, so the answer may too (RFC 6891 §7). Does nothing to an answer
-/// it cannot walk, or where the padded answer would not fit a 2-octet length. Returns
-/// whether it padded.
+/// none: the query had one, so the answer may too (RFC 6891 §7). Padding goes last, after
+/// every other option. Does nothing to an answer it cannot walk, or where the padded
+/// answer would not fit a 2-octet length. Returns whether it padded.
 pub fn pad(answer: &mut Vec<u8>, dnssec_ok: bool) -> bool {
-    if find_opt(answer).is_none() && !add_opt(answer, dnssec_ok) {
+    let with_option = answer.len() + 4 + usize::from(find_opt(answer).is_none()) * 11;
+    let fill = (RESPONSE_BLOCK - with_option % RESPONSE_BLOCK) % RESPONSE_BLOCK;
+    if with_option + fill > MAX_MESSAGE_LEN {
         return false;
     }
-    let Some((rdlen_at, rdata_end)) = find_opt(answer) else {
-        return false;
-    };
-    let Some(rdlen) = answer
-        .get(rdlen_at..rdlen_at + 2)
-        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-    else {
-        return false;
-    };
-    let with_header = answer.len() + 4;
-    let fill = (RESPONSE_BLOCK - with_header % RESPONSE_BLOCK) % RESPONSE_BLOCK;
-    let grown = rdlen + 4 + fill;
-    if with_header + fill > MAX_MESSAGE_LEN || grown > usize::from(u16::MAX) {
-        return false;
-    }
-    let mut option = Vec::with_capacity(4 + fill);
-    option.extend(OPT_PADDING.to_be_bytes());
-    option.extend((fill as u16).to_be_bytes());
-    option.resize(4 + fill, 0);
-    answer.splice(rdata_end..rdata_end, option);
-    answer[rdlen_at..rdlen_at + 2].copy_from_slice(&(grown as u16).to_be_bytes());
-    true
-}
-
-/// Appends an empty OPT record and counts it in ARCOUNT.
-fn add_opt(msg: &mut Vec<u8>, dnssec_ok: bool) -> bool {
-    let Some(count) = msg.get(10..12).map(|b| u16::from_be_bytes([b[0], b[1]])) else {
-        return false;
-    };
-    let Some(count) = count.checked_add(1) else {
-        return false;
-    };
-    msg[10..12].copy_from_slice(&count.to_be_bytes());
-    msg.push(0);
-    msg.extend(TYPE_OPT.to_be_bytes());
-    msg.extend(super::answer::ADVERTISED_UDP_PAYLOAD.to_be_bytes());
-    msg.extend([0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
-    true
-}
-
-/// Where the OPT record's RDLENGTH field sits and where its RDATA ends.
-fn find_opt(msg: &[u8]) -> Option<(usize, usize)> {
-    let mut r = Reader::at(msg, HEADER_LEN)?;
-    let count = |at: usize| {
-        msg.get(at..at + 2)
-            .map(|b| u16::from_be_bytes([b[0], b[1]]))
-    };
-    let (qd, an, ns, ar) = (count(4)?, count(6)?, count(8)?, count(10)?);
-    for _ in 0..qd {
-        r.name(true).ok()?;
-        r.take(4).ok()?;
-    }
-    for _ in 0..(u32::from(an) + u32::from(ns)) {
-        r.record().ok()?;
-    }
-    for _ in 0..ar {
-        let rec = r.record().ok()?;
-        if rec.rtype == TYPE_OPT {
-            return Some((rec.rdata_start - 2, rec.rdata_end));
-        }
-    }
-    None
+    insert_option(answer, OPT_PADDING, &vec![0u8; fill], dnssec_ok)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use super::conn::{Conn, ConnError, ConnLimits, ConnectError, Slot};
 use super::tls::{client_config, trust_anchors, TlsMinVersion};
-use super::verify::AuthMode;
+use super::verify::{AuthMode, FailureKind};
 use crate::dns::answer::ReplyInfo;
 use crate::dns::query::ValidQuery;
 use crate::metrics::{Histogram, Metrics};
@@ -88,6 +88,15 @@ pub struct PoolSettings {
     pub strategy: Strategy,
 }
 
+/// The class of an upstream's latest failure, told to clients in Extended DNS Errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpstreamFailure {
+    /// The handshake failed authentication or TLS negotiation, of this kind.
+    Auth(FailureKind),
+    /// No connection below TLS (refused, unreachable, timed out).
+    Connect,
+}
+
 /// Why the pool gave no answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PoolError {
@@ -100,6 +109,8 @@ pub enum PoolError {
 }
 
 struct Health {
+    /// What the latest failure was, while the upstream is failing.
+    last: Option<UpstreamFailure>,
     failures: u32,
     down_until: Option<Instant>,
     last_log: Option<Instant>,
@@ -187,6 +198,7 @@ impl Pool {
                 conns: Mutex::new(Vec::new()),
                 connecting: tokio::sync::Mutex::new(()),
                 health: Mutex::new(Health {
+                    last: None,
                     failures: 0,
                     down_until: None,
                     last_log: None,
@@ -270,6 +282,14 @@ impl Pool {
             }
         }
         Err(PoolError::Timeout)
+    }
+
+    /// Why upstreams are failing, for the client's Extended DNS Error: an authentication
+    /// failure of any failing upstream first (the operator's likely fix), else a
+    /// connection failure; `None` while none is failing.
+    pub fn failure(&self) -> Option<UpstreamFailure> {
+        let failures = self.upstreams.iter().filter_map(|u| u.failure());
+        failures.max_by_key(|f| matches!(f, UpstreamFailure::Auth(_)))
     }
 
     /// An upstream for the next try: among the healthy ones not in `avoid` (or, if none,
@@ -507,6 +527,12 @@ impl Upstream {
             .count()
     }
 
+    /// The latest failure's class while the upstream is failing.
+    fn failure(&self) -> Option<UpstreamFailure> {
+        let h = locked(&self.health);
+        h.down_until.and(h.last)
+    }
+
     /// Whether the upstream failed and has not been probed back to health yet.
     fn is_down(&self) -> bool {
         locked(&self.health).down_until.is_some()
@@ -518,6 +544,7 @@ impl Upstream {
             tracing::info!(upstream = %self.label, after_failures = h.failures, "upstream recovered");
         }
         h.failures = 0;
+        h.last = None;
         h.down_until = None;
         h.suppressed = 0;
     }
@@ -525,6 +552,10 @@ impl Upstream {
     fn record_failure(&self, e: &ConnectError, settings: &PoolSettings) {
         let now = Instant::now();
         let mut h = locked(&self.health);
+        h.last = Some(match e {
+            ConnectError::Tls { kind, .. } => UpstreamFailure::Auth(*kind),
+            ConnectError::Tcp(_) | ConnectError::Timeout => UpstreamFailure::Connect,
+        });
         h.failures = h.failures.saturating_add(1);
         let exp = h.failures.saturating_sub(1).min(16);
         let backoff = settings

@@ -5,6 +5,7 @@ mod auth;
 mod cache;
 mod cli;
 mod client;
+mod ede;
 mod ops;
 mod pipeline;
 mod policy;

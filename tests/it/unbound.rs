@@ -199,7 +199,33 @@ fn unbound_wrong_pin_gives_servfail() {
             !out.contains("192.0.2.1"),
             "an upstream with the wrong key was used over {transport:?}:\n{out}"
         );
+        // The SERVFAIL says why (RFC 8914) to a client that sends EDNS, as kdig prints it.
+        let mut cmd = Command::new(&tools.kdig);
+        cmd.args(["@127.0.0.1", "-p", &proxy.port.to_string()])
+            .args(["+timeout=3", "+retry=1", "+edns"])
+            .arg(match transport {
+                Transport::Udp => "+notcp",
+                Transport::Tcp => "+tcp",
+            })
+            .args(["www.example", "A"]);
+        let out = run(&mut cmd);
+        assert_status(&out, "SERVFAIL");
+        assert!(
+            out.contains("EDE: 22 (No Reachable Authority)")
+                && out.contains("upstream authentication failed: SPKI pin mismatch"),
+            "no Extended DNS Error in kdig's output over {transport:?}:\n{out}"
+        );
     }
+    // dig prints it too.
+    let out = run(Command::new("dig")
+        .args(["@127.0.0.1", "-p", &proxy.port.to_string()])
+        .args(["+time=3", "+tries=1", "www.example", "A"]));
+    assert_status(&out, "SERVFAIL");
+    assert!(
+        out.contains("EDE: 22 (No Reachable Authority)")
+            && out.contains("upstream authentication failed: SPKI pin mismatch"),
+        "no Extended DNS Error in dig's output:\n{out}"
+    );
     let log = proxy.log();
     assert!(
         log.contains("pin mismatch"),
