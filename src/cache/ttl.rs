@@ -16,9 +16,20 @@ pub const STALE_TTL: u32 = 30;
 /// clamped value (4).
 const TTL_RECORD: usize = 6;
 
+/// A TTL as received: RFC 2181 §8 makes it a 31-bit number, and a value with the most
+/// significant bit set counts as 0.
+fn received(ttl: u32) -> u32 {
+    if ttl >= 1 << 31 {
+        0
+    } else {
+        ttl
+    }
+}
+
 /// Whether an answer may be cached, and for how long: the clamped lifetime (seconds) and
 /// the TTL fields to rewrite on hits. TC answers, TTL 0, rcodes other than NOERROR,
-/// NXDOMAIN and SERVFAIL, and negative answers without an SOA are not cached.
+/// NXDOMAIN and SERVFAIL, and negative answers without an SOA are not cached. Every TTL
+/// read (records of all sections, the SOA's MINIMUM) goes through [`received`].
 pub fn cacheable(msg: &[u8], s: &CacheSettings) -> Option<(u32, Vec<(u32, u32)>)> {
     let mut r = Reader::new(msg);
     let header = Header::read(&mut r).ok()?;
@@ -44,17 +55,18 @@ pub fn cacheable(msg: &[u8], s: &CacheSettings) -> Option<(u32, Vec<(u32, u32)>)
             if rec.rtype == TYPE_OPT {
                 continue;
             }
+            let ttl = received(rec.ttl);
             if section == 1 && rec.rtype == TYPE_SOA {
                 // RFC 2308 §5: the negative TTL is the smaller of the SOA's TTL and MINIMUM.
                 let minimum = msg
                     .get(rec.rdata_end.checked_sub(4)?..rec.rdata_end)
                     .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))?;
-                negative_ttl = Some(rec.ttl.min(minimum));
+                negative_ttl = Some(ttl.min(received(minimum)));
             }
             if section < 2 {
-                min_ttl = min_ttl.min(rec.ttl);
+                min_ttl = min_ttl.min(ttl);
             }
-            ttls.push((u32::try_from(rec.ttl_at).ok()?, clamp(rec.ttl)));
+            ttls.push((u32::try_from(rec.ttl_at).ok()?, clamp(ttl)));
         }
     }
     let negative = rcode == 3 || header.ancount == 0;
@@ -162,5 +174,54 @@ mod tests {
         };
         assert_eq!(cacheable(&answer(&q, 0, 10, 1), &clamped).unwrap().0, 50);
         assert_eq!(cacheable(&answer(&q, 0, 1000, 1), &clamped).unwrap().0, 100);
+    }
+
+    /// `msg` with one more record, of type `rtype` and TTL `ttl`, in its last section
+    /// (`section`: 1 authority, 2 additional), owned by the question name.
+    fn with_record(mut msg: Vec<u8>, section: usize, rtype: u16, ttl: u32) -> Vec<u8> {
+        let count_at = 6 + 2 * section;
+        let count = u16::from_be_bytes([msg[count_at], msg[count_at + 1]]) + 1;
+        msg[count_at..count_at + 2].copy_from_slice(&count.to_be_bytes());
+        msg.extend([0xC0, 0x0C]);
+        msg.extend(rtype.to_be_bytes());
+        msg.extend([0, 1]);
+        msg.extend(ttl.to_be_bytes());
+        msg.extend([0, 4, 192, 0, 2, 9]);
+        msg
+    }
+
+    #[test]
+    fn ttls_of_2_pow_31_or_more_count_as_zero() {
+        // RFC 2181 §8.
+        let s = settings();
+        let q = query(b"\x03www\x07example\x00", 1);
+        for ttl in [0x8000_0000, 0xFFFF_FFFE, u32::MAX] {
+            assert!(
+                cacheable(&answer(&q, 0, ttl, 1), &s).is_none(),
+                "answer {ttl:#x}"
+            );
+            // An NS record in the authority section of a positive answer.
+            let ns = with_record(answer(&q, 0, 300, 1), 1, 2, ttl);
+            assert!(cacheable(&ns, &s).is_none(), "authority {ttl:#x}");
+            // The SOA's own TTL, and its MINIMUM, in a negative answer.
+            assert!(
+                cacheable(&nxdomain(&q, ttl, 60), &s).is_none(),
+                "SOA TTL {ttl:#x}"
+            );
+            assert!(
+                cacheable(&nxdomain(&q, 3600, ttl), &s).is_none(),
+                "MINIMUM {ttl:#x}"
+            );
+            // An additional record is served with TTL 0 (raised to the minimum), not the
+            // maximum.
+            let extra = with_record(answer(&q, 0, 300, 1), 2, 1, ttl);
+            let (lifetime, ttls) = cacheable(&extra, &s).unwrap();
+            assert_eq!((lifetime, ttls[1].1), (300, 0), "additional {ttl:#x}");
+            let raised = CacheSettings { min_ttl: 5, ..s };
+            assert_eq!(cacheable(&extra, &raised).unwrap().1[1].1, 5);
+        }
+        // The largest valid TTL is still a TTL (clamped to the maximum).
+        let largest = answer(&q, 0, 0x7FFF_FFFF, 1);
+        assert_eq!(cacheable(&largest, &s).unwrap().0, s.max_ttl);
     }
 }

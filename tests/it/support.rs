@@ -142,6 +142,8 @@ pub enum Behavior {
     AnswerWithKeepalive(u16),
     /// Answer NXDOMAIN with an SOA (TTL 3600, MINIMUM 60) in the authority section.
     NxDomain,
+    /// Answer as `Answer` does, with this TTL on the A record.
+    AnswerWithTtl(u32),
 }
 
 /// What the fake upstream saw.
@@ -313,6 +315,13 @@ async fn serve_conn<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
                 r[10..12].copy_from_slice(&[0, 1]);
                 r.extend([0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 6, 0, 11, 0, 2]);
                 r.extend(units.to_be_bytes());
+                vec![r]
+            }
+            Behavior::AnswerWithTtl(ttl) => {
+                let mut r = answer_for(&q, 1);
+                // The record ends with TTL, RDLENGTH and 4 octets of RDATA.
+                let at = r.len() - 10;
+                r[at..at + 4].copy_from_slice(&ttl.to_be_bytes());
                 vec![r]
             }
             Behavior::SlowAnswer(ms) => {
