@@ -240,7 +240,7 @@ impl Forwarder {
                 stale: None,
             });
         };
-        let key = CacheKey::of(query);
+        let key = CacheKey::of(query, self.privacy.keep_ecs);
         let stale = match cache.lookup(&key, query, Instant::now()) {
             Lookup::Fresh(answer, prefetch) => {
                 self.metrics.cache_hits.inc();

@@ -94,7 +94,7 @@ mod tests {
     #[test]
     fn a_leader_without_followers_copies_nothing_and_frees_the_key() {
         let cache = Arc::new(Cache::new(settings()));
-        let key = CacheKey::of(&query(b"\x01a\x00", 1));
+        let key = CacheKey::of(&query(b"\x01a\x00", 1), false);
         let Flight::Leader(leader) = cache.join(&key) else {
             panic!("first is leader")
         };
@@ -106,7 +106,7 @@ mod tests {
     async fn concurrent_misses_coalesce() {
         let cache = Arc::new(Cache::new(settings()));
         let q = query(b"\x01a\x00", 1);
-        let key = CacheKey::of(&q);
+        let key = CacheKey::of(&q, false);
         let Flight::Leader(leader) = cache.join(&key) else {
             panic!("first is leader")
         };

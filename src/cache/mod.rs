@@ -23,7 +23,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::dns::edns::own_subnet_echo;
 use crate::dns::query::ValidQuery;
+use crate::dns::Rcode;
 
 pub use flight::{Flight, Leader, Shared};
 pub use key::CacheKey;
@@ -163,7 +165,22 @@ impl Cache {
     /// Stores `msg` (an answer for `query`) if it may be cached, and returns the answer the
     /// client should get: with the TTLs as the cache will serve them (clamped to
     /// `--cache-min-ttl`/`--cache-max-ttl`, negative answers at their negative TTL).
-    pub fn insert(&self, key: CacheKey, msg: Vec<u8>, query: &ValidQuery, now: Instant) -> Vec<u8> {
+    ///
+    /// When the client's ECS was forwarded, the answer's ECS option first becomes the
+    /// client's own ([`own_subnet_echo`]); an answer whose ECS belongs to another subnet is
+    /// dropped (RFC 7871 §7.3) and the client gets SERVFAIL, never cached. Either way the
+    /// answer returned is fit for every client with this key: they sent the same ECS.
+    pub fn insert(
+        &self,
+        key: CacheKey,
+        mut msg: Vec<u8>,
+        query: &ValidQuery,
+        now: Instant,
+    ) -> Vec<u8> {
+        if key.forwards_subnet() && own_subnet_echo(&mut msg, query).is_err() {
+            tracing::debug!("answer dropped: its ECS is not the client's (RFC 7871 §7.3)");
+            return query.error_answer(Rcode::ServFail);
+        }
         let Some((lifetime, ttls)) = cacheable(&msg, &self.settings) else {
             return msg;
         };
@@ -210,6 +227,30 @@ mod fixtures {
         validate(&m).unwrap()
     }
 
+    /// A query for `name` with an OPT carrying the ECS option `ecs` (its data).
+    pub fn query_with_ecs(name: &[u8], id: u16, ecs: &[u8]) -> ValidQuery {
+        let mut m = query(name, id).bytes().to_vec();
+        m[11] = 1;
+        m.extend([0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
+        m.extend((ecs.len() as u16 + 4).to_be_bytes());
+        m.extend([0, 8]);
+        m.extend((ecs.len() as u16).to_be_bytes());
+        m.extend(ecs);
+        validate(&m).unwrap()
+    }
+
+    /// `answer(q, 0, ttl, 1)` with an OPT echoing the ECS option `ecs` (its data).
+    pub fn answer_with_ecs(q: &ValidQuery, ttl: u32, ecs: &[u8]) -> Vec<u8> {
+        let mut m = answer(q, 0, ttl, 1);
+        m[11] = 1;
+        m.extend([0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
+        m.extend((ecs.len() as u16 + 4).to_be_bytes());
+        m.extend([0, 8]);
+        m.extend((ecs.len() as u16).to_be_bytes());
+        m.extend(ecs);
+        m
+    }
+
     pub fn answer(q: &ValidQuery, rcode: u8, ttl: u32, count: u16) -> Vec<u8> {
         let mut m = q.bytes()[..12].to_vec();
         m[2] |= 0x80;
@@ -245,7 +286,8 @@ mod fixtures {
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{answer, query, settings, ttl_of_first_answer};
+    use super::fixtures::ttl_of_first_answer;
+    use super::fixtures::{answer, answer_with_ecs, query, query_with_ecs, settings};
     use super::*;
     use std::sync::Arc;
 
@@ -253,12 +295,12 @@ mod tests {
     async fn hit_rewrites_id_case_and_ttl_then_expires() {
         let cache = Arc::new(Cache::new(settings()));
         let q = query(b"\x03www\x07example\x00", 1);
-        let key = CacheKey::of(&q);
+        let key = CacheKey::of(&q, false);
         cache.insert(key.clone(), answer(&q, 0, 300, 1), &q, Instant::now());
         assert_eq!(cache.len(), 1);
         tokio::time::advance(Duration::from_secs(100)).await;
         let q2 = query(b"\x03WWW\x07Example\x00", 2);
-        assert_eq!(CacheKey::of(&q2), key);
+        assert_eq!(CacheKey::of(&q2, false), key);
         let Lookup::Fresh(hit, prefetch) = cache.lookup(&key, &q2, Instant::now()) else {
             panic!("miss")
         };
@@ -276,5 +318,32 @@ mod tests {
             panic!("not stale")
         };
         assert_eq!(ttl_of_first_answer(&stale, &q2), STALE_TTL);
+    }
+
+    #[test]
+    fn a_forwarded_subnet_is_echoed_as_the_clients_own_or_the_answer_dropped() {
+        let cache = Cache::new(settings());
+        let now = Instant::now();
+        let mine = [0, 1, 24, 0, 198, 51, 100];
+        let q = query_with_ecs(b"\x01e\x00", 1, &mine);
+        let key = CacheKey::of(&q, true);
+        // RFC 7871 §7.3: an echo of another subnet drops the whole answer.
+        let foreign = answer_with_ecs(&q, 300, &[0, 1, 24, 24, 203, 0, 113]);
+        let got = cache.insert(key.clone(), foreign, &q, now);
+        assert_eq!(got[3] & 0x0F, 2, "SERVFAIL");
+        assert!(cache.is_empty());
+        // The client's own, with a scope: cached for that subnet, served as sent.
+        let own = answer_with_ecs(&q, 300, &[0, 1, 24, 24, 198, 51, 100]);
+        let got = cache.insert(key.clone(), own.clone(), &q, now);
+        assert_eq!(got, own);
+        let q2 = query_with_ecs(b"\x01e\x00", 2, &mine);
+        let Lookup::Fresh(hit, _) = cache.lookup(&CacheKey::of(&q2, true), &q2, now) else {
+            panic!("miss")
+        };
+        assert_eq!(&hit[2..], &own[2..]);
+        // Not forwarded: the echo is not looked at (behaviour without --keep-ecs).
+        let plain = CacheKey::of(&q, false);
+        let foreign = answer_with_ecs(&q, 300, &[0, 1, 24, 24, 203, 0, 113]);
+        assert_eq!(cache.insert(plain, foreign.clone(), &q, now), foreign);
     }
 }

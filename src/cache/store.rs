@@ -13,8 +13,8 @@ use super::CacheKey;
 /// Bytes of one block of entry data (smaller if the shard's byte budget is smaller).
 pub(super) const BLOCK: usize = 64 * 1024;
 
-/// One stored answer. Its bytes live in the shard's blocks (see [`Store`]): the key's name,
-/// then the message, then a 6-octet record per TTL field to rewrite on hits (the field's
+/// One stored answer. Its bytes live in the shard's blocks (see [`Store`]): the key's name
+/// (and ECS), then the message, then a 6-octet record per TTL field to rewrite on hits (the field's
 /// offset in the message, 2 octets, and its stored clamped value, 4 octets).
 pub(super) struct Entry {
     hash: u64,
@@ -29,7 +29,8 @@ pub(super) struct Entry {
     msg_len: u16,
     qtype: u16,
     qclass: u16,
-    name_len: u8,
+    /// Octets of the key's name (and ECS) before the message.
+    key_len: u16,
     bits: u8,
     /// A refresh of this entry has been started.
     pub(super) prefetching: bool,
@@ -48,9 +49,10 @@ pub(super) struct Stamp {
 /// The bytes an entry stores, in the layout [`Entry`] describes.
 pub(super) fn entry_bytes(key: &CacheKey, msg: &[u8], ttls: &[(u32, u32)]) -> Option<Vec<u8>> {
     u16::try_from(msg.len()).ok()?;
-    u8::try_from(key.name.len()).ok()?;
-    let mut data = Vec::with_capacity(key.name.len() + msg.len() + ttl_records_len(ttls));
-    data.extend_from_slice(&key.name);
+    u16::try_from(key.name_and_subnet.len()).ok()?;
+    let key_len = key.name_and_subnet.len();
+    let mut data = Vec::with_capacity(key_len + msg.len() + ttl_records_len(ttls));
+    data.extend_from_slice(&key.name_and_subnet);
     data.extend_from_slice(msg);
     push_ttl_records(&mut data, ttls)?;
     Some(data)
@@ -62,7 +64,7 @@ impl Entry {
             && self.qtype == key.qtype
             && self.qclass == key.qclass
             && self.bits == key.bits
-            && data.get(..usize::from(self.name_len)) == Some(&key.name[..])
+            && data.get(..usize::from(self.key_len)) == Some(&key.name_and_subnet[..])
     }
 
     pub(super) fn lifetime_ms(&self) -> u64 {
@@ -82,7 +84,7 @@ impl Entry {
         now_ms: u64,
         ttl_override: Option<u32>,
     ) -> Vec<u8> {
-        let msg_start = usize::from(self.name_len);
+        let msg_start = usize::from(self.key_len);
         let msg_end = msg_start + usize::from(self.msg_len);
         let elapsed =
             u32::try_from(now_ms.saturating_sub(self.stored_ms) / 1000).unwrap_or(u32::MAX);
@@ -271,7 +273,7 @@ impl Store {
             msg_len: stamp.msg_len,
             qtype: key.qtype,
             qclass: key.qclass,
-            name_len: key.name.len() as u8,
+            key_len: key.name_and_subnet.len() as u16,
             bits: key.bits,
             prefetching: false,
         };
@@ -307,7 +309,7 @@ mod tests {
         for i in 0..500u32 {
             let name = format!("\x04n{:03}\x00", i % 1000);
             let q = query(name.as_bytes(), 1);
-            cache.insert(CacheKey::of(&q), answer(&q, 0, 300, 1), &q, now);
+            cache.insert(CacheKey::of(&q, false), answer(&q, 0, 300, 1), &q, now);
         }
         assert!(cache.len() <= SHARDS * 2);
     }
@@ -317,10 +319,10 @@ mod tests {
         let cache = Cache::new(settings());
         let q = query(b"\x01r\x00", 1);
         let now = Instant::now();
-        cache.insert(CacheKey::of(&q), answer(&q, 0, 300, 1), &q, now);
-        cache.insert(CacheKey::of(&q), answer(&q, 0, 100, 1), &q, now);
+        cache.insert(CacheKey::of(&q, false), answer(&q, 0, 300, 1), &q, now);
+        cache.insert(CacheKey::of(&q, false), answer(&q, 0, 100, 1), &q, now);
         assert_eq!(cache.len(), 1);
-        let Lookup::Fresh(hit, _) = cache.lookup(&CacheKey::of(&q), &q, now) else {
+        let Lookup::Fresh(hit, _) = cache.lookup(&CacheKey::of(&q, false), &q, now) else {
             panic!("miss")
         };
         assert_eq!(ttl_of_first_answer(&hit, &q), 100);
@@ -338,7 +340,7 @@ mod tests {
         let names: Vec<String> = (0..400u32).map(|i| format!("\x05n{i:04}\x00")).collect();
         for name in &names {
             let q = query(name.as_bytes(), 1);
-            cache.insert(CacheKey::of(&q), answer(&q, 0, 300, 1), &q, now);
+            cache.insert(CacheKey::of(&q, false), answer(&q, 0, 300, 1), &q, now);
         }
         for shard in cache.shards.iter() {
             assert!(shard.lock_store().bytes <= 400);
@@ -346,12 +348,12 @@ mod tests {
         assert!(cache.len() < 400 && !cache.is_empty());
         let last = query(names[399].as_bytes(), 1);
         assert!(matches!(
-            cache.lookup(&CacheKey::of(&last), &last, now),
+            cache.lookup(&CacheKey::of(&last, false), &last, now),
             Lookup::Fresh(..)
         ));
         let first = query(names[0].as_bytes(), 1);
         assert!(matches!(
-            cache.lookup(&CacheKey::of(&first), &first, now),
+            cache.lookup(&CacheKey::of(&first, false), &first, now),
             Lookup::Miss
         ));
     }
@@ -367,7 +369,7 @@ mod tests {
         for i in 0..20_000u32 {
             let name = format!("\x06c{i:05}\x00");
             let q = query(name.as_bytes(), 1);
-            cache.insert(CacheKey::of(&q), answer(&q, 0, 300, 1), &q, now);
+            cache.insert(CacheKey::of(&q, false), answer(&q, 0, 300, 1), &q, now);
         }
         for shard in cache.shards.iter() {
             let store = shard.lock_store();
@@ -386,7 +388,7 @@ mod tests {
             assert_eq!(live, store.table.len());
         }
         let q = query(b"\x06c19999\x00", 7);
-        let Lookup::Fresh(hit, _) = cache.lookup(&CacheKey::of(&q), &q, now) else {
+        let Lookup::Fresh(hit, _) = cache.lookup(&CacheKey::of(&q, false), &q, now) else {
             panic!("the newest entry is served")
         };
         assert_eq!(&hit[..2], &[0, 7]);
@@ -435,7 +437,7 @@ mod mem_probe {
             a[2] |= 0x80;
             a[7] = 1;
             a.extend([0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 1, 0x2C, 0, 4, 192, 0, 2, 1]);
-            cache.insert(CacheKey::of(&q), a, &q, now);
+            cache.insert(CacheKey::of(&q, false), a, &q, now);
         }
         eprintln!("entries {} rss delta {} kB", cache.len(), rss_kb() - before);
     }
