@@ -30,7 +30,7 @@ use crate::cache::{client_view, Cache, CacheKey, Flight, Lookup, Shared};
 use crate::config::ZoneConfig;
 use crate::dns::answer::{restore_client_view, truncated_answer};
 use crate::dns::ede::{self, Cause};
-use crate::dns::edns::{answer_for_client, upstream_query, Privacy};
+use crate::dns::edns::{answer_for_client, own_subnet_echo, upstream_query, Privacy};
 use crate::dns::header::{self, Glance};
 use crate::dns::query::{validate, Rejection, ValidQuery};
 use crate::dns::Rcode;
@@ -343,7 +343,7 @@ impl Forwarder {
         let (key, stale) = match &self.cache {
             None => (None, None),
             Some(cache) => {
-                let key = CacheKey::of(&query);
+                let key = CacheKey::of(&query, self.privacy.keep_ecs);
                 match cache.lookup(&key, &query, Instant::now()) {
                     Lookup::Fresh(answer, prefetch) => {
                         self.metrics.cache_hits.inc();
@@ -410,6 +410,11 @@ impl Forwarder {
             Ok((mut reply, info)) => {
                 restore_client_view(&mut reply, &info, query);
                 answer_for_client(&mut reply, &info, query.edns().is_some());
+                // RFC 7871 §7.3: with ECS forwarded, the client sees its own subnet or none,
+                // whether or not the answer passes through the cache.
+                if self.privacy.keep_ecs && own_subnet_echo(&mut reply, query).is_err() {
+                    return Err(Cause::ForeignSubnet);
+                }
                 self.metrics.answered.inc();
                 Ok(reply)
             }

@@ -21,6 +21,8 @@ pub enum Cause {
     NoUpstream,
     /// A local zone's server did not answer.
     LocalZoneFailed,
+    /// The upstream's answer echoed another client subnet (ECS forwarded, RFC 7871 §7.3).
+    ForeignSubnet,
     /// Too many queries already wait for upstreams (`--max-pending`).
     Busy,
     /// Every upstream failed; an expired answer was served (RFC 8767).
@@ -43,7 +45,7 @@ impl Cause {
         match self {
             Cause::UpstreamAuth(_) | Cause::UpstreamTimeout | Cause::NoUpstream => 22,
             Cause::UpstreamUnreachable | Cause::LocalZoneFailed => 23,
-            Cause::Busy | Cause::RateLimited | Cause::Malformed(_) => 0,
+            Cause::Busy | Cause::RateLimited | Cause::Malformed(_) | Cause::ForeignSubnet => 0,
             Cause::Stale => 3,
             Cause::StaleNxDomain => 19,
             Cause::Prohibited => 18,
@@ -75,6 +77,7 @@ impl Cause {
             Cause::NoUpstream => "no upstream available",
             Cause::LocalZoneFailed => "local zone server did not answer",
             Cause::Busy => "too many queries pending",
+            Cause::ForeignSubnet => "upstream answer tailored to another client subnet",
             Cause::Stale | Cause::StaleNxDomain => "upstreams failed; serving a stale answer",
             Cause::Prohibited => "client not in the allow list",
             Cause::RateLimited => "client over its rate limit",

@@ -1,4 +1,5 @@
-//! The cache seen from outside: hits, coalesced misses, negative caching, serve-stale.
+//! The cache seen from outside: hits, coalesced misses, negative caching, serve-stale,
+//! TTLs out of range.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -122,4 +123,22 @@ async fn serve_stale_when_every_upstream_fails() {
     assert_eq!(proxy.metrics.cache_stale.get(), 1);
     // Without serve-stale the same situation is SERVFAIL: a name never cached.
     assert_servfail(&proxy, "other.example").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_of_2_pow_31_counts_as_zero_and_is_not_cached() {
+    // RFC 2181 §8: a TTL with the top bit set counts as 0, so the answer is not cached
+    // (it would otherwise be kept for the maximum TTL, a day).
+    let (_r, up, proxy) =
+        cached_proxy(Behavior::AnswerWithTtl(0x8000_0000), cache_settings()).await;
+    for id in 1..=2 {
+        let reply = udp_exchange(proxy.addr, &query(id, "www.example", 1, None), WAIT)
+            .await
+            .unwrap();
+        let m = parse(&reply);
+        assert_eq!(m.response_code(), ResponseCode::NoError);
+        assert_eq!(a_records(&m).len(), 1);
+    }
+    assert_eq!(up.seen.queries.load(Ordering::SeqCst), 2);
+    assert_eq!(proxy.metrics.cache_hits.get(), 0);
 }

@@ -144,6 +144,11 @@ pub enum Behavior {
     NxDomain,
     /// Answer with an OPT record carrying an Extended DNS Error (INFO-CODE 6, "signed").
     AnswerWithEde,
+    /// Answer as `Answer` does, with this TTL on the A record.
+    AnswerWithTtl(u32),
+    /// After `delay_ms`, answer tailored to the query's ECS (RFC 7871), as a CDN does:
+    /// see [`tailored_answer`].
+    EchoEcs { scope: u8, delay_ms: u64 },
 }
 
 /// What the fake upstream saw.
@@ -324,6 +329,17 @@ async fn serve_conn<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
                 r.extend(b"signed");
                 vec![r]
             }
+            Behavior::AnswerWithTtl(ttl) => {
+                let mut r = answer_for(&q, 1);
+                // The record ends with TTL, RDLENGTH and 4 octets of RDATA.
+                let at = r.len() - 10;
+                r[at..at + 4].copy_from_slice(&ttl.to_be_bytes());
+                vec![r]
+            }
+            Behavior::EchoEcs { scope, delay_ms } => {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                vec![tailored_answer(&q, scope)]
+            }
             Behavior::SlowAnswer(ms) => {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 vec![answer_for(&q, 1)]
@@ -398,6 +414,29 @@ pub fn answer_for(q: &[u8], count: u16) -> Vec<u8> {
     for i in 0..count {
         r.extend([0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 1, 0x2C, 0, 4, 192, 0, 2]);
         r.push(octet.wrapping_add(i as u8));
+    }
+    r
+}
+
+/// An answer to `q` tailored to its ECS option, if it has one: the A record's last octet is
+/// the last octet of the ECS address, and the option comes back in an OPT record with
+/// SCOPE PREFIX-LENGTH `scope`. Without ECS, the answer of [`answer_for`].
+pub fn tailored_answer(q: &[u8], scope: u8) -> Vec<u8> {
+    let valid = strictdot::dns::query::validate(q).expect("fake upstream got a valid query");
+    let ecs = valid.edns().and_then(|e| {
+        strictdot::dns::edns::options_iter(&q[e.options_start..e.record_end])
+            .find(|(code, _)| *code == 8)
+            .map(|(_, option)| option.to_vec())
+    });
+    let mut r = answer_for(q, 1);
+    if let Some(mut ecs) = ecs {
+        let last = r.len() - 1;
+        r[last] = *ecs.last().unwrap();
+        ecs[7] = scope;
+        r[10..12].copy_from_slice(&[0, 1]);
+        r.extend([0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
+        r.extend((ecs.len() as u16).to_be_bytes());
+        r.extend(ecs);
     }
     r
 }
