@@ -31,6 +31,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends libcap2-bin \
  && getcap /strictdot | grep -q cap_net_bind_service
 
 FROM scratch
+LABEL org.opencontainers.image.title="strictdot" \
+      org.opencontainers.image.description="A strict DNS-to-DNS-over-TLS forwarder (RFC 7858, RFC 8310 strict privacy profile)" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="0.1.0"
 COPY --from=build /strictdot /strictdot
 COPY policy /etc/strictdot/
 USER 65532:65532
