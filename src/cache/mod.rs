@@ -205,6 +205,7 @@ impl Cache {
 #[cfg(test)]
 mod fixtures {
     use super::*;
+    use crate::dns::builder::QueryBuilder;
     use crate::dns::query::validate;
 
     pub fn settings() -> CacheSettings {
@@ -219,24 +220,19 @@ mod fixtures {
         }
     }
 
+    /// The dotted text of a wire-form name, for the shared query builder.
+    fn text(name: &[u8]) -> String {
+        crate::dns::name_to_text(name)
+    }
+
     pub fn query(name: &[u8], id: u16) -> ValidQuery {
-        let mut m = id.to_be_bytes().to_vec();
-        m.extend([0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-        m.extend(name);
-        m.extend([0, 1, 0, 1]);
-        validate(&m).unwrap()
+        validate(&QueryBuilder::new(&text(name), 1).id(id).build()).unwrap()
     }
 
     /// A query for `name` with an OPT carrying the ECS option `ecs` (its data).
     pub fn query_with_ecs(name: &[u8], id: u16, ecs: &[u8]) -> ValidQuery {
-        let mut m = query(name, id).bytes().to_vec();
-        m[11] = 1;
-        m.extend([0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
-        m.extend((ecs.len() as u16 + 4).to_be_bytes());
-        m.extend([0, 8]);
-        m.extend((ecs.len() as u16).to_be_bytes());
-        m.extend(ecs);
-        validate(&m).unwrap()
+        let q = QueryBuilder::new(&text(name), 1).id(id).option(8, ecs);
+        validate(&q.build()).unwrap()
     }
 
     /// `answer(q, 0, ttl, 1)` with an OPT echoing the ECS option `ecs` (its data).

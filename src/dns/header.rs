@@ -191,12 +191,8 @@ mod tests {
     use super::*;
 
     fn plain(edns: bool) -> Vec<u8> {
-        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns)];
-        m.extend(b"\x03www\x07example\x00\x00\x01\x00\x01");
-        if edns {
-            m.extend([0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0]);
-        }
-        m
+        let q = crate::dns::builder::QueryBuilder::new("www.example", 1).id(0x1234);
+        if edns { q.dnssec_ok() } else { q }.build()
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! [`reader::Reader`].
 
 pub mod answer;
+pub mod builder;
 pub mod ede;
 pub mod edns;
 pub mod header;

@@ -47,11 +47,14 @@ pub fn pad(answer: &mut Vec<u8>, dnssec_ok: bool) -> bool {
 mod tests {
     use super::*;
 
+    /// A query whose OPT record carries exactly `options` (raw option bytes).
     fn query(options: &[u8]) -> Vec<u8> {
-        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
-        m.extend(b"\x03www\x07example\x00\x00\x01\x00\x01");
-        m.extend([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
-        m.extend((options.len() as u16).to_be_bytes());
+        let mut m = crate::dns::builder::QueryBuilder::new("www.example", 1)
+            .id(0x1234)
+            .edns(1232)
+            .build();
+        let at = m.len() - 2;
+        m[at..].copy_from_slice(&(options.len() as u16).to_be_bytes());
         m.extend(options);
         m
     }

@@ -323,17 +323,13 @@ mod tests {
 
     /// A query for www.example. A IN, optionally with an OPT record.
     pub(crate) fn query(id: u16, edns: Option<(u16, u8, bool)>) -> Vec<u8> {
-        let mut m = Vec::new();
-        m.extend(id.to_be_bytes());
-        m.extend([0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
-        m.extend(b"\x03www\x07example\x00\x00\x01\x00\x01");
-        if let Some((size, version, dnssec_ok)) = edns {
-            m.push(0);
-            m.extend(TYPE_OPT.to_be_bytes());
-            m.extend(size.to_be_bytes());
-            m.extend([0, version, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+        let q = crate::dns::builder::QueryBuilder::new("www.example", 1).id(id);
+        match edns {
+            Some((size, version, true)) => q.edns(size).edns_version(version).dnssec_ok(),
+            Some((size, version, false)) => q.edns(size).edns_version(version),
+            None => q,
         }
-        m
+        .build()
     }
 
     fn rcode_of(rej: Rejection) -> Rcode {

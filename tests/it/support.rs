@@ -14,6 +14,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use strictdot::config::Config;
+pub use strictdot::dns::builder::QueryBuilder;
 use strictdot::pin::Pin;
 use strictdot::upstream::pool::UpstreamConfig;
 use strictdot::upstream::verify::AuthMode;
@@ -557,22 +558,11 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 /// A query for `name` (dotted, no trailing dot) of type `qtype`, with an OPT record
 /// advertising `edns` octets if given.
 pub fn query(id: u16, name: &str, qtype: u16, edns: Option<u16>) -> Vec<u8> {
-    let mut m = id.to_be_bytes().to_vec();
-    m.extend([0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
-    for label in name.split('.').filter(|l| !l.is_empty()) {
-        m.push(label.len() as u8);
-        m.extend(label.as_bytes());
+    let q = QueryBuilder::new(name, qtype).id(id);
+    match edns {
+        Some(size) => q.edns(size).build(),
+        None => q.build(),
     }
-    m.push(0);
-    m.extend(qtype.to_be_bytes());
-    m.extend([0, 1]);
-    if let Some(size) = edns {
-        m.push(0);
-        m.extend(41u16.to_be_bytes());
-        m.extend(size.to_be_bytes());
-        m.extend([0, 0, 0, 0, 0, 0]);
-    }
-    m
 }
 
 /// Sends `msg` over UDP and waits up to `wait` for one reply.
