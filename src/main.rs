@@ -4,20 +4,31 @@
 
 use std::process::ExitCode;
 
-use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
-use strictdot::cli::{Cli, Command, LogFormat, LogLevel, ProxyArgs};
-use strictdot::config::{Config, ConfigError};
+use clap::Parser;
+use strictdot::cli::{Cli, Command};
+use strictdot::config::{
+    Config, ConfigError, Layer, LogFormat, LogLevel, ProcessEnvironment, Sources,
+};
 use strictdot::{shutdown, Listeners, Server};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(c) => c,
-        Err(e) => e.exit(),
+    let cli = Cli::parse();
+    let env = match Layer::from_env(&ProcessEnvironment) {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("strictdot: error: {e}");
+            return ExitCode::from(2);
+        }
     };
-    init_logging(cli.proxy.log_level, cli.proxy.log_format);
+    let flags = cli.proxy.flags;
+    match Sources::new(flags.clone(), env.clone(), None).logging() {
+        Ok((level, format)) => init_logging(level, format),
+        Err(e) => {
+            eprintln!("strictdot: error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     match &cli.command {
         Some(Command::Pin(args)) => return strictdot::pin_cmd::main(args),
         Some(Command::Healthcheck(args)) => {
@@ -31,9 +42,12 @@ fn main() -> ExitCode {
             };
         }
         Some(Command::Check(args)) => {
-            let mut proxy = cli.proxy.clone();
-            proxy.policy = Some(args.policy.clone());
-            return match load_config(&proxy, &|_| false) {
+            let mut flags = Layer::default();
+            flags.set(
+                &strictdot::config::table::POLICY,
+                vec![args.policy.display().to_string()],
+            );
+            return match load_config(&flags, &env) {
                 Ok(config) => {
                     println!("policy {}: valid", args.policy.display());
                     print!("{}", config.describe());
@@ -47,8 +61,7 @@ fn main() -> ExitCode {
         }
         None => {}
     }
-    let explicit = move |id: &str| explicit_in(&matches, id);
-    let config = match load_config(&cli.proxy, &explicit) {
+    let config = match load_config(&flags, &env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("strictdot: error: {e}");
@@ -65,31 +78,16 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(serve(config, cli.proxy, Box::new(explicit)))
+    runtime.block_on(serve(config, flags, env))
 }
 
-/// Whether a flag was given on the command line or in the environment (policy files fill
-/// only the rest).
-fn explicit_in(matches: &ArgMatches, id: &str) -> bool {
-    matches!(
-        matches.value_source(id),
-        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-    )
+/// Reads the policy file the flags or the environment name, and merges every layer:
+/// default < policy < environment < flag.
+fn load_config(flags: &Layer, env: &Layer) -> Result<Config, ConfigError> {
+    Sources::read(flags.clone(), env.clone())?.load()
 }
 
-fn load_config(args: &ProxyArgs, explicit: &dyn Fn(&str) -> bool) -> Result<Config, ConfigError> {
-    let policy = match &args.policy {
-        Some(path) => Some(strictdot::policy::load(path)?),
-        None => None,
-    };
-    Config::from_args(args, policy.as_ref(), explicit)
-}
-
-async fn serve(
-    config: Config,
-    args: ProxyArgs,
-    explicit: Box<dyn Fn(&str) -> bool + Send + Sync>,
-) -> ExitCode {
+async fn serve(config: Config, flags: Layer, env: Layer) -> ExitCode {
     for u in &config.upstreams {
         tracing::info!(upstream = %u.name, address = %u.spec.addr, auth = %u.mode, "upstream configured");
     }
@@ -149,7 +147,7 @@ async fn serve(
     tokio::spawn(async move {
         let mut hups = shutdown::hangups();
         while hups.recv().await.is_some() {
-            match load_config(&args, &*explicit) {
+            match load_config(&flags, &env) {
                 Ok(next) => {
                     if let Err(e) = reloader.reload(&next) {
                         tracing::error!(error = %e, "reload refused; the old configuration stays");

@@ -78,6 +78,106 @@ fn bad_settings_exit_2_with_a_clear_line() {
     assert_config_error(&["--listen", "not-an-address"], "invalid");
 }
 
+/// Each message names the flag (or variable, or policy key), says what is accepted, and
+/// gives an example; these are the ones users tripped over.
+#[test]
+fn messages_name_the_setting_the_accepted_form_and_an_example() {
+    let run = |extra: &[&str], needles: &[&str]| {
+        let mut args = vec!["--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let out = strictdot(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        for needle in needles {
+            assert!(
+                stderr.contains(needle),
+                "{args:?}: expected '{needle}' in: {stderr}"
+            );
+        }
+        stderr.to_string()
+    };
+    run(
+        &["--timeout", "0"],
+        &[
+            "--timeout 0: out of range; expected a duration from 100ms to 60s",
+            "e.g. --timeout 4s",
+        ],
+    );
+    // Ranges that reach an hour take hours: 1h passes (the next problem is the upstream).
+    run(
+        &[
+            "--upstream-idle-timeout",
+            "1h",
+            "--upstream",
+            "127.0.0.1:853",
+        ],
+        &["has neither an authentication name"],
+    );
+    run(&["--upstream-idle-timeout", "2h"], &["100ms to 1h"]);
+    let stderr = run(
+        &["--rate-limit", "-1"],
+        &[
+            "--rate-limit -1: not a whole number",
+            "0 (off) to 10000000 queries per second",
+            "e.g. --rate-limit 1000",
+        ],
+    );
+    assert!(!stderr.contains("unexpected argument"), "{stderr}");
+    for bad in ["5359", "localhost:5359"] {
+        let out = strictdot(&["--listen", bad]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        for needle in [
+            &format!("--listen {bad}: invalid address")[..],
+            "IP:PORT",
+            "127.0.0.1:5359",
+            "[::1]:5359",
+        ] {
+            assert!(
+                stderr.contains(needle),
+                "--listen {bad}: expected '{needle}' in: {stderr}"
+            );
+        }
+    }
+    run(
+        &[
+            "--upstream",
+            "127.0.0.1:853#x.test",
+            "--pin-sha256",
+            "d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM",
+        ],
+        &["--pin-sha256 d6qz", "'=' padding", "strictdot pin"],
+    );
+}
+
+/// The same row gives the same message for a variable and a policy key.
+#[test]
+fn environment_and_policy_values_are_checked_by_the_same_row() {
+    let out = Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        .env_clear()
+        .env("STRICTDOT_LISTEN", "127.0.0.1:0")
+        .env("STRICTDOT_TIMEOUT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("STRICTDOT_TIMEOUT=0: out of range; expected a duration from 100ms to 60s")
+            && stderr.contains("e.g. STRICTDOT_TIMEOUT=4s"),
+        "{stderr}"
+    );
+    let policy = temp_file("limits.toml", b"[limits]\nrate_limit = 20000000\n");
+    let out = strictdot(&["check", "--policy", policy.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("policy limits.rate_limit = 20000000: out of range")
+            && stderr.contains("e.g. policy limits.rate_limit = 1000"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn pin_subcommand_reads_pem_file() {
     let root = ca("Pin Root");

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
-use strictdot::config::Config;
+use strictdot::config::{Config, Layer, Sources};
 
 use crate::support::*;
 
@@ -114,8 +114,7 @@ fn expired_pin_ignored_with_warning() {
     let text = "[[upstream]]\nname = \"x\"\naddress = \"192.0.2.1\"\nauth_name = \"x.test\"\n\
                 pins = [{ sha256 = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\", comment = \"old\", expires = \"2001-01-01\" }]\n";
     let policy = strictdot::policy::parse(text, "t").unwrap();
-    let args = parse_args(&[]);
-    let config = Config::from_args(&args, Some(&policy), &|_| false).unwrap();
+    let config = load(&[], policy).unwrap();
     assert!(config.upstreams[0].mode.pins().is_empty());
     assert!(
         config.warnings.iter().any(|w| w.contains("expired")),
@@ -124,19 +123,22 @@ fn expired_pin_ignored_with_warning() {
     );
 }
 
-fn parse_args(extra: &[&str]) -> strictdot::cli::ProxyArgs {
-    use clap::Parser;
+/// The configuration from these flags over `policy` (no environment).
+fn load(
+    flags: &[&str],
+    policy: strictdot::policy::Policy,
+) -> Result<Config, strictdot::config::ConfigError> {
     let mut argv = vec!["strictdot"];
-    argv.extend_from_slice(extra);
-    strictdot::cli::Cli::try_parse_from(argv).unwrap().proxy
+    argv.extend_from_slice(flags);
+    let flags = strictdot::cli::flags_from(argv).unwrap();
+    Sources::new(flags, Layer::default(), Some(policy)).load()
 }
 
 #[test]
 fn flags_override_the_policy() {
     let policy =
         strictdot::policy::parse("[limits]\ntimeout = \"2s\"\nrate_limit = 5\n", "t").unwrap();
-    let args = parse_args(&["--timeout", "3s"]);
-    let config = Config::from_args(&args, Some(&policy), &|id| id == "timeout").unwrap();
+    let config = load(&["--timeout", "3s"], policy).unwrap();
     assert_eq!(config.timeout, Duration::from_secs(3));
     assert_eq!(config.rate_limit.unwrap().qps.get(), 5);
 }
@@ -177,9 +179,7 @@ async fn local_zone_goes_to_the_local_server_in_plain_dns() {
     )
     .unwrap();
     let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.zones = Config::from_args(&parse_args(&[]), Some(&policy), &|_| false)
-        .unwrap()
-        .zones;
+    c.zones = load(&[], policy).unwrap().zones;
     let proxy = start_proxy(c).await;
     let reply = udp_exchange(
         proxy.addr,

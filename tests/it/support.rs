@@ -421,16 +421,17 @@ pub fn upstream(addr: SocketAddr, name: Option<&str>, pins: Vec<Pin>) -> Upstrea
 
 /// A test configuration: short budget, given upstreams, extra CA certificates.
 pub fn config(upstreams: Vec<UpstreamConfig>, cas: &[&Issued]) -> Config {
-    let mut c = Config::new(upstreams);
-    c.extra_roots = cas.iter().map(|c| c.der()).collect();
-    c.timeout = Duration::from_millis(1500);
-    c.pool.connect_timeout = Duration::from_millis(750);
-    c.pool.backoff_base = Duration::from_millis(50);
-    c.pool.backoff_max = Duration::from_millis(200);
-    c.grace = Duration::from_millis(500);
-    // Most tests look at what reaches the upstream; the cache tests turn it on.
-    c.cache = None;
-    c
+    Config::builder()
+        .upstreams(upstreams)
+        .extra_roots(cas.iter().map(|c| c.der()).collect())
+        // Half of it, 750 ms, bounds each connect and handshake.
+        .timeout(Duration::from_millis(1500))
+        .backoff(Duration::from_millis(50), Duration::from_millis(200))
+        .grace(Duration::from_millis(500))
+        // Most tests look at what reaches the upstream; the cache tests turn it on.
+        .cache(None)
+        .build()
+        .expect("test configuration")
 }
 
 /// A test CA, an upstream serving a certificate for `dot.test` from it and behaving as

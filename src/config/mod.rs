@@ -1,0 +1,123 @@
+//! The configuration: one table of settings, one merge of the layers that set them, one
+//! validated [`Config`].
+//!
+//! ```text
+//! table.rs     one row per setting: flag, variable, policy key, default, bounds, unit, help
+//! parse.rs     one value's text -> its value, checked against its row, with the row's message
+//! merge.rs     the layers (default < policy file < environment < flag) -> a ConfigBuilder
+//! sealed.rs    the ConfigBuilder and the validated Config it builds
+//! describe.rs  the configuration in words (`strictdot check`) and the README's flag table
+//! ```
+//!
+//! Out-of-range settings are refused, never clamped.
+
+mod describe;
+pub mod merge;
+pub mod parse;
+mod sealed;
+pub mod table;
+
+use std::time::Duration;
+
+pub use describe::flag_table;
+pub use merge::{Environment, Found, Layer, ProcessEnvironment, Sources};
+pub use parse::Origin;
+pub use sealed::{Config, ConfigBuilder, TlsListenConfig, ZoneConfig};
+
+pub use crate::upstream::tls::read_pem_certs;
+
+/// How long past expiry an entry may still be served with `--serve-stale` (RFC 8767 §5
+/// suggests one to three days).
+pub const STALE_WINDOW: Duration = Duration::from_secs(86_400);
+
+/// Log formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Log verbosity levels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Errors and warnings (upstream failures).
+    Warn,
+    /// Start-up, upstream state changes.
+    Info,
+    /// Per-query outcomes (no names unless asked).
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+/// A configuration problem; strictdot refuses to start (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A setting's value does not parse or is out of range.
+    #[error("{at}: {problem}; expected {expected}, e.g. {example}")]
+    Setting {
+        /// The value as written, where it was written (`--timeout 0`).
+        at: String,
+        /// What is wrong with it.
+        problem: String,
+        /// What the setting accepts.
+        expected: String,
+        /// An example, written the same way.
+        example: String,
+    },
+    /// A setting that needs a value has none (the table gives every such setting a default).
+    #[error("--{0} has no value")]
+    Missing(&'static str),
+    /// An environment variable is not UTF-8.
+    #[error("{0} is not UTF-8")]
+    NotUtf8(&'static str),
+    /// A lower bound above its upper bound.
+    #[error("--{min} must be at most --{max}")]
+    MinAboveMax {
+        /// The lower bound's setting.
+        min: &'static str,
+        /// The upper bound's setting.
+        max: &'static str,
+    },
+    /// RFC 8310 strict profile: every upstream needs a name or a pin.
+    #[error("upstream {0} has neither an authentication name (#NAME) nor --pin-sha256; the strict profile refuses to run unauthenticated")]
+    NoAuthentication(String),
+    /// No upstream at all.
+    #[error("no upstream given")]
+    NoUpstream,
+    /// A CA file could not be used.
+    #[error("CA file {0}: {1}")]
+    CaFile(String, String),
+    /// No listen address.
+    #[error("no --listen address given")]
+    NoListener,
+    /// The policy file could not be read or parsed.
+    #[error("{0}")]
+    Policy(#[from] crate::policy::PolicyError),
+    /// A policy value does not parse.
+    #[error("policy: {key}: {message}")]
+    PolicyValue {
+        /// Where in the policy.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A zone forwards to a server that is not on this host or a private network.
+    #[error("zone {zone}: {addr} is not a loopback or private address; cleartext forwarding is only allowed to local servers")]
+    ZoneNotLocal {
+        /// The zone.
+        zone: String,
+        /// The address.
+        addr: String,
+    },
+    /// A zone lacks `unencrypted = true`.
+    #[error("zone {0}: forwarding is plain DNS; say so with `unencrypted = true`")]
+    ZoneNotMarked(String),
+    /// TLS listener settings are incomplete or unusable.
+    #[error("TLS listener: {0}")]
+    TlsListener(String),
+}
