@@ -17,7 +17,6 @@ use tokio::sync::watch;
 
 use crate::acl::Acl;
 use crate::cache::{client_view, Cache, CacheKey, Flight, Lookup, Shared};
-use crate::config::ZoneConfig;
 use crate::dns::answer::{restore_client_view, truncated_answer};
 use crate::dns::edns::{answer_for_client, upstream_query, Privacy};
 use crate::dns::query::flags;
@@ -25,7 +24,7 @@ use crate::dns::query::{validate, Rejection, ValidQuery};
 use crate::dns::Rcode;
 use crate::limiter::{Limiter, Verdict};
 use crate::metrics::Metrics;
-use crate::upstream::plain::{self, in_zone};
+use crate::upstream::plain::{self, in_zone, ZoneConfig};
 use crate::upstream::pool::Pool;
 
 /// What to do with one message from a client.

@@ -44,7 +44,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::forward::{Forwarder, Switch};
 use crate::metrics::Metrics;
 use crate::upstream::pool::Pool;
@@ -132,26 +132,25 @@ impl Generation {
         metrics: &Arc<Metrics>,
         tasks: &TaskTracker,
         cache: Option<Arc<cache::Cache>>,
-    ) -> Result<Generation, ConfigError> {
+    ) -> Generation {
         let stop = CancellationToken::new();
         let pool = Arc::new(Pool::new(
-            &config.upstreams,
-            &config.extra_roots,
-            config.pool,
+            config.endpoints(),
+            config.pool(),
             tasks.clone(),
             stop.clone(),
             metrics.clone(),
-        )?);
+        ));
         let limiter = config
-            .rate_limit
+            .rate_limit()
             .map(|settings| Arc::new(limiter::Limiter::new(settings)));
         let policy = forward::ClientPolicy {
-            acl: config.acl.clone(),
-            zones: config.zones.clone(),
+            acl: config.acl().clone(),
+            zones: config.zones().to_vec(),
             limiter: limiter.clone(),
-            log_queries: config.log_queries,
+            log_queries: config.log_queries(),
         };
-        let cache = match (cache, config.cache) {
+        let cache = match (cache, config.cache()) {
             (Some(c), Some(s)) if *c.settings() == s => Some(c),
             (_, settings) => settings.map(|s| Arc::new(cache::Cache::new(s))),
         };
@@ -159,12 +158,12 @@ impl Generation {
             pool.clone(),
             cache,
             policy,
-            config.privacy,
-            config.timeout,
+            config.privacy(),
+            config.timeout(),
             metrics.clone(),
         ));
         tasks.spawn(pool.clone().probe_failed(stop.clone()));
-        if config.warm_up {
+        if config.warm_up() {
             tasks.spawn(pool.warm_up());
         }
         if let Some(limiter) = limiter {
@@ -180,7 +179,7 @@ impl Generation {
                 }
             });
         }
-        Ok(Generation { forwarder, stop })
+        Generation { forwarder, stop }
     }
 }
 
@@ -207,10 +206,11 @@ impl Reloader {
     /// Puts `config` in force without dropping listeners or queries in flight: a new
     /// forwarder (upstreams, pins, zones, limits, cache settings) takes new queries at
     /// once; the old one finishes what it has and its upstream connections close after
-    /// the grace period. Listener addresses and TCP caps need a restart.
-    pub fn reload(&self, config: &Config) -> Result<(), ConfigError> {
+    /// the grace period. Listener addresses and TCP caps need a restart
+    /// ([`Config::restart_needed`] names them).
+    pub fn reload(&self, config: &Config) {
         let cache = self.switch.get().cache().cloned();
-        let next = Generation::build(config, &self.metrics, &self.upstream_tasks, cache)?;
+        let next = Generation::build(config, &self.metrics, &self.upstream_tasks, cache);
         self.switch.replace(next.forwarder.clone());
         let old = std::mem::replace(
             &mut *self.generation.lock().unwrap_or_else(|p| p.into_inner()),
@@ -221,32 +221,31 @@ impl Reloader {
             tokio::time::sleep(grace).await;
             old.stop.cancel();
         });
-        for w in &config.warnings {
+        for w in config.warnings() {
             tracing::warn!("{w}");
         }
-        tracing::info!(upstreams = config.upstreams.len(), "configuration reloaded");
-        Ok(())
+        tracing::info!(
+            upstreams = config.upstreams().len(),
+            "configuration reloaded"
+        );
     }
 }
 
 impl Server {
-    /// Builds the server: trust anchors, TLS configurations, the pool. Upstream
-    /// connections open when it runs (warm-up) or on demand.
-    pub fn new(config: Config) -> Result<Server, ConfigError> {
+    /// Builds the server from a checked configuration (which already holds the trust
+    /// anchors and TLS configurations): the pool, cache and limiter. Upstream connections
+    /// open when it runs (warm-up) or on demand.
+    pub fn new(config: Config) -> Server {
         let metrics = Arc::new(Metrics::default());
         let upstream_tasks = TaskTracker::new();
-        let generation = Generation::build(&config, &metrics, &upstream_tasks, None)?;
-        // Built lazily in run(); checked here so a bad key fails before binding.
-        if let Some(t) = &config.listen_tls {
-            listen::tls::server_config(&t.chain, &t.key_pem)?;
-        }
-        Ok(Server {
+        let generation = Generation::build(&config, &metrics, &upstream_tasks, None);
+        Server {
             switch: Arc::new(Switch::new(generation.forwarder.clone())),
             generation: Arc::new(std::sync::Mutex::new(generation)),
             config,
             metrics,
             upstream_tasks,
-        })
+        }
     }
 
     /// The server's counters.
@@ -261,7 +260,7 @@ impl Server {
             generation: self.generation.clone(),
             metrics: self.metrics.clone(),
             upstream_tasks: self.upstream_tasks.clone(),
-            grace: self.config.grace,
+            grace: self.config.grace(),
         }
     }
 
@@ -269,7 +268,7 @@ impl Server {
     /// finish within the grace period, and closes the upstream connections.
     pub async fn run(self, listeners: Listeners, shutdown: CancellationToken) {
         let client_tasks = TaskTracker::new();
-        for w in &self.config.warnings {
+        for w in self.config.warnings() {
             tracing::warn!("{w}");
         }
         if let Some(listener) = listeners.metrics {
@@ -287,9 +286,9 @@ impl Server {
                 shutdown.clone(),
             ));
         }
-        let pending = Arc::new(Semaphore::new(self.config.max_pending));
+        let pending = Arc::new(Semaphore::new(self.config.max_pending()));
         let tcp_shared = Arc::new(listen::tcp::TcpShared {
-            clients: Arc::new(Semaphore::new(self.config.tcp.max_clients)),
+            clients: Arc::new(Semaphore::new(self.config.tcp().max_clients)),
             per_client: Arc::default(),
             pending: pending.clone(),
         });
@@ -313,35 +312,30 @@ impl Server {
                 listener,
                 self.switch.clone(),
                 tcp_shared.clone(),
-                self.config.tcp,
+                self.config.tcp(),
                 self.metrics.clone(),
                 client_tasks.clone(),
                 shutdown.clone(),
             ));
         }
-        if let Some(t) = &self.config.listen_tls {
-            match listen::tls::server_config(&t.chain, &t.key_pem) {
-                Ok(server_config) => {
-                    let acceptor = tokio_rustls::TlsAcceptor::from(server_config);
-                    let handshakes = listen::tls::handshake_limiter(self.config.tls_handshake_rate);
-                    for listener in listeners.tls {
-                        if let Ok(addr) = listener.local_addr() {
-                            tracing::info!(%addr, "serving DNS over TLS");
-                        }
-                        client_tasks.spawn(listen::tls::serve(
-                            listener,
-                            acceptor.clone(),
-                            handshakes.clone(),
-                            self.switch.clone(),
-                            tcp_shared.clone(),
-                            self.config.tcp,
-                            self.metrics.clone(),
-                            client_tasks.clone(),
-                            shutdown.clone(),
-                        ));
-                    }
+        if let Some(t) = self.config.listen_tls() {
+            let acceptor = tokio_rustls::TlsAcceptor::from(t.server_config());
+            let handshakes = listen::tls::handshake_limiter(self.config.tls_handshake_rate());
+            for listener in listeners.tls {
+                if let Ok(addr) = listener.local_addr() {
+                    tracing::info!(%addr, "serving DNS over TLS");
                 }
-                Err(e) => tracing::error!(error = %e, "TLS listeners not started"),
+                client_tasks.spawn(listen::tls::serve(
+                    listener,
+                    acceptor.clone(),
+                    handshakes.clone(),
+                    self.switch.clone(),
+                    tcp_shared.clone(),
+                    self.config.tcp(),
+                    self.metrics.clone(),
+                    client_tasks.clone(),
+                    shutdown.clone(),
+                ));
             }
         }
         // Limits that were hit are reported in the log once a minute (only when a counter
@@ -362,7 +356,7 @@ impl Server {
             }
         }
         client_tasks.close();
-        if tokio::time::timeout(self.config.grace, client_tasks.wait())
+        if tokio::time::timeout(self.config.grace(), client_tasks.wait())
             .await
             .is_err()
         {
@@ -374,7 +368,7 @@ impl Server {
             .stop
             .cancel();
         self.upstream_tasks.close();
-        let _ = tokio::time::timeout(self.config.grace, self.upstream_tasks.wait()).await;
+        let _ = tokio::time::timeout(self.config.grace(), self.upstream_tasks.wait()).await;
         let summary = self.metrics.limit_summary();
         if !summary.is_empty() {
             tracing::info!(counters = %summary, "limits hit");
@@ -384,11 +378,6 @@ impl Server {
 }
 
 /// Builds a server from `config` and serves `listeners` until `shutdown` is cancelled.
-pub async fn run(
-    listeners: Listeners,
-    config: Config,
-    shutdown: CancellationToken,
-) -> Result<(), ConfigError> {
-    Server::new(config)?.run(listeners, shutdown).await;
-    Ok(())
+pub async fn run(listeners: Listeners, config: Config, shutdown: CancellationToken) {
+    Server::new(config).run(listeners, shutdown).await;
 }

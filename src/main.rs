@@ -88,27 +88,21 @@ fn load_config(flags: &Layer, env: &Layer) -> Result<Config, ConfigError> {
 }
 
 async fn serve(config: Config, flags: Layer, env: Layer) -> ExitCode {
-    for u in &config.upstreams {
+    for u in config.upstreams() {
         tracing::info!(upstream = %u.name, address = %u.spec.addr, auth = %u.mode, "upstream configured");
     }
-    let server = match Server::new(config.clone()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("strictdot: error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let server = Server::new(config.clone());
     // A non-root process given CAP_NET_BIND_SERVICE (file capability on the binary, or a
     // runtime that grants it) uses it for the binds below and gives it up right after.
     raise_bind_capability();
-    let mut listeners = match Listeners::bind(&config.listen).await {
+    let mut listeners = match Listeners::bind(config.listen()).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("strictdot: error: cannot bind {:?}: {e}", config.listen);
+            eprintln!("strictdot: error: cannot bind {:?}: {e}", config.listen());
             return ExitCode::from(1);
         }
     };
-    if let Some(addr) = config.metrics {
+    if let Some(addr) = config.metrics() {
         match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => listeners.metrics = Some(l),
             Err(e) => {
@@ -117,8 +111,8 @@ async fn serve(config: Config, flags: Layer, env: Layer) -> ExitCode {
             }
         }
     }
-    if let Some(t) = &config.listen_tls {
-        for addr in &t.addrs {
+    if let Some(t) = config.listen_tls() {
+        for addr in t.addrs() {
             match tokio::net::TcpListener::bind(addr).await {
                 Ok(l) => listeners.tls.push(l),
                 Err(e) => {
@@ -128,7 +122,7 @@ async fn serve(config: Config, flags: Layer, env: Layer) -> ExitCode {
             }
         }
     }
-    if let Err(e) = drop_privileges(config.user) {
+    if let Err(e) = drop_privileges(config.user()) {
         eprintln!("strictdot: error: {e}");
         return ExitCode::from(1);
     }
@@ -142,16 +136,24 @@ async fn serve(config: Config, flags: Layer, env: Layer) -> ExitCode {
         shutdown::signal().await;
         stop.cancel();
     });
-    // SIGHUP: read the policy again; a bad one is refused and the old one stays.
+    // SIGHUP: read the policy again, built and checked as at start; a bad one is refused
+    // and the old one stays. Settings bound at start (sockets, caps, user) keep the values
+    // the process started with: a changed one is named in a warning.
     let reloader = server.reloader();
+    let started = config;
     tokio::spawn(async move {
         let mut hups = shutdown::hangups();
         while hups.recv().await.is_some() {
             match load_config(&flags, &env) {
                 Ok(next) => {
-                    if let Err(e) = reloader.reload(&next) {
-                        tracing::error!(error = %e, "reload refused; the old configuration stays");
+                    let restart = started.restart_needed(&next);
+                    if !restart.is_empty() {
+                        tracing::warn!(
+                            settings = %restart.join(", "),
+                            "changed settings take effect only after a restart; the running values stay"
+                        );
                     }
+                    reloader.reload(&next);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "reload refused; the old configuration stays")

@@ -14,22 +14,22 @@ impl Config {
     pub fn describe(&self) -> String {
         use std::fmt::Write as _;
         let mut out = String::new();
-        let tls = match self.pool.tls_min_version {
+        let tls = match self.values.pool.tls_min_version {
             TlsMinVersion::Tls12 => "TLS 1.2 or 1.3",
             TlsMinVersion::Tls13 => "TLS 1.3 only",
         };
         let _ = writeln!(
             out,
             "upstreams ({:?} strategy, {tls}, no fallback):",
-            self.pool.strategy
+            self.values.pool.strategy
         );
-        for u in &self.upstreams {
-            let roots = if u.extra_roots.is_empty() && self.extra_roots.is_empty() {
+        for u in &self.values.upstreams {
+            let roots = if u.extra_roots.is_empty() && self.values.extra_roots.is_empty() {
                 "web PKI roots".to_owned()
             } else {
                 format!(
                     "web PKI roots + {} extra CA certificate(s)",
-                    u.extra_roots.len() + self.extra_roots.len()
+                    u.extra_roots.len() + self.values.extra_roots.len()
                 )
             };
             let how = match &u.mode {
@@ -58,24 +58,30 @@ impl Config {
                 servers.join(", ")
             );
         }
-        let listen: Vec<String> = self.listen.iter().map(|a| a.to_string()).collect();
+        let listen: Vec<String> = self.values.listen.iter().map(|a| a.to_string()).collect();
         let _ = writeln!(out, "listen (UDP+TCP): {}", listen.join(", "));
         if let Some(t) = &self.listen_tls {
-            let addrs: Vec<String> = t.addrs.iter().map(|a| a.to_string()).collect();
+            let addrs: Vec<String> = t.addrs().iter().map(|a| a.to_string()).collect();
             let _ = writeln!(
                 out,
                 "listen (DNS over TLS): {} ({} certificate(s) in chain, {} handshakes/s per client prefix)",
                 addrs.join(", "),
                 t.chain.len(),
-                self.tls_handshake_rate
+                self.values.tls_handshake_rate
             );
         }
-        if let Some(m) = self.metrics {
+        if let Some(m) = self.values.metrics {
             let _ = writeln!(out, "metrics: http://{m}/metrics (/health, /ready)");
         }
-        let allow: Vec<String> = self.acl.prefixes().iter().map(|c| c.to_string()).collect();
+        let allow: Vec<String> = self
+            .values
+            .acl
+            .prefixes()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         let _ = writeln!(out, "clients allowed: {}", allow.join(", "));
-        match &self.rate_limit {
+        match &self.values.rate_limit {
             Some(r) => {
                 let _ = writeln!(
                     out,
@@ -90,14 +96,14 @@ impl Config {
         let _ = writeln!(
             out,
             "timeout {:?}; TCP: {} connections, {} per client, idle {:?}, read {:?}; {} pending at most",
-            self.timeout,
-            self.tcp.max_clients,
-            self.tcp.max_per_client,
-            self.tcp.idle_timeout,
-            self.tcp.read_timeout,
-            self.max_pending
+            self.values.timeout,
+            self.values.tcp.max_clients,
+            self.values.tcp.max_per_client,
+            self.values.tcp.idle_timeout,
+            self.values.tcp.read_timeout,
+            self.values.max_pending
         );
-        match &self.cache {
+        match &self.values.cache {
             Some(c) => {
                 let _ = writeln!(
                     out,
@@ -116,14 +122,14 @@ impl Config {
         let _ = writeln!(
             out,
             "privacy: queries padded to 128-octet blocks; client subnet {}; query logging {}",
-            if self.privacy.keep_ecs {
+            if self.values.privacy.keep_ecs {
                 "FORWARDED"
             } else {
                 "stripped"
             },
-            if self.log_queries { "ON" } else { "off" }
+            if self.values.log_queries { "ON" } else { "off" }
         );
-        if let Some((uid, gid)) = self.user {
+        if let Some((uid, gid)) = self.values.user {
             let _ = writeln!(
                 out,
                 "runs as uid {uid}{} (started as root, it switches after binding); capabilities dropped after binding",
@@ -131,7 +137,7 @@ impl Config {
             );
         }
         out.push_str(&self.settings_in_words());
-        for w in &self.warnings {
+        for w in &self.values.warnings {
             let _ = writeln!(out, "warning: {w}");
         }
         out
@@ -141,13 +147,13 @@ impl Config {
     /// a configuration built in code).
     fn settings_in_words(&self) -> String {
         use std::fmt::Write as _;
-        if self.effective.is_empty() {
+        if self.values.effective.is_empty() {
             return String::new();
         }
         let mut out =
             "settings (value, where it comes from; * takes a restart to change, not a reload):\n"
                 .to_owned();
-        for found in &self.effective {
+        for found in &self.values.effective {
             let s = found.setting;
             // The upstreams and their pins are described above, one by one.
             if s.policy.is_some_and(|k| k.starts_with("[[")) {

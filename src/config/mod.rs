@@ -5,12 +5,14 @@
 //! table.rs     one row per setting: flag, variable, policy key, default, bounds, unit, help
 //! parse.rs     one value's text -> its value, checked against its row, with the row's message
 //! merge.rs     the layers (default < policy file < environment < flag) -> a ConfigBuilder
-//! sealed.rs    the ConfigBuilder and the validated Config it builds
+//! builder.rs   the ConfigBuilder: every value checked, TLS configurations and zones built
+//! sealed.rs    the sealed Config it builds (no public constructor or field); restart_needed
 //! describe.rs  the configuration in words (`strictdot check`) and the README's flag table
 //! ```
 //!
 //! Out-of-range settings are refused, never clamped.
 
+mod builder;
 mod describe;
 pub mod merge;
 pub mod parse;
@@ -19,16 +21,38 @@ pub mod table;
 
 use std::time::Duration;
 
+pub use builder::ConfigBuilder;
 pub use describe::flag_table;
 pub use merge::{Environment, Found, Layer, ProcessEnvironment, Sources};
 pub use parse::Origin;
-pub use sealed::{Config, ConfigBuilder, TlsListenConfig, ZoneConfig};
+pub use sealed::{Config, TlsListener};
 
-pub use crate::upstream::tls::read_pem_certs;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 
 /// How long past expiry an entry may still be served with `--serve-stale` (RFC 8767 §5
 /// suggests one to three days).
 pub const STALE_WINDOW: Duration = Duration::from_secs(86_400);
+
+/// Reads every certificate of a PEM file. An unreadable file, one that is not PEM, or
+/// one without a single certificate is an error.
+pub fn read_pem_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    let shown = path.display().to_string();
+    let bytes =
+        std::fs::read(path).map_err(|e| ConfigError::CaFile(shown.clone(), e.to_string()))?;
+    let mut certs = Vec::new();
+    for item in CertificateDer::pem_slice_iter(&bytes) {
+        let cert = item.map_err(|e| ConfigError::CaFile(shown.clone(), format!("bad PEM: {e}")))?;
+        certs.push(cert);
+    }
+    if certs.is_empty() {
+        return Err(ConfigError::CaFile(
+            shown,
+            "no PEM certificate in it".to_owned(),
+        ));
+    }
+    Ok(certs)
+}
 
 /// Log formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,377 +1,254 @@
-//! The [`ConfigBuilder`] and the validated [`Config`] it builds. The command line, the
-//! environment and the policy file reach the builder through `merge.rs`; tests and other
-//! code set it directly. Either way `build` checks every value against the settings table.
+//! The sealed [`Config`]: a checked configuration that carries everything that could fail
+//! to build (the trust anchors and each upstream's TLS client configuration, the client
+//! TLS server configuration, the zones). It has no public constructor and no public
+//! field; the only way to one is [`ConfigBuilder::build`](super::ConfigBuilder::build)
+//! (`builder.rs`), so whatever holds a `Config` holds one that was checked, and starting a
+//! server from it cannot fail for a configuration reason. Also here: which changed settings
+//! a reload cannot apply.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::ServerConfig;
 use rustls_pki_types::CertificateDer;
 
-use super::merge::{Found, Sources};
-use super::parse::{check_count, check_duration, Origin};
-use super::table::{self, Setting as Row};
-use super::ConfigError;
+use super::merge::Found;
+use super::table;
 use crate::acl::Acl;
 use crate::cache::CacheSettings;
 use crate::dns::edns::Privacy;
 use crate::limiter::RateSettings;
 use crate::listen::tcp::TcpLimits;
-use crate::upstream::conn::ConnLimits;
-use crate::upstream::pool::{PoolSettings, Strategy, UpstreamConfig};
-use crate::upstream::tls::TlsMinVersion;
+use crate::upstream::plain::ZoneConfig;
+use crate::upstream::pool::{Endpoint, PoolSettings, UpstreamConfig};
 
-/// Everything the server needs, validated.
+/// The values a builder collects; `build` checks them all.
+#[derive(Clone, Debug)]
+pub(super) struct Values {
+    /// Addresses to serve on (UDP and TCP each).
+    pub(super) listen: Vec<SocketAddr>,
+    /// Upstreams, each with its authentication mode.
+    pub(super) upstreams: Vec<UpstreamConfig>,
+    /// CA certificates trusted for every upstream besides the web PKI roots.
+    pub(super) extra_roots: Vec<CertificateDer<'static>>,
+    /// End-to-end budget per query.
+    pub(super) timeout: Duration,
+    /// Upstream pool settings.
+    pub(super) pool: PoolSettings,
+    /// TCP listener limits.
+    pub(super) tcp: TcpLimits,
+    /// Queries waiting for an upstream at once, all clients together; beyond it, SERVFAIL.
+    pub(super) max_pending: usize,
+    /// How long shutdown waits for queries in flight.
+    pub(super) grace: Duration,
+    /// EDNS rewrite of upstream queries: padding, ECS.
+    pub(super) privacy: Privacy,
+    /// Who may query.
+    pub(super) acl: Acl,
+    /// Per-client rate limit (`None`: off).
+    pub(super) rate_limit: Option<RateSettings>,
+    /// Log each query (client, name, type).
+    pub(super) log_queries: bool,
+    /// The answer cache (`None`: off).
+    pub(super) cache: Option<CacheSettings>,
+    /// Where to serve /metrics, /health and /ready (`None`: nowhere).
+    pub(super) metrics: Option<SocketAddr>,
+    /// Connect to every upstream at start (readiness, no handshake on the first queries).
+    pub(super) warm_up: bool,
+    /// TLS handshakes per second per client prefix on the TLS listeners (0: no limit).
+    pub(super) tls_handshake_rate: u32,
+    /// Numeric user and group to switch to after binding, when started as root.
+    pub(super) user: Option<(u32, Option<u32>)>,
+    /// Things worth a warning (pins near expiry...), logged at start and on reload.
+    pub(super) warnings: Vec<String>,
+    /// Every setting of the table, its value and where it came from (for `check`).
+    pub(super) effective: Vec<Found>,
+}
+
+/// Everything the server needs, checked and built.
+///
+/// Only [`ConfigBuilder::build`](super::ConfigBuilder::build) makes one:
+///
+/// ```compile_fail
+/// // No public constructor, no public field.
+/// let config = strictdot::config::Config { values: todo!(), endpoints: vec![] };
+/// ```
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Addresses to serve on (UDP and TCP each).
-    pub listen: Vec<SocketAddr>,
-    /// Upstreams, each with its authentication mode.
-    pub upstreams: Vec<UpstreamConfig>,
-    /// CA certificates trusted besides the web PKI roots.
-    pub extra_roots: Vec<CertificateDer<'static>>,
-    /// End-to-end budget per query.
-    pub timeout: Duration,
-    /// Upstream pool settings.
-    pub pool: PoolSettings,
-    /// TCP listener limits.
-    pub tcp: TcpLimits,
-    /// Queries waiting for an upstream at once, all clients together; beyond it, SERVFAIL.
-    pub max_pending: usize,
-    /// How long shutdown waits for queries in flight.
-    pub grace: Duration,
-    /// EDNS rewrite of upstream queries: padding, ECS.
-    pub privacy: Privacy,
-    /// Who may query.
-    pub acl: Acl,
-    /// Per-client rate limit (`None`: off).
-    pub rate_limit: Option<RateSettings>,
-    /// Log each query (client, name, type).
-    pub log_queries: bool,
-    /// The answer cache (`None`: off).
-    pub cache: Option<CacheSettings>,
-    /// Where to serve /metrics, /health and /ready (`None`: nowhere).
-    pub metrics: Option<SocketAddr>,
-    /// Connect to every upstream at start (readiness, no handshake on the first queries).
-    pub warm_up: bool,
+    pub(super) values: Values,
+    /// Each upstream with its TLS client configuration, in the order of `values.upstreams`.
+    pub(super) endpoints: Vec<Endpoint>,
     /// Local zones forwarded in cleartext to local servers.
-    pub zones: Vec<ZoneConfig>,
-    /// DNS-over-TLS listeners for clients, with their certificate and key.
-    pub listen_tls: Option<TlsListenConfig>,
-    /// TLS handshakes per second per client prefix on the TLS listeners.
-    pub tls_handshake_rate: u32,
-    /// Numeric user and group to switch to after binding, when started as root.
-    pub user: Option<(u32, Option<u32>)>,
-    /// Things worth a warning (pins near or past expiry...), logged at start.
-    pub warnings: Vec<String>,
-    /// Every setting of the table, its value and where it came from (for `check`).
-    pub effective: Vec<Found>,
+    pub(super) zones: Vec<ZoneConfig>,
+    /// DNS-over-TLS listeners for clients.
+    pub(super) listen_tls: Option<TlsListener>,
 }
 
-/// A local zone forwarded in cleartext.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ZoneConfig {
-    /// The zone as text (`cluster.local.`).
-    pub name: String,
-    /// The zone in wire form, lower case.
-    pub wire: Vec<u8>,
-    /// The local servers, tried in order.
-    pub servers: Vec<SocketAddr>,
-}
-
-/// DNS-over-TLS listeners.
+/// DNS-over-TLS listeners for clients, with their built server configuration.
 #[derive(Clone, Debug)]
-pub struct TlsListenConfig {
-    /// Addresses.
-    pub addrs: Vec<SocketAddr>,
-    /// Certificate chain.
-    pub chain: Vec<CertificateDer<'static>>,
-    /// Private key (PEM bytes; parsed when the server is built).
-    pub key_pem: Vec<u8>,
+pub struct TlsListener {
+    pub(super) addrs: Vec<SocketAddr>,
+    pub(super) server_config: Arc<ServerConfig>,
+    /// The certificate chain served (for `check`, and to see a change on reload).
+    pub(super) chain: Vec<CertificateDer<'static>>,
+    /// SHA-256 of the key file, to see a change on reload without keeping the key twice.
+    pub(super) key_digest: [u8; 32],
 }
 
-/// Builds a [`Config`]; [`Config::builder`] starts from the table's defaults.
-#[derive(Clone, Debug)]
-pub struct ConfigBuilder {
-    config: Config,
-    /// Zones as given: name and servers.
-    zones: Vec<(String, Vec<SocketAddr>)>,
+impl TlsListener {
+    /// The addresses to listen on.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The rustls server configuration (TLS 1.2 and 1.3, the certificate and key).
+    pub fn server_config(&self) -> Arc<ServerConfig> {
+        self.server_config.clone()
+    }
 }
 
 impl Config {
-    /// A builder holding the defaults of the settings table (the built-in upstreams, no
-    /// extra CA, nothing read from disk).
-    pub fn builder() -> ConfigBuilder {
-        Sources::default()
-            .builder()
-            .expect("the settings table's defaults are valid (tested)")
+    /// Addresses to serve plain DNS on (UDP and TCP each).
+    pub fn listen(&self) -> &[SocketAddr] {
+        &self.values.listen
     }
-}
 
-impl ConfigBuilder {
-    /// A builder with every field still to be set (by `merge.rs`).
-    pub(super) fn blank() -> ConfigBuilder {
-        let pool = PoolSettings {
-            max_conns: 0,
-            conn: ConnLimits {
-                max_in_flight: 0,
-                idle_timeout: Duration::ZERO,
-            },
-            connect_timeout: Duration::ZERO,
-            backoff_base: Duration::from_millis(250),
-            backoff_max: Duration::from_secs(5),
-            tls_min_version: TlsMinVersion::Tls12,
-            strategy: Strategy::Latency,
-        };
-        let tcp = TcpLimits {
-            max_clients: 0,
-            max_per_client: 0,
-            max_in_flight: 0,
-            idle_timeout: Duration::ZERO,
-            read_timeout: Duration::ZERO,
-            write_timeout: Duration::from_secs(5),
-        };
-        ConfigBuilder {
-            config: Config {
-                listen: Vec::new(),
-                upstreams: Vec::new(),
-                extra_roots: Vec::new(),
-                timeout: Duration::ZERO,
-                pool,
-                tcp,
-                max_pending: 0,
-                grace: Duration::from_secs(5),
-                privacy: Privacy::default(),
-                acl: Acl::default(),
-                rate_limit: None,
-                log_queries: false,
-                cache: None,
-                metrics: None,
-                warm_up: true,
-                zones: Vec::new(),
-                listen_tls: None,
-                tls_handshake_rate: 0,
-                user: None,
-                warnings: Vec::new(),
-                effective: Vec::new(),
-            },
-            zones: Vec::new(),
-        }
+    /// The upstreams, each with its authentication mode.
+    pub fn upstreams(&self) -> &[UpstreamConfig] {
+        &self.values.upstreams
     }
-}
 
-macro_rules! setters {
-    ($($(#[$doc:meta])* $name:ident: $ty:ty => |$c:ident, $v:ident| $set:expr;)*) => {
-        impl ConfigBuilder {
-            $(
-                $(#[$doc])*
-                pub fn $name(mut self, $v: $ty) -> ConfigBuilder {
-                    let $c = &mut self.config;
-                    $set;
-                    self
-                }
-            )*
-        }
-    };
-}
+    /// The upstreams ready to connect, with their TLS client configurations.
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
 
-setters! {
-    /// `--listen`: addresses to serve plain DNS on.
-    listen: Vec<SocketAddr> => |c, v| c.listen = v;
-    /// The upstreams, each with its authentication.
-    upstreams: Vec<UpstreamConfig> => |c, v| c.upstreams = v;
-    /// `--ca-file`: CA certificates trusted for every upstream besides the web PKI roots.
-    extra_roots: Vec<CertificateDer<'static>> => |c, v| c.extra_roots = v;
-    /// `--timeout`: the budget per query; half of it bounds each connect and handshake.
-    timeout: Duration => |c, v| { c.timeout = v; c.pool.connect_timeout = v / 2 };
-    /// `--tls-min-version`.
-    tls_min_version: TlsMinVersion => |c, v| c.pool.tls_min_version = v;
-    /// `--strategy`.
-    strategy: Strategy => |c, v| c.pool.strategy = v;
-    /// `--max-upstream-connections`.
-    max_upstream_connections: usize => |c, v| c.pool.max_conns = v;
-    /// `--max-in-flight`.
-    max_in_flight: usize => |c, v| c.pool.conn.max_in_flight = v;
-    /// `--upstream-idle-timeout`.
-    upstream_idle_timeout: Duration => |c, v| c.pool.conn.idle_timeout = v;
-    /// `--max-tcp-clients`.
-    max_tcp_clients: usize => |c, v| c.tcp.max_clients = v;
-    /// `--max-tcp-per-client`.
-    max_tcp_per_client: usize => |c, v| c.tcp.max_per_client = v;
-    /// `--max-tcp-queries-per-connection`.
-    max_tcp_queries_per_connection: usize => |c, v| c.tcp.max_in_flight = v;
-    /// `--tcp-idle-timeout`.
-    tcp_idle_timeout: Duration => |c, v| c.tcp.idle_timeout = v;
-    /// `--tcp-read-timeout`.
-    tcp_read_timeout: Duration => |c, v| c.tcp.read_timeout = v;
-    /// `--max-pending`.
-    max_pending: usize => |c, v| c.max_pending = v;
-    /// `--keep-ecs`.
-    keep_ecs: bool => |c, v| c.privacy.keep_ecs = v;
-    /// `--log-queries`.
-    log_queries: bool => |c, v| c.log_queries = v;
-    /// `--metrics`.
-    metrics: Option<SocketAddr> => |c, v| c.metrics = v;
-    /// `--user`.
-    user: Option<(u32, Option<u32>)> => |c, v| c.user = v;
-    /// `--tls-handshake-rate`.
-    tls_handshake_rate: u32 => |c, v| c.tls_handshake_rate = v;
-    /// `--allow`: who may query.
-    acl: Acl => |c, v| c.acl = v;
-    /// The rate limit (`None`: off).
-    rate_limit: Option<RateSettings> => |c, v| c.rate_limit = v;
+    /// End-to-end budget per query.
+    pub fn timeout(&self) -> Duration {
+        self.values.timeout
+    }
+
+    /// Upstream pool settings.
+    pub fn pool(&self) -> PoolSettings {
+        self.values.pool
+    }
+
+    /// TCP listener limits.
+    pub fn tcp(&self) -> TcpLimits {
+        self.values.tcp
+    }
+
+    /// Queries waiting for an upstream at once, all clients together.
+    pub fn max_pending(&self) -> usize {
+        self.values.max_pending
+    }
+
+    /// How long shutdown (and a reload's old upstream connections) wait for queries in flight.
+    pub fn grace(&self) -> Duration {
+        self.values.grace
+    }
+
+    /// EDNS rewrite of upstream queries.
+    pub fn privacy(&self) -> Privacy {
+        self.values.privacy
+    }
+
+    /// Who may query.
+    pub fn acl(&self) -> &Acl {
+        &self.values.acl
+    }
+
+    /// Per-client rate limit (`None`: off).
+    pub fn rate_limit(&self) -> Option<RateSettings> {
+        self.values.rate_limit
+    }
+
+    /// Whether each query is logged.
+    pub fn log_queries(&self) -> bool {
+        self.values.log_queries
+    }
+
     /// The answer cache (`None`: off).
-    cache: Option<CacheSettings> => |c, v| c.cache = v;
-    /// How long shutdown waits for queries in flight.
-    grace: Duration => |c, v| c.grace = v;
-    /// Connect to every upstream at start.
-    warm_up: bool => |c, v| c.warm_up = v;
-    /// A warning to log at start.
-    warning: String => |c, v| c.warnings.push(v);
-    /// Every setting's value and origin, for `strictdot check`.
-    effective: Vec<Found> => |c, v| c.effective = v;
-}
-
-impl ConfigBuilder {
-    /// The first and the longest backoff after a failed upstream connection.
-    pub fn backoff(mut self, base: Duration, max: Duration) -> ConfigBuilder {
-        self.config.pool.backoff_base = base;
-        self.config.pool.backoff_max = max;
-        self
+    pub fn cache(&self) -> Option<CacheSettings> {
+        self.values.cache
     }
 
-    /// DNS-over-TLS listeners for clients with their certificate chain and key (PEM).
-    pub fn tls_listener(
-        mut self,
-        addrs: Vec<SocketAddr>,
-        chain: Vec<CertificateDer<'static>>,
-        key_pem: Vec<u8>,
-    ) -> ConfigBuilder {
-        self.config.listen_tls = Some(TlsListenConfig {
-            addrs,
-            chain,
-            key_pem,
-        });
-        self
+    /// Where to serve /metrics, /health and /ready.
+    pub fn metrics(&self) -> Option<SocketAddr> {
+        self.values.metrics
     }
 
-    /// A zone (`cluster.local`) forwarded in plain DNS to `servers`, which must be
-    /// loopback or private addresses.
-    pub fn zone(mut self, name: &str, servers: Vec<SocketAddr>) -> ConfigBuilder {
-        self.zones.push((name.to_owned(), servers));
-        self
+    /// Whether to connect to every upstream at start.
+    pub fn warm_up(&self) -> bool {
+        self.values.warm_up
     }
 
-    /// Checks every value and builds the configuration.
-    pub fn build(self) -> Result<Config, ConfigError> {
-        let mut c = self.config;
-        check_ranges(&c)?;
-        if c.listen.is_empty() {
-            return Err(ConfigError::NoListener);
-        }
-        if c.upstreams.is_empty() {
-            return Err(ConfigError::NoUpstream);
-        }
-        // Refuse CA certificates webpki cannot use now, not at the first handshake.
-        crate::upstream::tls::trust_anchors(&c.extra_roots)?;
-        for u in &c.upstreams {
-            crate::upstream::tls::trust_anchors(&u.extra_roots)?;
-        }
-        if let Some(t) = &c.listen_tls {
-            // Parse now so a bad key fails at start, not at the first client.
-            crate::listen::tls::server_config(&t.chain, &t.key_pem)?;
-        }
-        for (name, servers) in self.zones {
-            c.zones.push(zone_config(&name, servers)?);
-        }
-        Ok(c)
+    /// Local zones forwarded in cleartext to local servers.
+    pub fn zones(&self) -> &[ZoneConfig] {
+        &self.zones
     }
-}
 
-/// Checks every value that has a row in the settings table against its bounds.
-fn check_ranges(c: &Config) -> Result<(), ConfigError> {
-    use table::*;
-    let n = |s: &'static Row, v: u64| check_count(s, Origin::Code, v);
-    let d = |s: &'static Row, v: Duration| check_duration(s, Origin::Code, v);
-    let size = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
-    d(&TIMEOUT, c.timeout)?;
-    n(&MAX_UPSTREAM_CONNECTIONS, size(c.pool.max_conns))?;
-    n(&MAX_IN_FLIGHT, size(c.pool.conn.max_in_flight))?;
-    d(&UPSTREAM_IDLE_TIMEOUT, c.pool.conn.idle_timeout)?;
-    n(&MAX_TCP_CLIENTS, size(c.tcp.max_clients))?;
-    n(&MAX_TCP_PER_CLIENT, size(c.tcp.max_per_client))?;
-    n(&MAX_TCP_QUERIES_PER_CONNECTION, size(c.tcp.max_in_flight))?;
-    d(&TCP_IDLE_TIMEOUT, c.tcp.idle_timeout)?;
-    d(&TCP_READ_TIMEOUT, c.tcp.read_timeout)?;
-    n(&MAX_PENDING, size(c.max_pending))?;
-    n(&TLS_HANDSHAKE_RATE, u64::from(c.tls_handshake_rate))?;
-    if let Some(r) = &c.rate_limit {
-        n(&RATE_LIMIT, u64::from(r.qps.get()))?;
-        n(&RATE_BURST, u64::from(r.burst.get()))?;
-        n(&RATE_LIMIT_IPV4_PREFIX, u64::from(r.v4_prefix))?;
-        n(&RATE_LIMIT_IPV6_PREFIX, u64::from(r.v6_prefix))?;
-        n(&SLIP, u64::from(r.slip))?;
-        n(&RATE_LIMIT_MAX_CLIENTS, size(r.max_keys))?;
+    /// DNS-over-TLS listeners for clients.
+    pub fn listen_tls(&self) -> Option<&TlsListener> {
+        self.listen_tls.as_ref()
     }
-    if let Some(cache) = &c.cache {
-        n(&CACHE_SIZE, size(cache.max_entries))?;
-        n(&CACHE_MAX_BYTES, size(cache.max_bytes))?;
-        n(&CACHE_MIN_TTL, u64::from(cache.min_ttl))?;
-        n(&CACHE_MAX_TTL, u64::from(cache.max_ttl))?;
-        if cache.min_ttl > cache.max_ttl {
-            return Err(ConfigError::MinAboveMax {
-                min: CACHE_MIN_TTL.name,
-                max: CACHE_MAX_TTL.name,
-            });
-        }
-    }
-    Ok(())
-}
 
-/// A zone checked: a domain name, and servers on this host or a private network only.
-fn zone_config(name: &str, servers: Vec<SocketAddr>) -> Result<ZoneConfig, ConfigError> {
-    let wire = name_to_wire(name).ok_or_else(|| ConfigError::PolicyValue {
-        key: format!("zone {name}"),
-        message: format!("'{name}' is not a domain name"),
-    })?;
-    if servers.is_empty() {
-        return Err(ConfigError::PolicyValue {
-            key: format!("zone {name}"),
-            message: "no forward address".to_owned(),
-        });
+    /// TLS handshakes per second per client prefix on the TLS listeners (0: no limit).
+    pub fn tls_handshake_rate(&self) -> u32 {
+        self.values.tls_handshake_rate
     }
-    if let Some(addr) = servers.iter().find(|a| !Acl::default().allows(a.ip())) {
-        return Err(ConfigError::ZoneNotLocal {
-            zone: name.to_owned(),
-            addr: addr.to_string(),
-        });
-    }
-    Ok(ZoneConfig {
-        name: format!("{}.", name.trim_end_matches('.').to_ascii_lowercase()),
-        wire,
-        servers,
-    })
-}
 
-/// `cluster.local` -> `\x07cluster\x05local\x00` (lower case), or `None` if it is not a name.
-pub fn name_to_wire(name: &str) -> Option<Vec<u8>> {
-    let name = name.trim_end_matches('.');
-    let mut out = Vec::new();
-    if !name.is_empty() {
-        for label in name.split('.') {
-            let ok = !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !ok {
-                return None;
-            }
-            out.push(label.len() as u8);
-            out.extend(label.to_ascii_lowercase().bytes());
-        }
+    /// Numeric user and group to switch to after binding, when started as root.
+    pub fn user(&self) -> Option<(u32, Option<u32>)> {
+        self.values.user
     }
-    out.push(0);
-    (out.len() <= 255).then_some(out)
+
+    /// Things worth a warning, to log at start and on reload.
+    pub fn warnings(&self) -> &[String] {
+        &self.values.warnings
+    }
+
+    /// The settings that differ in `next` but that a running server takes only by
+    /// restarting (sockets, caps sized at start, the user): names of the table's rows
+    /// marked `restart`. A reload puts the rest of `next` in force and warns about these.
+    pub fn restart_needed(&self, next: &Config) -> Vec<&'static str> {
+        use table::*;
+        let (a, b) = (&self.values, &next.values);
+        let (ta, tb) = (&self.listen_tls, &next.listen_tls);
+        let tls_addrs = |t: &Option<TlsListener>| t.as_ref().map(|t| t.addrs.clone());
+        let chain = |t: &Option<TlsListener>| t.as_ref().map(|t| t.chain.clone());
+        let key = |t: &Option<TlsListener>| t.as_ref().map(|t| t.key_digest);
+        let changes = [
+            (&LISTEN, a.listen != b.listen),
+            (&LISTEN_TLS, tls_addrs(ta) != tls_addrs(tb)),
+            (&TLS_CERT, chain(ta) != chain(tb)),
+            (&TLS_KEY, key(ta) != key(tb)),
+            (
+                &TLS_HANDSHAKE_RATE,
+                a.tls_handshake_rate != b.tls_handshake_rate,
+            ),
+            (&MAX_TCP_CLIENTS, a.tcp.max_clients != b.tcp.max_clients),
+            (
+                &MAX_TCP_PER_CLIENT,
+                a.tcp.max_per_client != b.tcp.max_per_client,
+            ),
+            (
+                &MAX_TCP_QUERIES_PER_CONNECTION,
+                a.tcp.max_in_flight != b.tcp.max_in_flight,
+            ),
+            (&TCP_IDLE_TIMEOUT, a.tcp.idle_timeout != b.tcp.idle_timeout),
+            (&TCP_READ_TIMEOUT, a.tcp.read_timeout != b.tcp.read_timeout),
+            (&MAX_PENDING, a.max_pending != b.max_pending),
+            (&METRICS, a.metrics != b.metrics),
+            (&USER, a.user != b.user),
+        ];
+        changes
+            .into_iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(s, _)| s.name)
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -379,39 +256,103 @@ mod tests {
     use super::*;
 
     #[test]
-    fn zone_names() {
-        assert_eq!(
-            name_to_wire("cluster.local").unwrap(),
-            b"\x07cluster\x05local\x00"
-        );
-        assert_eq!(
-            name_to_wire("Cluster.Local.").unwrap(),
-            b"\x07cluster\x05local\x00"
-        );
-        assert!(name_to_wire("bad..name").is_none());
-        assert!(name_to_wire("sp ace").is_none());
-    }
-
-    #[test]
     fn the_defaults_build() {
         let c = Config::builder().build().unwrap();
-        assert_eq!(c.listen, ["127.0.0.1:53".parse().unwrap()]);
-        assert_eq!(c.upstreams.len(), 2);
-        assert_eq!(c.timeout, Duration::from_secs(4));
-        assert_eq!(c.pool.connect_timeout, Duration::from_secs(2));
+        assert_eq!(c.listen(), ["127.0.0.1:53".parse().unwrap()]);
+        assert_eq!(c.upstreams().len(), 2);
+        assert_eq!(c.endpoints().len(), 2);
+        assert_eq!(c.timeout(), Duration::from_secs(4));
+        assert_eq!(c.pool().connect_timeout, Duration::from_secs(2));
     }
 
+    /// Every setting the table marks `restart` (but logging, which a reload never reads)
+    /// is reported when it changes, and nothing else is.
     #[test]
-    fn values_set_in_code_are_checked_by_the_table() {
-        let e = Config::builder().max_pending(0).build().unwrap_err();
-        assert!(
-            e.to_string().starts_with("--max-pending 0: out of range"),
-            "{e}"
-        );
-        let e = Config::builder()
-            .timeout(Duration::from_secs(61))
-            .build()
-            .unwrap_err();
-        assert!(e.to_string().contains("100ms to 60s"), "{e}");
+    fn restart_needed_names_exactly_the_restart_rows() {
+        use super::super::merge::{Layer, Sources};
+        use super::super::table::{Kind, Setting as Row};
+        let dir = std::env::temp_dir().join(format!("strictdot-restart-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["a.test".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let other_key = rcgen::KeyPair::generate().unwrap();
+        let other = rcgen::CertificateParams::new(vec!["b.test".to_owned()])
+            .unwrap()
+            .self_signed(&other_key)
+            .unwrap();
+        let files = [
+            ("a.pem", cert.pem()),
+            ("a.key", key.serialize_pem()),
+            ("b.pem", other.pem()),
+            ("b.key", other_key.serialize_pem()),
+        ];
+        for (name, text) in &files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let path = |name: &str| dir.join(name).display().to_string();
+        let layer = |pairs: &[(&'static Row, String)]| {
+            let mut l = Layer::default();
+            for (s, v) in pairs {
+                l.set(s, vec![v.clone()]);
+            }
+            l
+        };
+        use table::*;
+        let first = layer(&[
+            (&TLS_CERT, path("a.pem")),
+            (&TLS_KEY, path("a.key")),
+            (&LISTEN_TLS, "127.0.0.1:853".to_owned()),
+        ]);
+        let mut changed: Vec<(&'static Row, String)> = vec![
+            (&LISTEN, "127.0.0.1:5359".to_owned()),
+            (&LISTEN_TLS, "127.0.0.1:8853".to_owned()),
+            (&TLS_CERT, path("b.pem")),
+            (&TLS_KEY, path("b.key")),
+            (&METRICS, "127.0.0.1:9153".to_owned()),
+            (&USER, "65532".to_owned()),
+        ];
+        for s in [
+            &TLS_HANDSHAKE_RATE,
+            &MAX_TCP_CLIENTS,
+            &MAX_TCP_PER_CLIENT,
+            &MAX_TCP_QUERIES_PER_CONNECTION,
+            &TCP_IDLE_TIMEOUT,
+            &TCP_READ_TIMEOUT,
+            &MAX_PENDING,
+        ] {
+            // The upper bound: never the default.
+            let max = match s.kind {
+                Kind::Count { max, .. } => max.to_string(),
+                Kind::Duration { max, .. } => super::super::parse::show_duration(max),
+                _ => unreachable!("{} is a count or a duration", s.name),
+            };
+            changed.push((s, max));
+        }
+        let load = |l: Layer| Sources::new(l, Layer::default(), None).load().unwrap();
+        let a = load(first);
+        let b = load(layer(&changed));
+        let mut named = a.restart_needed(&b);
+        named.sort_unstable();
+        let mut rows: Vec<&str> = table::SETTINGS
+            .iter()
+            .filter(|s| s.restart && !s.name.starts_with("log-"))
+            .map(|s| s.name)
+            .collect();
+        rows.sort_unstable();
+        assert_eq!(named, rows);
+        assert!(a.restart_needed(&a.clone()).is_empty());
+        // What a reload does take is not reported.
+        let c = load(layer(&[
+            (&TLS_CERT, path("a.pem")),
+            (&TLS_KEY, path("a.key")),
+            (&LISTEN_TLS, "127.0.0.1:853".to_owned()),
+            (&TIMEOUT, "2s".to_owned()),
+            (&RATE_LIMIT, "5".to_owned()),
+            (&UPSTREAM, "192.0.2.1#x.test".to_owned()),
+        ]));
+        assert!(a.restart_needed(&c).is_empty());
     }
 }

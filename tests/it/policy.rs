@@ -115,11 +115,11 @@ fn expired_pin_ignored_with_warning() {
                 pins = [{ sha256 = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\", comment = \"old\", expires = \"2001-01-01\" }]\n";
     let policy = strictdot::policy::parse(text, "t").unwrap();
     let config = load(&[], policy).unwrap();
-    assert!(config.upstreams[0].mode.pins().is_empty());
+    assert!(config.upstreams()[0].mode.pins().is_empty());
     assert!(
-        config.warnings.iter().any(|w| w.contains("expired")),
+        config.warnings().iter().any(|w| w.contains("expired")),
         "{:?}",
-        config.warnings
+        config.warnings()
     );
 }
 
@@ -139,8 +139,8 @@ fn flags_override_the_policy() {
     let policy =
         strictdot::policy::parse("[limits]\ntimeout = \"2s\"\nrate_limit = 5\n", "t").unwrap();
     let config = load(&["--timeout", "3s"], policy).unwrap();
-    assert_eq!(config.timeout, Duration::from_secs(3));
-    assert_eq!(config.rate_limit.unwrap().qps.get(), 5);
+    assert_eq!(config.timeout(), Duration::from_secs(3));
+    assert_eq!(config.rate_limit().unwrap().qps.get(), 5);
 }
 
 /// A plain DNS server on 127.0.0.1 answering every query with 192.0.2.99.
@@ -179,7 +179,13 @@ async fn local_zone_goes_to_the_local_server_in_plain_dns() {
     )
     .unwrap();
     let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.zones = load(&[], policy).unwrap().zones;
+    // The zone as the policy gives it (the policy's own upstreams do not matter here).
+    for z in load(&["--upstream", "192.0.2.1#x.test"], policy)
+        .unwrap()
+        .zones()
+    {
+        c = c.zone(&z.name, z.servers.clone());
+    }
     let proxy = start_proxy(c).await;
     let reply = udp_exchange(
         proxy.addr,
@@ -286,6 +292,76 @@ async fn sighup_reloads_and_a_bad_policy_keeps_the_old() {
     let n = second.seen.queries.load(Ordering::SeqCst);
     assert_answers_at(addr).await;
     assert!(second.seen.queries.load(Ordering::SeqCst) > n);
+}
+
+/// A reload takes what it can and names, in a warning, each changed setting that only a
+/// restart applies (here the pending cap, sized when the listeners start); a setting it does
+/// take (the timeout) is not named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_warns_about_settings_that_need_a_restart() {
+    use std::io::BufRead as _;
+    let server = self_signed("p.test");
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let port = free_port().await;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let dir = temp_dir("restart");
+    let path = dir.join("p.toml");
+    let base = policy_for(up.addr, &server.pin(), port);
+    write(&path, &base);
+    let mut child = Child(
+        bin()
+            .arg("--policy")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    wait_answering(addr).await;
+    write(
+        &path,
+        &format!("{base}[limits]\nmax_pending = 100\ntimeout = \"2s\"\n"),
+    );
+    let status = Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+            let done = line.contains("configuration reloaded");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    })
+    .await
+    .unwrap();
+    let warning = lines
+        .iter()
+        .find(|l| l.contains("only after a restart"))
+        .unwrap_or_else(|| panic!("no restart warning in {lines:#?}"));
+    assert!(warning.contains("max-pending"), "{warning}");
+    assert!(!warning.contains("timeout"), "{warning}");
+    assert!(
+        lines.iter().any(|l| l.contains("configuration reloaded")),
+        "{lines:#?}"
+    );
 }
 
 async fn assert_answers_at(addr: std::net::SocketAddr) {

@@ -50,8 +50,7 @@ async fn first_upstream_message(keep_ecs: bool, query: &[u8]) -> Vec<u8> {
     let root = ca("Test Root");
     let server = leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.privacy.keep_ecs = keep_ecs;
+    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).keep_ecs(keep_ecs);
     let proxy = start_proxy(c).await;
     let reply = udp_exchange(proxy.addr, query, WAIT).await.expect("answer");
     assert_eq!(parse(&reply).id(), u16::from_be_bytes([query[0], query[1]]));
