@@ -393,6 +393,7 @@ fn policy_upstreams(
         }
         let spec: UpstreamSpec = policy_value(&key, &text, |s| s.parse::<UpstreamSpec>())?;
         let mut pins = Vec::new();
+        let mut expired = Vec::new();
         for pin in &u.pins {
             let value: Pin = policy_value(&key, &pin.sha256, |s| {
                 Given {
@@ -410,10 +411,7 @@ fn policy_upstreams(
             if let Some(exp) = &pin.expires {
                 let day = policy_value(&key, exp, parse_date)?;
                 if day < today {
-                    warnings.push(format!(
-                        "upstream {}: pin '{label}' expired on {exp}; it is not used",
-                        u.name
-                    ));
+                    expired.push(format!("'{label}' expired on {exp}"));
                     continue;
                 }
                 if day - today <= 30 {
@@ -424,6 +422,24 @@ fn policy_upstreams(
                 }
             }
             pins.push(value);
+        }
+        // An expired pin may go only while another pin still holds: dropping the last one
+        // would turn name-and-pins into name only (or pins only into nothing).
+        if !expired.is_empty() && pins.is_empty() {
+            return Err(ConfigError::PinsExpired {
+                upstream: format!("{} ({spec})", u.name),
+                pins: expired.join(", "),
+                fix: match &spec.auth_name {
+                    Some(_) => "add the current pin (`strictdot pin` prints it) with a new `expires`, or remove `pins` to authenticate by the name alone",
+                    None => "add the current pin (`strictdot pin` prints it) with a new `expires`",
+                },
+            });
+        }
+        for e in &expired {
+            warnings.push(format!(
+                "upstream {}: pin {e}; it is not used (another pin remains)",
+                u.name
+            ));
         }
         if pins.len() == 1 && spec.auth_name.is_none() {
             warnings.push(format!(

@@ -110,6 +110,17 @@ pub enum ConfigError {
     /// RFC 8310 strict profile: every upstream needs a name or a pin.
     #[error("upstream {0} has neither an authentication name (#NAME) nor --pin-sha256; the strict profile refuses to run unauthenticated")]
     NoAuthentication(String),
+    /// Every pin of a policy upstream has expired: dropping them would weaken its
+    /// authentication, so strictdot refuses to start (or to reload).
+    #[error("upstream {upstream}: every pin has expired ({pins}); strictdot will not weaken its authentication. To fix: {fix}")]
+    PinsExpired {
+        /// The upstream (name and address).
+        upstream: String,
+        /// The pins and their dates.
+        pins: String,
+        /// What to do.
+        fix: &'static str,
+    },
     /// No upstream at all.
     #[error("no upstream given")]
     NoUpstream,

@@ -109,13 +109,45 @@ fn bad_policies_refused_with_a_line_number() {
     }
 }
 
+/// An expired pin never weakens an upstream: with no other pin left the policy is refused,
+/// naming the pin, the upstream and the date; with another pin left it is dropped with a
+/// warning.
 #[test]
-fn expired_pin_ignored_with_warning() {
-    let text = "[[upstream]]\nname = \"x\"\naddress = \"192.0.2.1\"\nauth_name = \"x.test\"\n\
-                pins = [{ sha256 = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\", comment = \"old\", expires = \"2001-01-01\" }]\n";
-    let policy = strictdot::policy::parse(text, "t").unwrap();
-    let config = load(&[], policy).unwrap();
-    assert!(config.upstreams()[0].mode.pins().is_empty());
+fn expired_pin_refused_unless_another_pin_remains() {
+    const OLD: &str = "{ sha256 = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\", comment = \"old\", expires = \"2001-01-01\" }";
+    const NEW: &str =
+        "{ sha256 = \"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\", comment = \"new\" }";
+    let policy = |auth: &str, pins: &str| {
+        strictdot::policy::parse(
+            &format!(
+                "[[upstream]]\nname = \"x\"\naddress = \"192.0.2.1\"\n{auth}pins = [{pins}]\n"
+            ),
+            "t",
+        )
+        .unwrap()
+    };
+    // Name and an expired pin: not name only.
+    let e = load(&[], policy("auth_name = \"x.test\"\n", OLD))
+        .unwrap_err()
+        .to_string();
+    for needle in [
+        "upstream x",
+        "'old' expired on 2001-01-01",
+        "will not weaken",
+    ] {
+        assert!(e.contains(needle), "expected '{needle}' in {e}");
+    }
+    // Pins only, all expired: the same reason, not "neither a name nor a pin".
+    let e = load(&[], policy("", OLD)).unwrap_err().to_string();
+    assert!(e.contains("'old' expired on 2001-01-01"), "{e}");
+    assert!(!e.contains("neither"), "{e}");
+    // Another pin remains: the expired one goes, with a warning.
+    let config = load(
+        &[],
+        policy("auth_name = \"x.test\"\n", &format!("{OLD}, {NEW}")),
+    )
+    .unwrap();
+    assert_eq!(config.upstreams()[0].mode.pins().len(), 1);
     assert!(
         config.warnings().iter().any(|w| w.contains("expired")),
         "{:?}",
