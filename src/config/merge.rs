@@ -350,6 +350,15 @@ impl Sources {
         let given = self.find(&table::UPSTREAM);
         let policy = self.policy.as_ref().filter(|p| !p.upstreams.is_empty());
         if let (Some(policy), Origin::Default) = (policy, given.origin) {
+            // --pin-sha256 pins the command-line upstreams; the policy's take their own pins.
+            // A pin that would be ignored is refused, never dropped in silence.
+            let pins = self.find(&table::PIN_SHA256);
+            if let Some(pin) = pins.values.first() {
+                return Err(ConfigError::Ignored {
+                    at: super::parse::written(&table::PIN_SHA256, pins.origin, pin),
+                    why: "the upstreams come from the policy's [[upstream]] entries, which take their pins from `pins = [...]`; put the pin there, or give the upstreams with --upstream",
+                });
+            }
             return policy_upstreams(&policy.upstreams);
         }
         let pins = self.list(&table::PIN_SHA256, Given::pin)?;

@@ -121,6 +121,14 @@ pub enum ConfigError {
         /// What to do.
         fix: &'static str,
     },
+    /// A setting that would be ignored: an error, not a silence.
+    #[error("{at} would be ignored: {why}")]
+    Ignored {
+        /// The setting as written.
+        at: String,
+        /// Why it does not apply, and what to do.
+        why: &'static str,
+    },
     /// No upstream at all.
     #[error("no upstream given")]
     NoUpstream,

@@ -178,6 +178,31 @@ fn environment_and_policy_values_are_checked_by_the_same_row() {
     );
 }
 
+/// A pin in the environment that the policy's upstreams would ignore fails `check`.
+#[test]
+fn check_refuses_a_pin_the_policy_would_ignore() {
+    let policy = temp_file(
+        "pinned.toml",
+        b"[[upstream]]\nname = \"x\"\naddress = \"192.0.2.1\"\nauth_name = \"x.test\"\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        .env_clear()
+        .env(
+            "STRICTDOT_PIN_SHA256",
+            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        )
+        .args(["check", "--policy", policy.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("STRICTDOT_PIN_SHA256=") && stderr.contains("would be ignored"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn pin_subcommand_reads_pem_file() {
     let root = ca("Pin Root");

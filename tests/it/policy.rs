@@ -155,6 +155,34 @@ fn expired_pin_refused_unless_another_pin_remains() {
     );
 }
 
+/// `--pin-sha256` pins the command-line upstreams only: given with a policy that names the
+/// upstreams, it would be ignored, so it is refused.
+#[test]
+fn pin_flag_refused_when_the_policy_names_the_upstreams() {
+    let pin = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let policy = || {
+        strictdot::policy::parse(
+            "[[upstream]]\nname = \"x\"\naddress = \"192.0.2.1\"\nauth_name = \"x.test\"\n",
+            "t",
+        )
+        .unwrap()
+    };
+    let e = load(&["--pin-sha256", pin], policy())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("--pin-sha256 {pin} would be ignored")) && e.contains("[[upstream]]"),
+        "{e}"
+    );
+    // With the upstreams on the command line too, the pin applies to them.
+    let config = load(
+        &["--pin-sha256", pin, "--upstream", "192.0.2.2#y.test"],
+        policy(),
+    )
+    .unwrap();
+    assert_eq!(config.upstreams()[0].mode.pins().len(), 1);
+}
+
 /// The configuration from these flags over `policy` (no environment).
 fn load(
     flags: &[&str],
