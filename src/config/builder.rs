@@ -319,7 +319,7 @@ fn check_ranges(c: &Values) -> Result<(), ConfigError> {
 }
 
 /// A zone checked: a domain name, and servers on this host or a private network only.
-fn zone_config(name: &str, servers: Vec<SocketAddr>) -> Result<ZoneConfig, ConfigError> {
+pub(super) fn zone_config(name: &str, servers: Vec<SocketAddr>) -> Result<ZoneConfig, ConfigError> {
     let wire = name_to_wire(name).ok_or_else(|| ConfigError::PolicyValue {
         key: format!("zone {name}"),
         message: format!("'{name}' is not a domain name"),

@@ -284,13 +284,13 @@ impl Sources {
                 .map_err(|e| ConfigError::TlsListener(format!("key {}: {e}", key.display())))?;
             b = b.tls_listener(listen_tls, chain, key_pem);
         }
+        for z in self.policy.iter().flat_map(|p| &p.zones) {
+            b = zone(b, z)?;
+        }
         let (upstreams, warnings) = self.upstreams()?;
         b = b.upstreams(upstreams);
         for w in warnings {
             b = b.warning(w);
-        }
-        for z in self.policy.iter().flat_map(|p| &p.zones) {
-            b = zone(b, z)?;
         }
         Ok(b)
     }
@@ -348,6 +348,16 @@ impl Sources {
     /// else the built-in ones; and the warnings about them.
     fn upstreams(&self) -> Result<(Vec<UpstreamConfig>, Vec<String>), ConfigError> {
         let given = self.find(&table::UPSTREAM);
+        // A policy that names no upstream (empty, truncated, or only limits) does not fall
+        // back to the built-in upstreams: that would send queries where nobody said.
+        if let (Some(p), Origin::Default) = (&self.policy, given.origin) {
+            if p.upstreams.is_empty() {
+                return Err(ConfigError::PolicyWithoutUpstream(
+                    self.policy_path()
+                        .map_or("the policy".to_owned(), |p| p.display().to_string()),
+                ));
+            }
+        }
         let policy = self.policy.as_ref().filter(|p| !p.upstreams.is_empty());
         if let (Some(policy), Origin::Default) = (policy, given.origin) {
             // --pin-sha256 pins the command-line upstreams; the policy's take their own pins.
@@ -483,6 +493,8 @@ fn zone(b: ConfigBuilder, z: &ZonePolicy) -> Result<ConfigBuilder, ConfigError> 
             })
         })?);
     }
+    // Checked now, so a bad zone is the message even when more is wrong.
+    super::builder::zone_config(&z.name, servers.clone())?;
     Ok(b.zone(&z.name, servers))
 }
 

@@ -129,6 +129,9 @@ pub enum ConfigError {
         /// Why it does not apply, and what to do.
         why: &'static str,
     },
+    /// A policy file that names no upstream, with none given by flag or variable.
+    #[error("{0} names no [[upstream]] and no --upstream is given; strictdot does not fall back to its built-in upstreams when a policy is used (an empty or truncated file would send every query where nobody chose)")]
+    PolicyWithoutUpstream(String),
     /// No upstream at all.
     #[error("no upstream given")]
     NoUpstream,

@@ -203,6 +203,42 @@ fn check_refuses_a_pin_the_policy_would_ignore() {
     );
 }
 
+/// An empty or truncated policy names no upstream: refused, not a silent fall-back to the
+/// built-in upstreams. Upstreams given by flag or variable make it fine.
+#[test]
+fn a_policy_without_upstreams_is_refused_unless_upstreams_are_given() {
+    let check = |name: &str, text: &str, env: &[(&str, &str)]| {
+        let path = temp_file(name, text.as_bytes());
+        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+            .env_clear()
+            .envs(env.iter().copied())
+            .args(["check", "--policy", path.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for (name, text) in [
+        ("empty.toml", ""),
+        (
+            "truncated.toml",
+            "[listen]\naddresses = [\"127.0.0.1:53\"]\n",
+        ),
+    ] {
+        let out = check(name, text, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains("names no [[upstream]]"), "{name}: {stderr}");
+    }
+    let out = check(
+        "empty.toml",
+        "",
+        &[("STRICTDOT_UPSTREAM", "192.0.2.1#x.test")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("192.0.2.1:853: name x.test"), "{stdout}");
+}
+
 #[test]
 fn pin_subcommand_reads_pem_file() {
     let root = ca("Pin Root");

@@ -198,7 +198,12 @@ fn load(
 fn flags_override_the_policy() {
     let policy =
         strictdot::policy::parse("[limits]\ntimeout = \"2s\"\nrate_limit = 5\n", "t").unwrap();
-    let config = load(&["--timeout", "3s"], policy).unwrap();
+    // (A policy must name its upstreams, or they come from flags.)
+    let config = load(
+        &["--timeout", "3s", "--upstream", "192.0.2.1#x.test"],
+        policy,
+    )
+    .unwrap();
     assert_eq!(config.timeout(), Duration::from_secs(3));
     assert_eq!(config.rate_limit().unwrap().qps.get(), 5);
 }
