@@ -116,7 +116,7 @@ pub struct ListenPolicy {
 pub struct UpstreamPolicy {
     /// A name for logs and `strictdot check`.
     pub name: String,
-    /// `IP[:PORT]` (IPv6 in brackets when a port follows).
+    /// `IP[:PORT]`, IPv6 always in brackets (`[2620:fe::fe]:853`).
     pub address: String,
     /// The authentication domain name.
     pub auth_name: Option<String>,

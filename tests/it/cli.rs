@@ -239,6 +239,51 @@ fn a_policy_without_upstreams_is_refused_unless_upstreams_are_given() {
     assert!(stdout.contains("192.0.2.1:853: name x.test"), "{stdout}");
 }
 
+/// `2620:fe::fe:853` is an address and an address with a port: refused, with the bracketed
+/// form to write, on the command line, in the environment and in a policy alike.
+#[test]
+fn ipv6_upstream_without_brackets_is_refused_with_a_hint() {
+    // Accepted, this would run (and be killed after the wait); refused, it exits at once.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "2620:fe::fe:853#dns.quad9.net",
+        ])
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("2620:fe::fe:853 was accepted as an upstream address");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--upstream 2620:fe::fe:853#dns.quad9.net")
+            && stderr.contains("write [2620:fe::fe]:853"),
+        "{stderr}"
+    );
+    let policy = temp_file(
+        "v6.toml",
+        b"[[upstream]]\nname = \"quad9\"\naddress = \"2620:fe::fe:853\"\nauth_name = \"dns.quad9.net\"\n",
+    );
+    let out = strictdot(&["check", "--policy", policy.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("[2620:fe::fe]:853"), "{stderr}");
+}
+
 #[test]
 fn pin_subcommand_reads_pem_file() {
     let root = ca("Pin Root");
