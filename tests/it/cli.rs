@@ -413,3 +413,20 @@ fn settings_are_read_from_the_environment() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("127.0.0.1:8853 has neither"), "{stderr}");
 }
+
+/// The advice for an untrusted chain must not teach trusting an interceptor.
+#[test]
+fn readme_warns_that_an_untrusted_public_chain_is_likely_interception() {
+    let readme = include_str!("../../README.md");
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `certificate chain does not lead to a trusted root`"))
+        .expect("README's troubleshooting table has the untrusted row");
+    for needle in [
+        "**public** resolver",
+        "intercepting",
+        "Do **not** add its CA",
+    ] {
+        assert!(row.contains(needle), "expected '{needle}' in {row}");
+    }
+}
