@@ -5,6 +5,7 @@
 //! table.rs     one row per setting: flag, variable, policy key, default, bounds, unit, help
 //! parse.rs     one value's text -> its value, checked against its row, with the row's message
 //! merge.rs     the layers (default < policy file < environment < flag) -> a ConfigBuilder
+//! sections.rs  the policy's [[upstream]] (pins and their expiry, CA files) and [[zone]]
 //! builder.rs   the ConfigBuilder: every value checked, TLS configurations and zones built
 //! sealed.rs    the sealed Config it builds (no public constructor or field); restart_needed
 //! describe.rs  the configuration in words (`strictdot check`) and the README's flag table
@@ -17,6 +18,7 @@ mod describe;
 pub mod merge;
 pub mod parse;
 mod sealed;
+mod sections;
 pub mod table;
 
 use std::time::Duration;
