@@ -27,7 +27,6 @@ use tokio_util::task::TaskTracker;
 
 use crate::acl::{canonical, Acl};
 use crate::cache::{client_view, Cache, CacheKey, Flight, Lookup, Shared};
-use crate::config::ZoneConfig;
 use crate::dns::answer::{restore_client_view, truncated_answer};
 use crate::dns::ede::{self, Cause};
 use crate::dns::edns::{answer_for_client, own_subnet_echo, upstream_query, Privacy};
@@ -37,7 +36,7 @@ use crate::dns::Rcode;
 use crate::dns::{opt, padding};
 use crate::limiter::{Limiter, Verdict};
 use crate::metrics::Metrics;
-use crate::upstream::plain::{self, in_zone};
+use crate::upstream::plain::{self, in_zone, ZoneConfig};
 use crate::upstream::pool::{Pool, PoolError, UpstreamFailure};
 
 pub use crate::transport::Transport;

@@ -8,13 +8,17 @@
 //! bind.rs                   every socket bound before the runtime starts
 //! privileges.rs             user switch and capabilities, while still one thread
 //! server.rs                 Server: listener tasks, reload generations, drain at shutdown
-//! config.rs, cli.rs, policy.rs   flags, environment and policy file -> one validated Config
+//! config/{table,parse,merge,sections,builder,sealed,describe}.rs   one row per setting;
+//!                           default < policy < environment < flag; the sealed Config
+//! cli.rs, policy.rs         clap from the table; the policy file's TOML schema
 //! listen/{udp,tcp,tls}.rs   client I/O only (RFC 1035, RFC 7766 framing, RFC 7858)
 //!   -> forward.rs           the pipeline: header sanity, allow list (acl.rs), rate limiter
 //!                           (limiter.rs), validation, cache, pending admission, upstream
 //!     -> dns/header.rs      header, flags, the sanity stage, answers for turned-away clients
 //!     -> dns/query.rs       bytes -> ValidQuery or a Rejection (drop/FORMERR/NOTIMP/BADVERS)
-//!     -> cache.rs           answers by key, coalesced misses, TTL rules, serve-stale
+//!     -> cache/{key,store,flight,ttl}.rs   answers by key, bounded store, coalesced
+//!                           misses, TTL rules, serve-stale
+//!     -> dns/{ede,opt,padding}.rs   Extended DNS Errors, OPT options, RFC 8467 padding
 //!     -> upstream/pool.rs   pick an upstream, find or open a connection, fail over
 //!       -> upstream/conn.rs one pipelined DoT connection (handle + driver tasks)
 //!       -> upstream/verify.rs  every authentication decision (name, pins, both)

@@ -7,21 +7,32 @@
 
 use std::process::ExitCode;
 
-use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use clap::Parser;
 use strictdot::bind::{Addresses, Bound};
-use strictdot::cli::{Cli, Command, LogFormat, LogLevel, ProxyArgs};
-use strictdot::config::{Config, ConfigError};
+use strictdot::cli::{Cli, Command};
+use strictdot::config::{
+    Config, ConfigError, Layer, LogFormat, LogLevel, ProcessEnvironment, Sources,
+};
 use strictdot::{privileges, shutdown, Server};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(c) => c,
-        Err(e) => e.exit(),
+    let cli = Cli::parse();
+    let env = match Layer::from_env(&ProcessEnvironment) {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("strictdot: error: {e}");
+            return ExitCode::from(2);
+        }
     };
-    init_logging(cli.proxy.log_level, cli.proxy.log_format);
+    let flags = cli.proxy.flags;
+    match Sources::new(flags.clone(), env.clone(), None).logging() {
+        Ok((level, format)) => init_logging(level, format),
+        Err(e) => {
+            eprintln!("strictdot: error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     match &cli.command {
         Some(Command::Pin(args)) => return strictdot::pin_cmd::main(args),
         Some(Command::Healthcheck(args)) => {
@@ -35,9 +46,12 @@ fn main() -> ExitCode {
             };
         }
         Some(Command::Check(args)) => {
-            let mut proxy = cli.proxy.clone();
-            proxy.policy = Some(args.policy.clone());
-            return match load_config(&proxy, &|_| false) {
+            let mut flags = Layer::default();
+            flags.set(
+                &strictdot::config::table::POLICY,
+                vec![args.policy.display().to_string()],
+            );
+            return match load_config(&flags, &env) {
                 Ok(config) => {
                     println!("policy {}: valid", args.policy.display());
                     print!("{}", config.describe());
@@ -51,8 +65,7 @@ fn main() -> ExitCode {
         }
         None => {}
     }
-    let explicit = move |id: &str| explicit_in(&matches, id);
-    let config = match load_config(&cli.proxy, &explicit) {
+    let config = match load_config(&flags, &env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("strictdot: error: {e}");
@@ -63,14 +76,13 @@ fn main() -> ExitCode {
     // are per thread), and only then start the runtime's workers.
     privileges::raise_bind_capability();
     let tls_addrs = config
-        .listen_tls
-        .as_ref()
-        .map(|t| t.addrs.clone())
+        .listen_tls()
+        .map(|t| t.addrs().to_vec())
         .unwrap_or_default();
     let bound = match Bound::bind(Addresses {
-        dns: &config.listen,
+        dns: config.listen(),
         tls: &tls_addrs,
-        metrics: config.metrics,
+        metrics: config.metrics(),
         udp_sockets: std::thread::available_parallelism().map_or(1, |n| n.get()),
     }) {
         Ok(b) => b,
@@ -79,7 +91,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Err(e) = privileges::drop_privileges(config.user) {
+    if let Err(e) = privileges::drop_privileges(config.user()) {
         eprintln!("strictdot: error: {e}");
         return ExitCode::from(1);
     }
@@ -97,41 +109,20 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(serve(config, bound, cli.proxy, Box::new(explicit)))
+    runtime.block_on(serve(config, bound, flags, env))
 }
 
-/// only the rest).
-fn explicit_in(matches: &ArgMatches, id: &str) -> bool {
-    matches!(
-        matches.value_source(id),
-        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-    )
+/// Reads the policy file the flags or the environment name, and merges every layer:
+/// default < policy < environment < flag.
+fn load_config(flags: &Layer, env: &Layer) -> Result<Config, ConfigError> {
+    Sources::read(flags.clone(), env.clone())?.load()
 }
 
-fn load_config(args: &ProxyArgs, explicit: &dyn Fn(&str) -> bool) -> Result<Config, ConfigError> {
-    let policy = match &args.policy {
-        Some(path) => Some(strictdot::policy::load(path)?),
-        None => None,
-    };
-    Config::from_args(args, policy.as_ref(), explicit)
-}
-
-async fn serve(
-    config: Config,
-    bound: Bound,
-    args: ProxyArgs,
-    explicit: Box<dyn Fn(&str) -> bool + Send + Sync>,
-) -> ExitCode {
-    for u in &config.upstreams {
+async fn serve(config: Config, bound: Bound, flags: Layer, env: Layer) -> ExitCode {
+    for u in config.upstreams() {
         tracing::info!(upstream = %u.name, address = %u.spec.addr, auth = %u.mode, "upstream configured");
     }
-    let server = match Server::new(config) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("strictdot: error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let server = Server::new(config.clone());
     let listeners = match bound.register() {
         Ok(l) => l,
         Err(e) => {
@@ -145,16 +136,24 @@ async fn serve(
         shutdown::signal().await;
         stop.cancel();
     });
-    // SIGHUP: read the policy again; a bad one is refused and the old one stays.
+    // SIGHUP: read the policy again, built and checked as at start; a bad one is refused
+    // and the old one stays. Settings bound at start (sockets, caps, user) keep the values
+    // the process started with: a changed one is named in a warning.
     let reloader = server.reloader();
+    let started = config;
     tokio::spawn(async move {
         let mut hups = shutdown::hangups();
         while hups.recv().await.is_some() {
-            match load_config(&args, &*explicit) {
+            match load_config(&flags, &env) {
                 Ok(next) => {
-                    if let Err(e) = reloader.reload(&next) {
-                        tracing::error!(error = %e, "reload refused; the old configuration stays");
+                    let restart = started.restart_needed(&next);
+                    if !restart.is_empty() {
+                        tracing::warn!(
+                            settings = %restart.join(", "),
+                            "changed settings take effect only after a restart; the running values stay"
+                        );
                     }
+                    reloader.reload(&next);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "reload refused; the old configuration stays")

@@ -16,8 +16,8 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::cli::PinArgs;
+use crate::config::read_pem_certs;
 use crate::pin;
-use crate::upstream::tls::read_pem_certs;
 use crate::upstream_spec::UpstreamSpec;
 
 /// Runs the subcommand; exit code 0 on success, 1 if the chain could not be read.

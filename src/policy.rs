@@ -1,5 +1,5 @@
 //! The TOML policy file: its schema, and parsing only (validation into a
-//! [`Config`](crate::config::Config) happens in `config.rs`). Unknown keys are refused,
+//! [`Config`](crate::config::Config) happens in `config/merge.rs`). Unknown keys are refused,
 //! and every error names its line and column.
 //!
 //! ```toml
@@ -60,6 +60,34 @@ pub struct Policy {
     pub cache: Option<CachePolicy>,
     /// Privacy settings.
     pub privacy: Option<PrivacyPolicy>,
+    /// The same document as a TOML table, so settings are read by the key the settings
+    /// table names (`limits.timeout`) without spelling each key again.
+    #[serde(skip)]
+    raw: toml::Table,
+}
+
+impl Policy {
+    /// The value of a `section.key` (or top-level `key`) as text: a string as written, a
+    /// number or boolean printed, an array element by element; `None` when absent.
+    pub fn value(&self, key: &str) -> Option<Vec<String>> {
+        let mut parts = key.split('.');
+        let mut value = self.raw.get(parts.next()?)?;
+        for part in parts {
+            value = value.as_table()?.get(part)?;
+        }
+        fn text(v: &toml::Value) -> Option<String> {
+            match v {
+                toml::Value::String(s) => Some(s.clone()),
+                toml::Value::Integer(i) => Some(i.to_string()),
+                toml::Value::Boolean(b) => Some(b.to_string()),
+                _ => None,
+            }
+        }
+        match value {
+            toml::Value::Array(items) => items.iter().map(text).collect(),
+            v => text(v).map(|t| vec![t]),
+        }
+    }
 }
 
 /// `[listen]`.
@@ -88,7 +116,7 @@ pub struct ListenPolicy {
 pub struct UpstreamPolicy {
     /// A name for logs and `strictdot check`.
     pub name: String,
-    /// `IP[:PORT]` (IPv6 in brackets when a port follows).
+    /// `IP[:PORT]`, IPv6 always in brackets (`[2620:fe::fe]:853`).
     pub address: String,
     /// The authentication domain name.
     pub auth_name: Option<String>,
@@ -219,7 +247,7 @@ pub enum PolicyError {
 
 /// Parses policy text; `path` names it in errors.
 pub fn parse(text: &str, path: &str) -> Result<Policy, PolicyError> {
-    toml::from_str(text).map_err(|e| {
+    let syntax = |e: toml::de::Error| {
         let (line, column) = e
             .span()
             .map(|span| line_col(text, span.start))
@@ -230,7 +258,10 @@ pub fn parse(text: &str, path: &str) -> Result<Policy, PolicyError> {
             column,
             message: e.message().trim().to_owned(),
         }
-    })
+    };
+    let mut policy: Policy = toml::from_str(text).map_err(syntax)?;
+    policy.raw = toml::from_str(text).map_err(syntax)?;
+    Ok(policy)
 }
 
 /// Reads and parses a policy file.
@@ -271,6 +302,15 @@ mod tests {
             Some("2027-06-30")
         );
         assert_eq!(p.zones[0].name, "cluster.local");
+        assert_eq!(p.value("limits.timeout"), Some(vec!["4s".to_owned()]));
+        assert_eq!(p.value("limits.rate_limit"), Some(vec!["1000".to_owned()]));
+        assert_eq!(p.value("cache.serve_stale"), Some(vec!["true".to_owned()]));
+        assert_eq!(
+            p.value("listen.allow"),
+            Some(vec!["127.0.0.0/8".to_owned(), "10.0.0.0/8".to_owned()])
+        );
+        assert_eq!(p.value("limits.slip"), None);
+        assert_eq!(p.value("upstream"), None);
     }
 
     #[test]

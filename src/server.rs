@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::bind::Listeners;
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::forward::{self, Forwarder, Switch};
 use crate::metrics::Metrics;
 use crate::upstream::pool::Pool;
@@ -48,18 +48,18 @@ struct Sources {
     upstreams: Vec<crate::upstream::pool::UpstreamConfig>,
     extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
     tls_min_version: crate::upstream::tls::TlsMinVersion,
-    zones: Vec<crate::config::ZoneConfig>,
+    zones: Vec<crate::upstream::plain::ZoneConfig>,
     privacy: crate::dns::edns::Privacy,
 }
 
 impl Sources {
     fn of(config: &Config) -> Sources {
         Sources {
-            upstreams: config.upstreams.clone(),
-            extra_roots: config.extra_roots.clone(),
-            tls_min_version: config.pool.tls_min_version,
-            zones: config.zones.clone(),
-            privacy: config.privacy,
+            upstreams: config.upstreams().to_vec(),
+            extra_roots: config.extra_roots().to_vec(),
+            tls_min_version: config.pool().tls_min_version,
+            zones: config.zones().to_vec(),
+            privacy: config.privacy(),
         }
     }
 }
@@ -73,27 +73,26 @@ impl Generation {
         tasks: &TaskTracker,
         cache: Option<Arc<cache::Cache>>,
         pending: &Arc<Semaphore>,
-    ) -> Result<Generation, ConfigError> {
+    ) -> Generation {
         let sources = Sources::of(config);
         let stop = CancellationToken::new();
         let pool = Arc::new(Pool::new(
-            &config.upstreams,
-            &config.extra_roots,
-            config.pool,
+            config.endpoints(),
+            config.pool(),
             tasks.clone(),
             stop.clone(),
             metrics.clone(),
-        )?);
+        ));
         let limiter = config
-            .rate_limit
+            .rate_limit()
             .map(|settings| Arc::new(limiter::Limiter::new(settings)));
         let policy = forward::ClientPolicy {
-            acl: config.acl.clone(),
-            zones: config.zones.clone(),
+            acl: config.acl().clone(),
+            zones: config.zones().to_vec(),
             limiter: limiter.clone(),
-            log_queries: config.log_queries,
+            log_queries: config.log_queries(),
         };
-        let cache = match (cache, config.cache) {
+        let cache = match (cache, config.cache()) {
             (Some(c), Some(s)) if *c.settings() == s => Some(c),
             (_, settings) => settings.map(|s| Arc::new(cache::Cache::new(s))),
         };
@@ -101,24 +100,24 @@ impl Generation {
             pool: pool.clone(),
             cache,
             clients: policy,
-            privacy: config.privacy,
-            timeout: config.timeout,
+            privacy: config.privacy(),
+            timeout: config.timeout(),
             pending: pending.clone(),
             tasks: tasks.clone(),
             metrics: metrics.clone(),
         }));
         tasks.spawn(pool.clone().probe_failed(stop.clone()));
-        if config.warm_up {
+        if config.warm_up() {
             tasks.spawn(pool.warm_up());
         }
         if let Some(limiter) = limiter {
             tasks.spawn(housekeep(limiter, stop.clone()));
         }
-        Ok(Generation {
+        Generation {
             forwarder,
             stop,
             sources,
-        })
+        }
     }
 }
 
@@ -150,7 +149,7 @@ impl Reloader {
     /// forwarder (upstreams, pins, zones, limits, cache settings) takes new queries at
     /// once; the old one finishes what it has and its upstream connections close after
     /// the grace period. Listener addresses and TCP caps need a restart.
-    pub fn reload(&self, config: &Config) -> Result<(), ConfigError> {
+    pub fn reload(&self, config: &Config) {
         let same_sources = self
             .generation
             .lock()
@@ -170,7 +169,7 @@ impl Reloader {
             &self.upstream_tasks,
             cache,
             &self.pending,
-        )?;
+        );
         self.switch.replace(next.forwarder.clone());
         let old = std::mem::replace(
             &mut *self.generation.lock().unwrap_or_else(|p| p.into_inner()),
@@ -181,34 +180,32 @@ impl Reloader {
             tokio::time::sleep(grace).await;
             old.stop.cancel();
         });
-        for w in &config.warnings {
+        for w in config.warnings() {
             tracing::warn!("{w}");
         }
-        tracing::info!(upstreams = config.upstreams.len(), "configuration reloaded");
-        Ok(())
+        tracing::info!(
+            upstreams = config.upstreams().len(),
+            "configuration reloaded"
+        );
     }
 }
 
 impl Server {
     /// Builds the server: trust anchors, TLS configurations, the pool. Upstream
     /// connections open when it runs (warm-up) or on demand.
-    pub fn new(config: Config) -> Result<Server, ConfigError> {
+    pub fn new(config: Config) -> Server {
         let metrics = Arc::new(Metrics::default());
         let upstream_tasks = TaskTracker::new();
-        let pending = Arc::new(Semaphore::new(config.max_pending));
-        let generation = Generation::build(&config, &metrics, &upstream_tasks, None, &pending)?;
-        // Built lazily in run(); checked here so a bad key fails before binding.
-        if let Some(t) = &config.listen_tls {
-            listen::tls::server_config(&t.chain, &t.key_pem)?;
-        }
-        Ok(Server {
+        let pending = Arc::new(Semaphore::new(config.max_pending()));
+        let generation = Generation::build(&config, &metrics, &upstream_tasks, None, &pending);
+        Server {
             switch: Arc::new(Switch::new(generation.forwarder.clone())),
             generation: Arc::new(std::sync::Mutex::new(generation)),
             config,
             metrics,
             upstream_tasks,
             pending,
-        })
+        }
     }
 
     /// The server's counters.
@@ -224,7 +221,7 @@ impl Server {
             metrics: self.metrics.clone(),
             upstream_tasks: self.upstream_tasks.clone(),
             pending: self.pending.clone(),
-            grace: self.config.grace,
+            grace: self.config.grace(),
         }
     }
 
@@ -232,7 +229,7 @@ impl Server {
     /// finish within the grace period, and closes the upstream connections.
     pub async fn run(self, listeners: Listeners, shutdown: CancellationToken) {
         let client_tasks = TaskTracker::new();
-        for w in &self.config.warnings {
+        for w in self.config.warnings() {
             tracing::warn!("{w}");
         }
         if let Some(listener) = listeners.metrics {
@@ -252,16 +249,16 @@ impl Server {
         }
         let client_prefixes = self
             .config
-            .rate_limit
+            .rate_limit()
             .map_or((32, 64), |r| (r.v4_prefix, r.v6_prefix));
         let stream = listen::tcp::StreamContext {
             switch: self.switch.clone(),
             shared: Arc::new(listen::tcp::TcpShared {
-                clients: Arc::new(Semaphore::new(self.config.tcp.max_clients)),
+                clients: Arc::new(Semaphore::new(self.config.tcp().max_clients)),
                 per_client: Arc::default(),
                 client_prefixes,
             }),
-            limits: self.config.tcp,
+            limits: self.config.tcp(),
             metrics: self.metrics.clone(),
             tracker: client_tasks.clone(),
             shutdown: shutdown.clone(),
@@ -282,27 +279,22 @@ impl Server {
             }
             client_tasks.spawn(listen::tcp::serve(listener, stream.clone()));
         }
-        if let Some(t) = &self.config.listen_tls {
-            match listen::tls::server_config(&t.chain, &t.key_pem) {
-                Ok(server_config) => {
-                    let acceptor = tokio_rustls::TlsAcceptor::from(server_config);
-                    let handshakes = listen::tls::handshake_limiter(self.config.tls_handshake_rate);
-                    if let Some(limiter) = handshakes.clone() {
-                        client_tasks.spawn(housekeep(limiter, shutdown.clone()));
-                    }
-                    for listener in listeners.tls {
-                        if let Ok(addr) = listener.local_addr() {
-                            tracing::info!(%addr, "serving DNS over TLS");
-                        }
-                        client_tasks.spawn(listen::tls::serve(
-                            listener,
-                            acceptor.clone(),
-                            handshakes.clone(),
-                            stream.clone(),
-                        ));
-                    }
+        if let Some(t) = self.config.listen_tls() {
+            let acceptor = tokio_rustls::TlsAcceptor::from(t.server_config());
+            let handshakes = listen::tls::handshake_limiter(self.config.tls_handshake_rate());
+            if let Some(limiter) = handshakes.clone() {
+                client_tasks.spawn(housekeep(limiter, shutdown.clone()));
+            }
+            for listener in listeners.tls {
+                if let Ok(addr) = listener.local_addr() {
+                    tracing::info!(%addr, "serving DNS over TLS");
                 }
-                Err(e) => tracing::error!(error = %e, "TLS listeners not started"),
+                client_tasks.spawn(listen::tls::serve(
+                    listener,
+                    acceptor.clone(),
+                    handshakes.clone(),
+                    stream.clone(),
+                ));
             }
         }
         // Limits that were hit are reported in the log once a minute (only when a counter
@@ -323,7 +315,7 @@ impl Server {
             }
         }
         client_tasks.close();
-        if tokio::time::timeout(self.config.grace, client_tasks.wait())
+        if tokio::time::timeout(self.config.grace(), client_tasks.wait())
             .await
             .is_err()
         {
@@ -335,7 +327,7 @@ impl Server {
             .stop
             .cancel();
         self.upstream_tasks.close();
-        let _ = tokio::time::timeout(self.config.grace, self.upstream_tasks.wait()).await;
+        let _ = tokio::time::timeout(self.config.grace(), self.upstream_tasks.wait()).await;
         let summary = self.metrics.limit_summary();
         if !summary.is_empty() {
             tracing::info!(counters = %summary, "limits hit");
@@ -345,11 +337,6 @@ impl Server {
 }
 
 /// Builds a server from `config` and serves `listeners` until `shutdown` is cancelled.
-pub async fn run(
-    listeners: Listeners,
-    config: Config,
-    shutdown: CancellationToken,
-) -> Result<(), ConfigError> {
-    Server::new(config)?.run(listeners, shutdown).await;
-    Ok(())
+pub async fn run(listeners: Listeners, config: Config, shutdown: CancellationToken) {
+    Server::new(config).run(listeners, shutdown).await;
 }

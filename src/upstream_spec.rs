@@ -1,5 +1,7 @@
-//! Parses an upstream given as `IP[:PORT][#AUTH_NAME]`, IPv6 in brackets when a port
-//! follows (`[2620:fe::fe]:853#dns.quad9.net`). The port defaults to 853 (RFC 7858 §3.1).
+//! Parses an upstream given as `IP[:PORT][#AUTH_NAME]`, IPv6 always in brackets, as in URLs
+//! (`[2620:fe::fe]:853#dns.quad9.net`): without them `2620:fe::fe:853` is both an address
+//! and an address with a port, so it is refused with both readings spelled out. The port
+//! defaults to 853 (RFC 7858 §3.1).
 //! Upstreams are addresses, never names to look up: strictdot needs no bootstrap resolver
 //! and so never sends a query in cleartext to find its upstreams.
 
@@ -25,8 +27,16 @@ pub struct UpstreamSpec {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
     /// The address part is not an IP address (host names are not accepted).
-    #[error("'{0}' is not an IP address (use IP[:PORT][#NAME], IPv6 in brackets)")]
+    #[error("'{0}' is not an IP address (host names are not accepted)")]
     BadAddress(String),
+    /// An IPv6 address without brackets: ambiguous with a port, so refused.
+    #[error("'{given}' is an IPv6 address without brackets; write {hint}: IPv6 addresses always go in brackets")]
+    Ipv6WithoutBrackets {
+        /// What was given.
+        given: String,
+        /// The bracketed forms it may have meant.
+        hint: String,
+    },
     /// The port is not a number in 1..=65535.
     #[error("'{0}' is not a port number (1-65535)")]
     BadPort(String),
@@ -64,12 +74,36 @@ fn parse_addr(s: &str) -> Result<SocketAddr, SpecError> {
         };
         return Ok(SocketAddr::new(ip, port));
     }
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, DOT_PORT));
+    if let Ok(ip) = s.parse::<std::net::Ipv4Addr>() {
+        return Ok(SocketAddr::new(ip.into(), DOT_PORT));
+    }
+    if let Some(hint) = bracketed(s) {
+        return Err(SpecError::Ipv6WithoutBrackets {
+            given: s.to_owned(),
+            hint,
+        });
     }
     let (ip, port) = s.rsplit_once(':').ok_or_else(bad)?;
     let ip: IpAddr = ip.parse::<std::net::Ipv4Addr>().map_err(|_| bad())?.into();
     Ok(SocketAddr::new(ip, parse_port(port)?))
+}
+
+/// For an IPv6 address written without brackets, the bracketed forms it may mean: with
+/// its last group as a port, and as a whole address on port 853.
+fn bracketed(s: &str) -> Option<String> {
+    let as_port = s.rsplit_once(':').and_then(|(ip, port)| {
+        ip.parse::<std::net::Ipv6Addr>().ok()?;
+        let port = port.parse::<u16>().ok().filter(|p| *p != 0)?;
+        Some(format!("[{ip}]:{port}"))
+    });
+    let whole = s
+        .parse::<std::net::Ipv6Addr>()
+        .ok()
+        .map(|_| format!("[{s}] (port {DOT_PORT})"));
+    match (as_port, whole) {
+        (Some(p), Some(w)) => Some(format!("{p} or {w}")),
+        (p, w) => p.or(w),
+    }
 }
 
 fn parse_port(s: &str) -> Result<u16, SpecError> {
@@ -118,7 +152,6 @@ mod tests {
         let s = spec("[2620:fe::fe]:853#dns.quad9.net");
         assert_eq!(s.addr, "[2620:fe::fe]:853".parse().unwrap());
         assert_eq!(spec("[::1]").addr.port(), 853);
-        assert_eq!(spec("::1").addr.port(), 853);
         assert_eq!(
             spec("1.1.1.1#Cloudflare-DNS.com.")
                 .auth_name
@@ -142,8 +175,28 @@ mod tests {
             "1.1.1.1#1.2.3.4",
             "1.1.1.1#bad name",
             "",
+            "::1",
+            "2620:fe::fe",
+            "2620:fe::fe:853#dns.quad9.net",
         ] {
             assert!(bad.parse::<UpstreamSpec>().is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn ipv6_without_brackets_gets_both_readings() {
+        let e = "2620:fe::fe:853#dns.quad9.net"
+            .parse::<UpstreamSpec>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("write [2620:fe::fe]:853 or [2620:fe::fe:853] (port 853)"),
+            "{e}"
+        );
+        let e = "2620:fe::fe"
+            .parse::<UpstreamSpec>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[2620:fe::fe] (port 853)"), "{e}");
     }
 }

@@ -6,33 +6,12 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use rustls::ServerConfig;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::tcp::{accept, admit, Connection, StreamContext};
-use crate::config::ConfigError;
 use crate::limiter::{Limiter, RateSettings, Verdict};
 use crate::transport::Transport;
-
-/// The rustls server configuration for the TLS listeners.
-pub fn server_config(
-    chain: &[CertificateDer<'static>],
-    key_pem: &[u8],
-) -> Result<Arc<ServerConfig>, ConfigError> {
-    let key = PrivateKeyDer::from_pem_slice(key_pem)
-        .map_err(|e| ConfigError::TlsListener(format!("no usable private key: {e}")))?;
-    let config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| ConfigError::TlsListener(e.to_string()))?
-            .with_no_client_auth()
-            .with_single_cert(chain.to_vec(), key)
-            .map_err(|e| ConfigError::TlsListener(format!("certificate and key: {e}")))?;
-    Ok(Arc::new(config))
-}
 
 /// A per-prefix limiter for TLS handshakes (`rate` per second, burst twice that).
 pub fn handshake_limiter(rate: u32) -> Option<Arc<Limiter>> {

@@ -1,6 +1,6 @@
 //! Plain DNS to a local server, for the zones a policy marks `unencrypted = true`
 //! (`cluster.local` to the cluster DNS). Only loopback and private addresses are allowed
-//! (checked in `config.rs`). UDP first with a random ID from a random port, TCP when the
+//! (checked by the configuration). UDP first with a random ID from a random port, TCP when the
 //! answer is truncated; answers pass the same check as DoT answers.
 
 use std::net::SocketAddr;
@@ -13,6 +13,17 @@ use crate::dns::answer::{check_reply, ReplyInfo};
 use crate::dns::query::{flags, ValidQuery};
 use crate::dns::set_message_id;
 use crate::framing::push_frame;
+
+/// A local zone forwarded in cleartext (built and checked by the configuration).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneConfig {
+    /// The zone as text (`cluster.local.`).
+    pub name: String,
+    /// The zone in wire form, lower case.
+    pub wire: Vec<u8>,
+    /// The local servers, tried in order.
+    pub servers: Vec<SocketAddr>,
+}
 
 /// Asks `servers` in turn, within `deadline`.
 pub async fn exchange(

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::conn::{Conn, ConnError, ConnLimits, ConnectError, Slot};
-use super::tls::{client_config, trust_anchors, TlsMinVersion};
+use super::tls::{client_config, TlsMinVersion};
 use super::verify::{AuthMode, FailureKind};
 use crate::dns::answer::ReplyInfo;
 use crate::dns::query::ValidQuery;
@@ -51,8 +51,40 @@ impl UpstreamConfig {
     }
 }
 
+/// One upstream ready to connect: its label, address, the name it is verified against
+/// (also sent as SNI), and its TLS client configuration with the [`StrictVerifier`]
+/// over its trust anchors. The configuration builds one per upstream, once.
+///
+/// [`StrictVerifier`]: super::verify::StrictVerifier
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    label: String,
+    addr: SocketAddr,
+    server_name: ServerName<'static>,
+    tls: Arc<ClientConfig>,
+}
+
+impl Endpoint {
+    /// The endpoint of `upstream`, trusting `roots`, speaking `min_version` or later.
+    pub fn new(
+        upstream: &UpstreamConfig,
+        roots: Arc<[TrustAnchor<'static>]>,
+        min_version: TlsMinVersion,
+    ) -> Endpoint {
+        Endpoint {
+            label: upstream.name.clone(),
+            addr: upstream.spec.addr,
+            server_name: match upstream.mode.name() {
+                Some(name) => ServerName::DnsName(name.clone()),
+                None => ServerName::IpAddress(upstream.spec.addr.ip().into()),
+            },
+            tls: client_config(upstream.mode.clone(), roots, min_version),
+        }
+    }
+}
+
 /// How a query's upstream is chosen among the healthy ones.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Strategy {
     /// Lowest smoothed round-trip time, exploring another upstream now and then so the
     /// figures stay current.
@@ -164,37 +196,22 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Builds the pool; connections open on demand.
+    /// Builds the pool over endpoints the configuration built; connections open on demand.
     pub fn new(
-        upstreams: &[UpstreamConfig],
-        shared_roots: &[rustls_pki_types::CertificateDer<'static>],
+        endpoints: &[Endpoint],
         settings: PoolSettings,
         tracker: TaskTracker,
         shutdown: CancellationToken,
         metrics: Arc<Metrics>,
-    ) -> Result<Pool, crate::config::ConfigError> {
-        let roots: Arc<[TrustAnchor<'static>]> = trust_anchors(shared_roots)?;
-        let mut built = Vec::new();
-        for u in upstreams {
-            let roots = if u.extra_roots.is_empty() {
-                roots.clone()
-            } else {
-                let all: Vec<_> = shared_roots.iter().chain(&u.extra_roots).cloned().collect();
-                trust_anchors(&all)?
-            };
-            built.push((u, roots));
-        }
-        let upstreams = built
-            .into_iter()
-            .map(|(u, roots)| Upstream {
-                label: u.name.clone(),
-                metric_label: crate::prom::escape_label_value(&u.name),
-                addr: u.spec.addr,
-                server_name: match u.mode.name() {
-                    Some(name) => ServerName::DnsName(name.clone()),
-                    None => ServerName::IpAddress(u.spec.addr.ip().into()),
-                },
-                tls: client_config(u.mode.clone(), roots, settings.tls_min_version),
+    ) -> Pool {
+        let upstreams = endpoints
+            .iter()
+            .map(|e| Upstream {
+                label: e.label.clone(),
+                metric_label: crate::prom::escape_label_value(&e.label),
+                addr: e.addr,
+                server_name: e.server_name.clone(),
+                tls: e.tls.clone(),
                 conns: Mutex::new(Vec::new()),
                 connecting: tokio::sync::Mutex::new(()),
                 health: Mutex::new(Health {
@@ -210,14 +227,14 @@ impl Pool {
                 probing: AtomicBool::new(false),
             })
             .collect();
-        Ok(Pool {
+        Pool {
             upstreams,
             next: AtomicUsize::new(0),
             settings,
             tracker,
             shutdown,
             metrics,
-        })
+        }
     }
 
     /// Forwards `query` and returns the checked reply (still with the upstream's ID).

@@ -1,61 +1,37 @@
 //! The rustls client configuration of one upstream: ring provider, TLS 1.3 and 1.2 only
 //! (1.3 only with `--tls-min-version 1.3`), our [`StrictVerifier`], the shared session
 //! cache for resumption, and the trust anchors (compiled-in webpki roots plus `--ca-file`).
+//! The configuration builds these once; nothing here reads files or settings.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use rustls::ClientConfig;
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, TrustAnchor};
 
 use super::verify::{AuthMode, StrictVerifier};
-use crate::config::ConfigError;
 
 /// The lowest TLS version strictdot will speak to an upstream (RFC 8310 §9 / RFC 7525).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TlsMinVersion {
     /// TLS 1.2 and 1.3.
     #[default]
-    #[value(name = "1.2")]
     Tls12,
     /// TLS 1.3 only.
-    #[value(name = "1.3")]
     Tls13,
 }
 
-/// Reads every certificate of a PEM file. An unreadable file, one that is not PEM, or
-/// one without a single certificate is an error.
-pub fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
-    let shown = path.display().to_string();
-    let bytes =
-        std::fs::read(path).map_err(|e| ConfigError::CaFile(shown.clone(), e.to_string()))?;
-    let mut certs = Vec::new();
-    for item in CertificateDer::pem_slice_iter(&bytes) {
-        let cert = item.map_err(|e| ConfigError::CaFile(shown.clone(), format!("bad PEM: {e}")))?;
-        certs.push(cert);
-    }
-    if certs.is_empty() {
-        return Err(ConfigError::CaFile(
-            shown,
-            "no PEM certificate in it".to_owned(),
-        ));
-    }
-    Ok(certs)
-}
+/// A CA certificate webpki cannot use as a trust anchor.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unusable CA certificate: {0}")]
+pub struct AnchorError(webpki::Error);
 
 /// The trust anchors: the compiled-in webpki roots plus each extra CA certificate.
 pub fn trust_anchors(
     extra: &[CertificateDer<'static>],
-) -> Result<Arc<[TrustAnchor<'static>]>, ConfigError> {
+) -> Result<Arc<[TrustAnchor<'static>]>, AnchorError> {
     let mut anchors: Vec<TrustAnchor<'static>> = webpki_roots::TLS_SERVER_ROOTS.to_vec();
     for cert in extra {
-        let anchor = webpki::anchor_from_trusted_cert(cert).map_err(|e| {
-            ConfigError::CaFile(
-                "--ca-file".to_owned(),
-                format!("unusable CA certificate: {e}"),
-            )
-        })?;
+        let anchor = webpki::anchor_from_trusted_cert(cert).map_err(AnchorError)?;
         anchors.push(anchor.to_owned());
     }
     Ok(anchors.into())

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
 use strictdot::acl::Acl;
+use strictdot::config::ConfigBuilder;
 use strictdot::limiter::RateSettings;
 use tokio::io::AsyncWriteExt;
 
@@ -14,14 +15,13 @@ use crate::support::*;
 const WAIT: Duration = Duration::from_secs(3);
 
 async fn proxy_with(
-    edit: impl FnOnce(&mut strictdot::config::Config),
+    edit: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
 ) -> (Issued, FakeUpstream, Proxy) {
     let root = ca("Test Root");
     let server = leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    edit(&mut c);
-    let proxy = start_proxy(c).await;
+    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
+    let proxy = start_proxy(edit(c)).await;
     (root, up, proxy)
 }
 
@@ -59,7 +59,7 @@ fn limited(qps: u32, burst: u32, slip: u32) -> RateSettings {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn udp_flood_rate_limited_with_slip_bystander_served() {
-    let (_r, up, proxy) = proxy_with(|c| c.rate_limit = Some(limited(20, 20, 2))).await;
+    let (_r, up, proxy) = proxy_with(|c| c.rate_limit(Some(limited(20, 20, 2)))).await;
     let sock = std::sync::Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
     // Count what comes back while the flood goes out, so no answer is lost in our own
     // receive buffer.
@@ -107,7 +107,7 @@ async fn udp_flood_rate_limited_with_slip_bystander_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slip_zero_drops_everything_over_the_limit() {
-    let (_r, _up, proxy) = proxy_with(|c| c.rate_limit = Some(limited(1, 1, 0))).await;
+    let (_r, _up, proxy) = proxy_with(|c| c.rate_limit(Some(limited(1, 1, 0)))).await;
     let q = query(1, "www.example", 1, None);
     assert!(udp_exchange(proxy.addr, &q, WAIT).await.is_some());
     assert!(udp_exchange(proxy.addr, &q, Duration::from_millis(300))
@@ -117,7 +117,7 @@ async fn slip_zero_drops_everything_over_the_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_over_the_limit_refused() {
-    let (_r, _up, proxy) = proxy_with(|c| c.rate_limit = Some(limited(1, 1, 2))).await;
+    let (_r, _up, proxy) = proxy_with(|c| c.rate_limit(Some(limited(1, 1, 2)))).await;
     let q = query(1, "www.example", 1, None);
     let first = tcp_exchange(proxy.addr, &q, WAIT).await.unwrap();
     assert_eq!(parse(&first).response_code(), ResponseCode::NoError);
@@ -127,10 +127,8 @@ async fn tcp_over_the_limit_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_outside_the_allow_list_refused() {
-    let (_r, up, proxy) = proxy_with(|c| {
-        c.acl = Acl::new(vec!["127.0.0.9/32".parse().unwrap()]);
-    })
-    .await;
+    let (_r, up, proxy) =
+        proxy_with(|c| c.acl(Acl::new(vec!["127.0.0.9/32".parse().unwrap()]))).await;
     let q = query(5, "www.example", 1, None);
     let reply = udp_exchange_from("127.0.0.1", proxy.addr, &q, WAIT)
         .await
@@ -169,8 +167,8 @@ async fn default_allow_list_is_loopback_and_private() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_stalled_tcp_connections_do_not_lock_out_others() {
     let (_r, _up, proxy) = proxy_with(|c| {
-        c.tcp.max_per_client = 50;
-        c.tcp.idle_timeout = Duration::from_secs(30);
+        c.max_tcp_per_client(50)
+            .tcp_idle_timeout(Duration::from_secs(30))
     })
     .await;
     let mut held = Vec::new();
@@ -209,8 +207,8 @@ async fn thousand_stalled_tcp_connections_do_not_lock_out_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_byte_then_stall_cut_off_and_idle_closed() {
     let (_r, _up, proxy) = proxy_with(|c| {
-        c.tcp.read_timeout = Duration::from_millis(300);
-        c.tcp.idle_timeout = Duration::from_millis(600);
+        c.tcp_read_timeout(Duration::from_millis(300))
+            .tcp_idle_timeout(Duration::from_millis(600))
     })
     .await;
     let mut one = tcp_connect_from("127.0.0.1", proxy.addr).await.unwrap();
@@ -233,7 +231,7 @@ async fn one_byte_then_stall_cut_off_and_idle_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_frame_announced_then_stalled_is_cut_off() {
-    let (_r, _up, proxy) = proxy_with(|c| c.tcp.read_timeout = Duration::from_millis(300)).await;
+    let (_r, _up, proxy) = proxy_with(|c| c.tcp_read_timeout(Duration::from_millis(300))).await;
     let mut s = tcp_connect_from("127.0.0.1", proxy.addr).await.unwrap();
     // 65535 announced, 1000 sent.
     let mut frame = vec![0xFF, 0xFF];
@@ -248,7 +246,7 @@ async fn oversize_frame_announced_then_stalled_is_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_bytes_and_reflection_attempts_get_nothing() {
-    let (_r, up, proxy) = proxy_with(|_| {}).await;
+    let (_r, up, proxy) = proxy_with(|c| c).await;
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut rng = fastrand::Rng::with_seed(7);
     for _ in 0..500 {
@@ -282,8 +280,7 @@ async fn pending_cap_answers_servfail_at_once() {
         .behavior(Behavior::Stall)
         .start()
         .await;
-    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.max_pending = 1;
+    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).max_pending(1);
     let proxy = start_proxy(c).await;
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     sock.send_to(&query(1, "a.example", 1, None), proxy.addr)

@@ -247,8 +247,8 @@ async fn tls12_server_refused_under_min_13() {
         .tls12_only()
         .start()
         .await;
-    let mut c = config(vec![upstream(up.addr, Some(NAME), vec![])], &[&root]);
-    c.pool.tls_min_version = TlsMinVersion::Tls13;
+    let c = config(vec![upstream(up.addr, Some(NAME), vec![])], &[&root])
+        .tls_min_version(TlsMinVersion::Tls13);
     let proxy = start_proxy(c).await;
     refused(&up, &proxy).await;
 }

@@ -33,8 +33,8 @@ async fn cached_proxy(
         .behavior(behavior)
         .start()
         .await;
-    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.cache = Some(settings);
+    let c =
+        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).cache(Some(settings));
     let proxy = start_proxy(c).await;
     (root, up, proxy)
 }

@@ -78,6 +78,212 @@ fn bad_settings_exit_2_with_a_clear_line() {
     assert_config_error(&["--listen", "not-an-address"], "invalid");
 }
 
+/// Each message names the flag (or variable, or policy key), says what is accepted, and
+/// gives an example; these are the ones users tripped over.
+#[test]
+fn messages_name_the_setting_the_accepted_form_and_an_example() {
+    let run = |extra: &[&str], needles: &[&str]| {
+        let mut args = vec!["--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let out = strictdot(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        for needle in needles {
+            assert!(
+                stderr.contains(needle),
+                "{args:?}: expected '{needle}' in: {stderr}"
+            );
+        }
+        stderr.to_string()
+    };
+    run(
+        &["--timeout", "0"],
+        &[
+            "--timeout 0: out of range; expected a duration from 100ms to 60s",
+            "e.g. --timeout 4s",
+        ],
+    );
+    // Ranges that reach an hour take hours: 1h passes (the next problem is the upstream).
+    run(
+        &[
+            "--upstream-idle-timeout",
+            "1h",
+            "--upstream",
+            "127.0.0.1:853",
+        ],
+        &["has neither an authentication name"],
+    );
+    run(&["--upstream-idle-timeout", "2h"], &["100ms to 1h"]);
+    let stderr = run(
+        &["--rate-limit", "-1"],
+        &[
+            "--rate-limit -1: not a whole number",
+            "0 (off) to 10000000 queries per second",
+            "e.g. --rate-limit 1000",
+        ],
+    );
+    assert!(!stderr.contains("unexpected argument"), "{stderr}");
+    for bad in ["5359", "localhost:5359"] {
+        let out = strictdot(&["--listen", bad]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        for needle in [
+            &format!("--listen {bad}: invalid address")[..],
+            "IP:PORT",
+            "127.0.0.1:5359",
+            "[::1]:5359",
+        ] {
+            assert!(
+                stderr.contains(needle),
+                "--listen {bad}: expected '{needle}' in: {stderr}"
+            );
+        }
+    }
+    run(
+        &[
+            "--upstream",
+            "127.0.0.1:853#x.test",
+            "--pin-sha256",
+            "d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM",
+        ],
+        &["--pin-sha256 d6qz", "'=' padding", "strictdot pin"],
+    );
+}
+
+/// The same row gives the same message for a variable and a policy key.
+#[test]
+fn environment_and_policy_values_are_checked_by_the_same_row() {
+    let out = Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        .env_clear()
+        .env("STRICTDOT_LISTEN", "127.0.0.1:0")
+        .env("STRICTDOT_TIMEOUT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("STRICTDOT_TIMEOUT=0: out of range; expected a duration from 100ms to 60s")
+            && stderr.contains("e.g. STRICTDOT_TIMEOUT=4s"),
+        "{stderr}"
+    );
+    let policy = temp_file("limits.toml", b"[limits]\nrate_limit = 20000000\n");
+    let out = strictdot(&["check", "--policy", policy.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("policy limits.rate_limit = 20000000: out of range")
+            && stderr.contains("e.g. policy limits.rate_limit = 1000"),
+        "{stderr}"
+    );
+}
+
+/// A pin in the environment that the policy's upstreams would ignore fails `check`.
+#[test]
+fn check_refuses_a_pin_the_policy_would_ignore() {
+    let policy = temp_file(
+        "pinned.toml",
+        b"[[upstream]]\nname = \"x\"\naddress = \"192.0.2.1\"\nauth_name = \"x.test\"\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        .env_clear()
+        .env(
+            "STRICTDOT_PIN_SHA256",
+            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        )
+        .args(["check", "--policy", policy.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("STRICTDOT_PIN_SHA256=") && stderr.contains("would be ignored"),
+        "{stderr}"
+    );
+}
+
+/// An empty or truncated policy names no upstream: refused, not a silent fall-back to the
+/// built-in upstreams. Upstreams given by flag or variable make it fine.
+#[test]
+fn a_policy_without_upstreams_is_refused_unless_upstreams_are_given() {
+    let check = |name: &str, text: &str, env: &[(&str, &str)]| {
+        let path = temp_file(name, text.as_bytes());
+        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+            .env_clear()
+            .envs(env.iter().copied())
+            .args(["check", "--policy", path.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for (name, text) in [
+        ("empty.toml", ""),
+        (
+            "truncated.toml",
+            "[listen]\naddresses = [\"127.0.0.1:53\"]\n",
+        ),
+    ] {
+        let out = check(name, text, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains("names no [[upstream]]"), "{name}: {stderr}");
+    }
+    let out = check(
+        "empty.toml",
+        "",
+        &[("STRICTDOT_UPSTREAM", "192.0.2.1#x.test")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("192.0.2.1:853: name x.test"), "{stdout}");
+}
+
+/// `2620:fe::fe:853` is an address and an address with a port: refused, with the bracketed
+/// form to write, on the command line, in the environment and in a policy alike.
+#[test]
+fn ipv6_upstream_without_brackets_is_refused_with_a_hint() {
+    // Accepted, this would run (and be killed after the wait); refused, it exits at once.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "2620:fe::fe:853#dns.quad9.net",
+        ])
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("2620:fe::fe:853 was accepted as an upstream address");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--upstream 2620:fe::fe:853#dns.quad9.net")
+            && stderr.contains("write [2620:fe::fe]:853"),
+        "{stderr}"
+    );
+    let policy = temp_file(
+        "v6.toml",
+        b"[[upstream]]\nname = \"quad9\"\naddress = \"2620:fe::fe:853\"\nauth_name = \"dns.quad9.net\"\n",
+    );
+    let out = strictdot(&["check", "--policy", policy.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("[2620:fe::fe]:853"), "{stderr}");
+}
+
 #[test]
 fn pin_subcommand_reads_pem_file() {
     let root = ca("Pin Root");
@@ -206,4 +412,21 @@ fn settings_are_read_from_the_environment() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("127.0.0.1:8853 has neither"), "{stderr}");
+}
+
+/// The advice for an untrusted chain must not teach trusting an interceptor.
+#[test]
+fn readme_warns_that_an_untrusted_public_chain_is_likely_interception() {
+    let readme = include_str!("../../README.md");
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `certificate chain does not lead to a trusted root`"))
+        .expect("README's troubleshooting table has the untrusted row");
+    for needle in [
+        "**public** resolver",
+        "intercepting",
+        "Do **not** add its CA",
+    ] {
+        assert!(row.contains(needle), "expected '{needle}' in {row}");
+    }
 }

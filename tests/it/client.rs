@@ -169,8 +169,8 @@ async fn tcp_trickled_frame_cut_off_at_read_timeout() {
     let root = ca("Test Root");
     let server = leaf(NAME, &root);
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let mut c = config(vec![upstream(up.addr, Some(NAME), vec![])], &[&root]);
-    c.tcp.read_timeout = Duration::from_millis(600);
+    let c = config(vec![upstream(up.addr, Some(NAME), vec![])], &[&root])
+        .tcp_read_timeout(Duration::from_millis(600));
     let proxy = start_proxy(c).await;
     let mut s = TcpStream::connect(proxy.addr).await.unwrap();
     let q = query(1, "www.example", 1, None);

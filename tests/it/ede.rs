@@ -7,7 +7,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use strictdot::acl::Acl;
 use strictdot::cache::CacheSettings;
-use strictdot::config::{Config, ZoneConfig};
+use strictdot::config::ConfigBuilder;
 use strictdot::limiter::RateSettings;
 use tokio::net::UdpSocket;
 
@@ -47,16 +47,16 @@ fn assert_ede(reply: &[u8], rcode: ResponseCode, code: u16, text: &str) {
     assert!(!extra.contains("example"), "the name leaked into {extra:?}");
 }
 
-fn with_cache(c: &mut Config, serve_stale: Option<Duration>) {
-    c.cache = Some(CacheSettings {
+fn with_cache(c: ConfigBuilder, max_ttl: u32, serve_stale: Option<Duration>) -> ConfigBuilder {
+    c.cache(Some(CacheSettings {
         max_entries: 1000,
         max_bytes: 1 << 20,
         min_ttl: 0,
-        max_ttl: 1,
+        max_ttl,
         servfail_ttl: 0,
         serve_stale,
         prefetch: false,
-    });
+    }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,8 +142,7 @@ async fn pending_cap_says_busy() {
         .behavior(Behavior::Stall)
         .start()
         .await;
-    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.max_pending = 1;
+    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).max_pending(1);
     let proxy = start_proxy(c).await;
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     sock.send_to(&edns_query(1, "a.example"), proxy.addr)
@@ -175,8 +174,8 @@ async fn stale_answers_marked_stale() {
         (up, ResponseCode::NoError, 3),
         (nx, ResponseCode::NXDomain, 19),
     ] {
-        let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-        with_cache(&mut c, Some(Duration::from_secs(3600)));
+        let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
+        let c = with_cache(c, 1, Some(Duration::from_secs(3600)));
         let proxy = start_proxy(c).await;
         let first = ask_udp(&proxy, 1, "www.example").await;
         assert_eq!(parse(&first).response_code(), rcode);
@@ -194,16 +193,16 @@ async fn allow_list_and_rate_limit_say_so() {
     let root = ca("Test Root");
     let server = leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.acl = Acl::new(vec!["127.0.0.9/32".parse().unwrap()]);
-    c.rate_limit = Some(RateSettings {
-        qps: 1.try_into().unwrap(),
-        burst: 1.try_into().unwrap(),
-        v4_prefix: 32,
-        v6_prefix: 64,
-        slip: 1,
-        max_keys: 100,
-    });
+    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root])
+        .acl(Acl::new(vec!["127.0.0.9/32".parse().unwrap()]))
+        .rate_limit(Some(RateSettings {
+            qps: 1.try_into().unwrap(),
+            burst: 1.try_into().unwrap(),
+            v4_prefix: 32,
+            v6_prefix: 64,
+            slip: 1,
+            max_keys: 100,
+        }));
     let proxy = start_proxy(c).await;
     let reply = udp_exchange_from("127.0.0.1", proxy.addr, &edns_query(1, "www.example"), WAIT)
         .await
@@ -226,15 +225,11 @@ async fn allow_list_and_rate_limit_say_so() {
 async fn local_zone_server_failure() {
     let root = ca("Test Root");
     let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut c = config(
+    let c = config(
         vec![upstream(dead_addr(), Some("dot.test"), vec![])],
         &[&root],
-    );
-    c.zones = vec![ZoneConfig {
-        name: "corp.test.".into(),
-        wire: b"\x04corp\x04test\x00".to_vec(),
-        servers: vec![silent.local_addr().unwrap()],
-    }];
+    )
+    .zone("corp.test", vec![silent.local_addr().unwrap()]);
     let proxy = start_proxy(c).await;
     let reply = ask_udp(&proxy, 1, "db.corp.test").await;
     assert_ede(&reply, ResponseCode::ServFail, 23, "local zone");
@@ -248,11 +243,8 @@ async fn upstream_ede_reaches_the_client_from_the_cache_too() {
         .behavior(Behavior::AnswerWithEde)
         .start()
         .await;
-    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    with_cache(&mut c, None);
-    if let Some(s) = c.cache.as_mut() {
-        s.max_ttl = 300;
-    }
+    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
+    let c = with_cache(c, 300, None);
     let proxy = start_proxy(c).await;
     for id in [1, 2] {
         let reply = ask_udp(&proxy, id, "www.example").await;

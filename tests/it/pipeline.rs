@@ -10,7 +10,7 @@ use hickory_proto::op::ResponseCode;
 use rustls::pki_types::ServerName;
 use strictdot::acl::Acl;
 use strictdot::cache::CacheSettings;
-use strictdot::config::{Config, TlsListenConfig, ZoneConfig};
+use strictdot::config::ConfigBuilder;
 use strictdot::limiter::RateSettings;
 use strictdot::{Listeners, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,14 +36,17 @@ impl Drop for Running {
     }
 }
 
-async fn start(mut config: Config) -> Running {
+async fn start(config: ConfigBuilder) -> Running {
     let listener_root = ca("Listener CA");
     let cert = leaf("dns.strictdot.test", &listener_root);
-    config.listen_tls = Some(TlsListenConfig {
-        addrs: vec![],
-        chain: vec![cert.der()],
-        key_pem: cert.key.serialize_pem().into_bytes(),
-    });
+    let config = config
+        .tls_listener(
+            vec![],
+            vec![cert.der()],
+            cert.key.serialize_pem().into_bytes(),
+        )
+        .build()
+        .expect("config accepted");
     let mut listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
         .await
         .unwrap();
@@ -51,7 +54,7 @@ async fn start(mut config: Config) -> Running {
     let tls = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tls_addr = tls.local_addr().unwrap();
     listeners.tls.push(tls);
-    let server = Server::new(config).expect("config accepted");
+    let server = Server::new(config);
     let metrics = server.metrics();
     let token = CancellationToken::new();
     tokio::spawn(server.run(listeners, token.clone()));
@@ -113,15 +116,11 @@ async fn cache_hits_answered_on_every_transport_while_pending_cap_is_exhausted()
     // A local zone whose server reads queries and never answers: a query for it holds
     // the only pending slot for the whole budget.
     let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.cache = Some(cache_on());
-    c.max_pending = 1;
-    c.timeout = Duration::from_secs(10);
-    c.zones = vec![ZoneConfig {
-        name: "stall.test.".into(),
-        wire: b"\x05stall\x04test\x00".to_vec(),
-        servers: vec![silent.local_addr().unwrap()],
-    }];
+    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root])
+        .cache(Some(cache_on()))
+        .max_pending(1)
+        .timeout(Duration::from_secs(10))
+        .zone("stall.test", vec![silent.local_addr().unwrap()]);
     let proxy = start(c).await;
     let warm = query(1, "www.example", 1, None);
     let first = udp_exchange(proxy.addr, &warm, WAIT).await.unwrap();
@@ -169,16 +168,16 @@ async fn refused_and_limited_clients_are_not_validated() {
     let root = ca("Test Root");
     let server = leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.acl = Acl::new(vec!["127.0.0.9/32".parse().unwrap()]);
-    c.rate_limit = Some(RateSettings {
-        qps: 1.try_into().unwrap(),
-        burst: 1.try_into().unwrap(),
-        v4_prefix: 32,
-        v6_prefix: 64,
-        slip: 0,
-        max_keys: 1000,
-    });
+    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root])
+        .acl(Acl::new(vec!["127.0.0.9/32".parse().unwrap()]))
+        .rate_limit(Some(RateSettings {
+            qps: 1.try_into().unwrap(),
+            burst: 1.try_into().unwrap(),
+            v4_prefix: 32,
+            v6_prefix: 64,
+            slip: 0,
+            max_keys: 1000,
+        }));
     let proxy = start(c).await;
     let good = query(1, "www.example", 1, None);
     let mut malformed = good.clone();
@@ -225,19 +224,19 @@ async fn stream_listeners_check_allow_list_and_prefix_cap_at_accept() {
     let root = ca("Test Root");
     let server = leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.acl = Acl::new(vec!["127.0.1.0/24".parse().unwrap()]);
-    c.tcp.max_clients = 2;
-    c.tcp.max_per_client = 1;
-    c.tcp.idle_timeout = Duration::from_secs(30);
-    c.rate_limit = Some(RateSettings {
-        qps: 1000.try_into().unwrap(),
-        burst: 1000.try_into().unwrap(),
-        v4_prefix: 24,
-        v6_prefix: 56,
-        slip: 0,
-        max_keys: 1000,
-    });
+    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root])
+        .acl(Acl::new(vec!["127.0.1.0/24".parse().unwrap()]))
+        .max_tcp_clients(2)
+        .max_tcp_per_client(1)
+        .tcp_idle_timeout(Duration::from_secs(30))
+        .rate_limit(Some(RateSettings {
+            qps: 1000.try_into().unwrap(),
+            burst: 1000.try_into().unwrap(),
+            v4_prefix: 24,
+            v6_prefix: 56,
+            slip: 0,
+            max_keys: 1000,
+        }));
     let proxy = start(c).await;
     // Strangers: closed at once, over TCP and TLS, whatever they would send.
     let mut strangers = Vec::new();
@@ -290,8 +289,8 @@ async fn tls_answers_padded_when_the_query_was() {
     let root = ca("Test Root");
     let server = leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.cache = Some(cache_on());
+    let c =
+        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).cache(Some(cache_on()));
     let proxy = start(c).await;
     let tls = |q: Vec<u8>| {
         let root = &proxy.listener_root;

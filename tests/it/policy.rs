@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
-use strictdot::config::Config;
+use strictdot::config::{Config, Layer, Sources};
 
 use crate::support::*;
 
@@ -109,36 +109,103 @@ fn bad_policies_refused_with_a_line_number() {
     }
 }
 
+/// An expired pin never weakens an upstream: with no other pin left the policy is refused,
+/// naming the pin, the upstream and the date; with another pin left it is dropped with a
+/// warning.
 #[test]
-fn expired_pin_ignored_with_warning() {
-    let text = "[[upstream]]\nname = \"x\"\naddress = \"192.0.2.1\"\nauth_name = \"x.test\"\n\
-                pins = [{ sha256 = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\", comment = \"old\", expires = \"2001-01-01\" }]\n";
-    let policy = strictdot::policy::parse(text, "t").unwrap();
-    let args = parse_args(&[]);
-    let config = Config::from_args(&args, Some(&policy), &|_| false).unwrap();
-    assert!(config.upstreams[0].mode.pins().is_empty());
+fn expired_pin_refused_unless_another_pin_remains() {
+    const OLD: &str = "{ sha256 = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\", comment = \"old\", expires = \"2001-01-01\" }";
+    const NEW: &str =
+        "{ sha256 = \"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\", comment = \"new\" }";
+    let policy = |auth: &str, pins: &str| {
+        strictdot::policy::parse(
+            &format!(
+                "[[upstream]]\nname = \"x\"\naddress = \"192.0.2.1\"\n{auth}pins = [{pins}]\n"
+            ),
+            "t",
+        )
+        .unwrap()
+    };
+    // Name and an expired pin: not name only.
+    let e = load(&[], policy("auth_name = \"x.test\"\n", OLD))
+        .unwrap_err()
+        .to_string();
+    for needle in [
+        "upstream x",
+        "'old' expired on 2001-01-01",
+        "will not weaken",
+    ] {
+        assert!(e.contains(needle), "expected '{needle}' in {e}");
+    }
+    // Pins only, all expired: the same reason, not "neither a name nor a pin".
+    let e = load(&[], policy("", OLD)).unwrap_err().to_string();
+    assert!(e.contains("'old' expired on 2001-01-01"), "{e}");
+    assert!(!e.contains("neither"), "{e}");
+    // Another pin remains: the expired one goes, with a warning.
+    let config = load(
+        &[],
+        policy("auth_name = \"x.test\"\n", &format!("{OLD}, {NEW}")),
+    )
+    .unwrap();
+    assert_eq!(config.upstreams()[0].mode.pins().len(), 1);
     assert!(
-        config.warnings.iter().any(|w| w.contains("expired")),
+        config.warnings().iter().any(|w| w.contains("expired")),
         "{:?}",
-        config.warnings
+        config.warnings()
     );
 }
 
-fn parse_args(extra: &[&str]) -> strictdot::cli::ProxyArgs {
-    use clap::Parser;
+/// `--pin-sha256` pins the command-line upstreams only: given with a policy that names the
+/// upstreams, it would be ignored, so it is refused.
+#[test]
+fn pin_flag_refused_when_the_policy_names_the_upstreams() {
+    let pin = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let policy = || {
+        strictdot::policy::parse(
+            "[[upstream]]\nname = \"x\"\naddress = \"192.0.2.1\"\nauth_name = \"x.test\"\n",
+            "t",
+        )
+        .unwrap()
+    };
+    let e = load(&["--pin-sha256", pin], policy())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("--pin-sha256 {pin} would be ignored")) && e.contains("[[upstream]]"),
+        "{e}"
+    );
+    // With the upstreams on the command line too, the pin applies to them.
+    let config = load(
+        &["--pin-sha256", pin, "--upstream", "192.0.2.2#y.test"],
+        policy(),
+    )
+    .unwrap();
+    assert_eq!(config.upstreams()[0].mode.pins().len(), 1);
+}
+
+/// The configuration from these flags over `policy` (no environment).
+fn load(
+    flags: &[&str],
+    policy: strictdot::policy::Policy,
+) -> Result<Config, strictdot::config::ConfigError> {
     let mut argv = vec!["strictdot"];
-    argv.extend_from_slice(extra);
-    strictdot::cli::Cli::try_parse_from(argv).unwrap().proxy
+    argv.extend_from_slice(flags);
+    let flags = strictdot::cli::flags_from(argv).unwrap();
+    Sources::new(flags, Layer::default(), Some(policy)).load()
 }
 
 #[test]
 fn flags_override_the_policy() {
     let policy =
         strictdot::policy::parse("[limits]\ntimeout = \"2s\"\nrate_limit = 5\n", "t").unwrap();
-    let args = parse_args(&["--timeout", "3s"]);
-    let config = Config::from_args(&args, Some(&policy), &|id| id == "timeout").unwrap();
-    assert_eq!(config.timeout, Duration::from_secs(3));
-    assert_eq!(config.rate_limit.unwrap().qps.get(), 5);
+    // (A policy must name its upstreams, or they come from flags.)
+    let config = load(
+        &["--timeout", "3s", "--upstream", "192.0.2.1#x.test"],
+        policy,
+    )
+    .unwrap();
+    assert_eq!(config.timeout(), Duration::from_secs(3));
+    assert_eq!(config.rate_limit().unwrap().qps.get(), 5);
 }
 
 /// A plain DNS server on 127.0.0.1 answering every query with 192.0.2.99.
@@ -177,9 +244,13 @@ async fn local_zone_goes_to_the_local_server_in_plain_dns() {
     )
     .unwrap();
     let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.zones = Config::from_args(&parse_args(&[]), Some(&policy), &|_| false)
+    // The zone as the policy gives it (the policy's own upstreams do not matter here).
+    for z in load(&["--upstream", "192.0.2.1#x.test"], policy)
         .unwrap()
-        .zones;
+        .zones()
+    {
+        c = c.zone(&z.name, z.servers.clone());
+    }
     let proxy = start_proxy(c).await;
     let reply = udp_exchange(
         proxy.addr,
@@ -286,6 +357,76 @@ async fn sighup_reloads_and_a_bad_policy_keeps_the_old() {
     let n = second.seen.queries.load(Ordering::SeqCst);
     assert_answers_at(addr).await;
     assert!(second.seen.queries.load(Ordering::SeqCst) > n);
+}
+
+/// A reload takes what it can and names, in a warning, each changed setting that only a
+/// restart applies (here the pending cap, sized when the listeners start); a setting it does
+/// take (the timeout) is not named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_warns_about_settings_that_need_a_restart() {
+    use std::io::BufRead as _;
+    let server = self_signed("p.test");
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let port = free_port().await;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let dir = temp_dir("restart");
+    let path = dir.join("p.toml");
+    let base = policy_for(up.addr, &server.pin(), port);
+    write(&path, &base);
+    let mut child = Child(
+        bin()
+            .arg("--policy")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    wait_answering(addr).await;
+    write(
+        &path,
+        &format!("{base}[limits]\nmax_pending = 100\ntimeout = \"2s\"\n"),
+    );
+    let status = Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+            let done = line.contains("configuration reloaded");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    })
+    .await
+    .unwrap();
+    let warning = lines
+        .iter()
+        .find(|l| l.contains("only after a restart"))
+        .unwrap_or_else(|| panic!("no restart warning in {lines:#?}"));
+    assert!(warning.contains("max-pending"), "{warning}");
+    assert!(!warning.contains("timeout"), "{warning}");
+    assert!(
+        lines.iter().any(|l| l.contains("configuration reloaded")),
+        "{lines:#?}"
+    );
 }
 
 async fn assert_answers_at(addr: std::net::SocketAddr) {

@@ -56,8 +56,7 @@ async fn first_upstream_message(keep_ecs: bool, query: &[u8]) -> Vec<u8> {
     let root = ca("Test Root");
     let server = leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.privacy.keep_ecs = keep_ecs;
+    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).keep_ecs(keep_ecs);
     let proxy = start_proxy(c).await;
     let reply = udp_exchange(proxy.addr, query, WAIT).await.expect("answer");
     assert_eq!(parse(&reply).id(), u16::from_be_bytes([query[0], query[1]]));
@@ -159,17 +158,17 @@ async fn ecs_proxy(keep_ecs: bool, delay_ms: u64) -> (Issued, FakeUpstream, Prox
         })
         .start()
         .await;
-    let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-    c.privacy.keep_ecs = keep_ecs;
-    c.cache = Some(CacheSettings {
-        max_entries: 1000,
-        max_bytes: 1 << 20,
-        min_ttl: 0,
-        max_ttl: 86_400,
-        servfail_ttl: 2,
-        serve_stale: None,
-        prefetch: true,
-    });
+    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root])
+        .keep_ecs(keep_ecs)
+        .cache(Some(CacheSettings {
+            max_entries: 1000,
+            max_bytes: 1 << 20,
+            min_ttl: 0,
+            max_ttl: 86_400,
+            servfail_ttl: 2,
+            serve_stale: None,
+            prefetch: true,
+        }));
     let proxy = start_proxy(c).await;
     (root, up, proxy)
 }

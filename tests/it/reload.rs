@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use strictdot::cache::CacheSettings;
-use strictdot::config::Config;
+use strictdot::config::ConfigBuilder;
 use strictdot::{Listeners, Reloader, Server};
 use tokio_util::sync::CancellationToken;
 
@@ -25,12 +25,12 @@ fn cache_on() -> CacheSettings {
     }
 }
 
-async fn start(config: Config) -> (std::net::SocketAddr, Reloader, CancellationToken) {
+async fn start(config: ConfigBuilder) -> (std::net::SocketAddr, Reloader, CancellationToken) {
     let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
         .await
         .unwrap();
     let addr = listeners.udp[0].local_addr().unwrap();
-    let server = Server::new(config).expect("config accepted");
+    let server = Server::new(config.build().expect("config accepted"));
     let reloader = server.reloader();
     let token = CancellationToken::new();
     tokio::spawn(server.run(listeners, token.clone()));
@@ -54,15 +54,14 @@ async fn reload_flushes_the_cache_when_upstreams_change_and_only_then() {
     let first = UpstreamOptions::new(&server, &[]).start().await;
     let second = UpstreamOptions::new(&server, &[]).start().await;
     let with = |up: &FakeUpstream| {
-        let mut c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
-        c.cache = Some(cache_on());
-        c
+        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).cache(Some(cache_on()))
     };
+    let built = |c: ConfigBuilder| c.build().expect("config accepted");
     let (addr, reloader, token) = start(with(&first)).await;
     ask(addr, 1).await;
     assert_eq!(first.seen.queries.load(Ordering::SeqCst), 1);
     // The same sources again (a reload that changed nothing they depend on): cached.
-    reloader.reload(&with(&first)).unwrap();
+    reloader.reload(&built(with(&first)));
     ask(addr, 2).await;
     assert_eq!(
         first.seen.queries.load(Ordering::SeqCst),
@@ -70,7 +69,7 @@ async fn reload_flushes_the_cache_when_upstreams_change_and_only_then() {
         "kept the cache"
     );
     // Another upstream: the answer is fetched from it, not served from the old cache.
-    reloader.reload(&with(&second)).unwrap();
+    reloader.reload(&built(with(&second)));
     ask(addr, 3).await;
     assert_eq!(
         second.seen.queries.load(Ordering::SeqCst),
@@ -78,9 +77,12 @@ async fn reload_flushes_the_cache_when_upstreams_change_and_only_then() {
         "cache flushed"
     );
     // The same upstream re-pinned (name and pin instead of name only): flushed again.
-    let mut pinned = with(&second);
-    pinned.upstreams = vec![upstream(second.addr, Some("dot.test"), vec![server.pin()])];
-    reloader.reload(&pinned).unwrap();
+    let pinned = with(&second).upstreams(vec![upstream(
+        second.addr,
+        Some("dot.test"),
+        vec![server.pin()],
+    )]);
+    reloader.reload(&built(pinned));
     ask(addr, 4).await;
     assert_eq!(
         second.seen.queries.load(Ordering::SeqCst),

@@ -13,7 +13,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use strictdot::config::Config;
+use strictdot::config::{Config, ConfigBuilder};
 pub use strictdot::dns::builder::QueryBuilder;
 use strictdot::pin::Pin;
 use strictdot::upstream::pool::UpstreamConfig;
@@ -468,18 +468,18 @@ pub fn upstream(addr: SocketAddr, name: Option<&str>, pins: Vec<Pin>) -> Upstrea
     UpstreamConfig::new(spec, mode)
 }
 
-/// A test configuration: short budget, given upstreams, extra CA certificates.
-pub fn config(upstreams: Vec<UpstreamConfig>, cas: &[&Issued]) -> Config {
-    let mut c = Config::new(upstreams);
-    c.extra_roots = cas.iter().map(|c| c.der()).collect();
-    c.timeout = Duration::from_millis(1500);
-    c.pool.connect_timeout = Duration::from_millis(750);
-    c.pool.backoff_base = Duration::from_millis(50);
-    c.pool.backoff_max = Duration::from_millis(200);
-    c.grace = Duration::from_millis(500);
-    // Most tests look at what reaches the upstream; the cache tests turn it on.
-    c.cache = None;
-    c
+/// A test configuration: short budget, given upstreams, extra CA certificates; tests set
+/// more on the builder, and `start_proxy` builds (checks) it.
+pub fn config(upstreams: Vec<UpstreamConfig>, cas: &[&Issued]) -> ConfigBuilder {
+    Config::builder()
+        .upstreams(upstreams)
+        .extra_roots(cas.iter().map(|c| c.der()).collect())
+        // Half of it, 750 ms, bounds each connect and handshake.
+        .timeout(Duration::from_millis(1500))
+        .backoff(Duration::from_millis(50), Duration::from_millis(200))
+        .grace(Duration::from_millis(500))
+        // Most tests look at what reaches the upstream; the cache tests turn it on.
+        .cache(None)
 }
 
 /// A test CA, an upstream serving a certificate for `dot.test` from it and behaving as
@@ -499,13 +499,13 @@ pub async fn name_authenticated(behavior: Behavior) -> (Issued, FakeUpstream, Pr
     (root, up, proxy)
 }
 
-pub async fn start_proxy(config: Config) -> Proxy {
+pub async fn start_proxy(config: ConfigBuilder) -> Proxy {
     start_proxy_with(config, false).await.0
 }
 
 /// Starts strictdot, with an operations endpoint on 127.0.0.1:0 if `ops` (its address
 /// is returned).
-pub async fn start_proxy_with(config: Config, ops: bool) -> (Proxy, Option<SocketAddr>) {
+pub async fn start_proxy_with(config: ConfigBuilder, ops: bool) -> (Proxy, Option<SocketAddr>) {
     if std::env::var_os("STRICTDOT_TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::DEBUG)
@@ -522,7 +522,7 @@ pub async fn start_proxy_with(config: Config, ops: bool) -> (Proxy, Option<Socke
         ops_addr = Some(l.local_addr().unwrap());
         listeners.metrics = Some(l);
     }
-    let server = Server::new(config).expect("config accepted");
+    let server = Server::new(config.build().expect("config accepted"));
     let metrics = server.metrics();
     let token = CancellationToken::new();
     tokio::spawn(server.run(listeners, token.clone()));

@@ -203,14 +203,14 @@ async fn two_upstreams(
     let server = leaf(NAME, &root);
     let ua = UpstreamOptions::new(&server, &[]).behavior(a).start().await;
     let ub = UpstreamOptions::new(&server, &[]).behavior(b).start().await;
-    let mut c = config(
+    let c = config(
         vec![
             upstream(ua.addr, Some(NAME), vec![]),
             upstream(ub.addr, Some(NAME), vec![]),
         ],
         &[&root],
-    );
-    c.pool.strategy = strategy;
+    )
+    .strategy(strategy);
     let proxy = start_proxy(c).await;
     (root, ua, ub, proxy)
 }
@@ -275,14 +275,14 @@ async fn failed_upstream_probed_back_in_the_background() {
     let server = leaf(NAME, &root);
     let first_addr = dead_addr();
     let second = UpstreamOptions::new(&server, &[]).start().await;
-    let mut c = config(
+    let c = config(
         vec![
             upstream(first_addr, Some(NAME), vec![]),
             upstream(second.addr, Some(NAME), vec![]),
         ],
         &[&root],
-    );
-    c.pool.strategy = Strategy::Failover;
+    )
+    .strategy(Strategy::Failover);
     let proxy = start_proxy(c).await;
     assert_answers(&proxy, "www.example").await;
     assert_eq!(seen(&second), 1);
