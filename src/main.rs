@@ -144,7 +144,9 @@ async fn serve(config: Config, bound: Bound, flags: Layer, env: Layer) -> ExitCo
     tokio::spawn(async move {
         let mut hups = shutdown::hangups();
         while hups.recv().await.is_some() {
-            match load_config(&flags, &env) {
+            let next = Sources::read(flags.clone(), env.clone())
+                .and_then(|s| s.reloading(&started).load());
+            match next {
                 Ok(next) => {
                     let restart = started.restart_needed(&next);
                     if !restart.is_empty() {

@@ -36,6 +36,10 @@ pub struct ConfigBuilder {
     zones: Vec<(String, Vec<SocketAddr>)>,
     /// The TLS listeners as given: addresses, certificate chain, key (PEM).
     tls: Option<(Vec<SocketAddr>, Vec<CertificateDer<'static>>, Vec<u8>)>,
+    /// The running process's TLS listener, kept as built (a reload after privileges were
+    /// dropped cannot read a key file readable by root only; the listener needs a restart
+    /// to change anyway).
+    tls_kept: Option<TlsListener>,
 }
 
 impl Config {
@@ -95,6 +99,7 @@ impl ConfigBuilder {
             },
             zones: Vec::new(),
             tls: None,
+            tls_kept: None,
         }
     }
 }
@@ -194,6 +199,14 @@ impl ConfigBuilder {
         self
     }
 
+    /// Keeps the running TLS listener `listener` as it was built, certificate and key
+    /// included, instead of reading its files again.
+    pub fn keep_tls_listener(mut self, listener: TlsListener) -> ConfigBuilder {
+        self.tls = None;
+        self.tls_kept = Some(listener);
+        self
+    }
+
     /// A zone (`cluster.local`) forwarded in plain DNS to `servers`, which must be
     /// loopback or private addresses.
     pub fn zone(mut self, name: &str, servers: Vec<SocketAddr>) -> ConfigBuilder {
@@ -220,7 +233,7 @@ impl ConfigBuilder {
                 addrs,
                 chain,
             }),
-            None => None,
+            None => self.tls_kept,
         };
         let zones = self
             .zones

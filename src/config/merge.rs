@@ -109,12 +109,26 @@ pub struct Sources {
     flags: Layer,
     env: Layer,
     policy: Option<Policy>,
+    /// On reload, the running TLS listener, kept if its files cannot be read again.
+    running_tls: Option<super::sealed::TlsListener>,
 }
 
 impl Sources {
     /// The layers as given.
     pub fn new(flags: Layer, env: Layer, policy: Option<Policy>) -> Sources {
-        Sources { flags, env, policy }
+        Sources {
+            flags,
+            env,
+            policy,
+            running_tls: None,
+        }
+    }
+
+    /// For a reload: keep `running`'s TLS listener if its certificate or key cannot be read
+    /// again (the process may no longer be allowed to).
+    pub fn reloading(mut self, running: &Config) -> Sources {
+        self.running_tls = running.listen_tls().cloned();
+        self
     }
 
     /// The layers, with the policy file that `--policy` (or `STRICTDOT_POLICY`) names read
@@ -275,11 +289,25 @@ impl Sources {
                     "--listen-tls needs --tls-cert and --tls-key".to_owned(),
                 ));
             };
-            let chain = super::read_pem_certs(&cert)
-                .map_err(|e| ConfigError::TlsListener(e.to_string()))?;
-            let key_pem = std::fs::read(&key)
-                .map_err(|e| ConfigError::TlsListener(format!("key {}: {e}", key.display())))?;
-            b = b.tls_listener(listen_tls, chain, key_pem);
+            let read = super::read_pem_certs(&cert)
+                .map_err(|e| ConfigError::TlsListener(e.to_string()))
+                .and_then(|chain| {
+                    let key_pem = std::fs::read(&key).map_err(|e| {
+                        ConfigError::TlsListener(format!("key {}: {e}", key.display()))
+                    })?;
+                    Ok((chain, key_pem))
+                });
+            b = match (read, &self.running_tls) {
+                (Ok((chain, key_pem)), _) => b.tls_listener(listen_tls, chain, key_pem),
+                // A reload that cannot read the files (a key readable by root only, after
+                // the switch to --user): the running listener stays as it is, which is
+                // what a reload does to it in any case (it needs a restart to change).
+                (Err(e), Some(running)) => {
+                    tracing::info!(error = %e, "TLS listener kept as started (its files are read at start only)");
+                    b.keep_tls_listener(running.clone())
+                }
+                (Err(e), None) => return Err(e),
+            };
         }
         for z in self.policy.iter().flat_map(|p| &p.zones) {
             b = sections::zone(b, z)?;

@@ -661,3 +661,108 @@ fn status_field<'a>(status: &'a str, name: &str) -> Vec<&'a str> {
         .skip(1)
         .collect()
 }
+
+/// The DoT listener's key may stay readable by root only: strictdot reads it at start,
+/// switches to `--user`, and a SIGHUP reload (which cannot read the key any more) keeps
+/// the running listener instead of being refused; the listener still serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_after_the_user_switch_keeps_a_root_only_tls_key() {
+    use std::io::BufRead as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    if !running_as_root() {
+        eprintln!("SKIPPED reload_after_the_user_switch_keeps_a_root_only_tls_key: needs root to switch user");
+        return;
+    }
+    let upstream_cert = self_signed("p.test");
+    let up = UpstreamOptions::new(&upstream_cert, &[]).start().await;
+    let root = ca("Listener CA");
+    let listener_cert = leaf("dns.strictdot.test", &root);
+    let dir = temp_dir("rootkey");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (cert, key, ca_path, policy) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("ca.pem"),
+        dir.join("p.toml"),
+    );
+    write(&cert, &listener_cert.pem());
+    write(&key, &listener_cert.key.serialize_pem());
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&cert, std::fs::Permissions::from_mode(0o644)).unwrap();
+    write(&ca_path, &root.pem());
+    let port = free_port().await;
+    let tls_port = free_port().await;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    write(
+        &policy,
+        &format!(
+            "[[upstream]]\nname = \"u\"\naddress = \"{}\"\npins = [{{ sha256 = \"{}\" }}]\n",
+            up.addr,
+            upstream_cert.pin()
+        ),
+    );
+    std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut child = Child(
+        bin()
+            .args(["--listen", &addr.to_string(), "--user", "65534:65534"])
+            .args(["--listen-tls", &format!("127.0.0.1:{tls_port}")])
+            .arg("--policy")
+            .arg(&policy)
+            .arg("--tls-cert")
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    wait_answering(addr).await;
+    let status = Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+            let done = line.contains("configuration reloaded") || line.contains("reload refused");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    })
+    .await
+    .unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("configuration reloaded")),
+        "the reload was refused: {lines:#?}"
+    );
+    // The listener still serves, with the key read at start.
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("kdig")
+            .args(["@127.0.0.1", "-p", &tls_port.to_string(), "+tls", "+time=3"])
+            .arg(format!("+tls-ca={}", ca_path.display()))
+            .args(["+tls-hostname=dns.strictdot.test", "www.example"])
+            .output()
+            .expect("kdig is needed: run scripts/test.sh")
+    })
+    .await
+    .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.contains("NOERROR"), "{out}");
+}
