@@ -2,7 +2,8 @@
 //! normal client from another address still answered promptly while the abuse goes on.
 
 use std::num::NonZeroU32;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use hickory_proto::op::ResponseCode;
 use strictdot::acl::Acl;

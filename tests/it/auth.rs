@@ -320,10 +320,10 @@ async fn tls11_only_server_refused() {
         .expect("openssl is needed for this test: run scripts/test.sh");
     let _guard = Kill(child);
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while tokio::net::TcpStream::connect(addr).await.is_err() {
         assert!(
-            std::time::Instant::now() < deadline,
+            tokio::time::Instant::now() < deadline,
             "openssl s_server did not start"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

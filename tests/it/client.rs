@@ -176,7 +176,7 @@ async fn tcp_trickled_frame_cut_off_at_read_timeout() {
     let q = query(1, "www.example", 1, None);
     let mut framed = (q.len() as u16).to_be_bytes().to_vec();
     framed.extend(&q);
-    let start = std::time::Instant::now();
+    let start = tokio::time::Instant::now();
     let mut closed = false;
     for b in framed.iter().take(framed.len() - 1) {
         if s.write_all(&[*b]).await.is_err() {

@@ -9,6 +9,11 @@
 //! Unbound and kdig are required: without them these tests fail and say to run
 //! `scripts/test.sh`, which installs them.
 
+#![allow(
+    clippy::disallowed_types,
+    reason = "plain #[test]s, no tokio runtime to follow"
+)]
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};

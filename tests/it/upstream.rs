@@ -2,7 +2,8 @@
 //! question, hostile replies, stalls, restarts and failover.
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use crate::support::*;
 
