@@ -142,6 +142,11 @@ pub enum Behavior {
     AnswerWithKeepalive(u16),
     /// Answer NXDOMAIN with an SOA (TTL 3600, MINIMUM 60) in the authority section.
     NxDomain,
+    /// Answer with the right ID and question, the last record cut short by one octet.
+    Malformed,
+    /// Answer with a CNAME whose RDATA is a compression pointer forwards, to the owner of
+    /// the A record after it.
+    CnameForwardPointer,
 }
 
 /// What the fake upstream saw.
@@ -329,6 +334,21 @@ async fn serve_conn<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
                 ];
                 r.extend((rdata.len() as u16).to_be_bytes());
                 r.extend(rdata);
+                vec![r]
+            }
+            Behavior::Malformed => {
+                let mut r = answer_for(&q, 1);
+                r.pop();
+                vec![r]
+            }
+            Behavior::CnameForwardPointer => {
+                let mut r = answer_for(&q, 0);
+                r[6..8].copy_from_slice(&[0, 2]);
+                let target = 0xC000 | (r.len() + 14) as u16;
+                r.extend([0xC0, 0x0C, 0, 5, 0, 1, 0, 0, 1, 0x2C, 0, 2]);
+                r.extend(target.to_be_bytes());
+                r.extend(b"\x03cdn\x07example\x00\x00\x01\x00\x01\x00\x00\x01\x2C\x00\x04");
+                r.extend([192, 0, 2, 1]);
                 vec![r]
             }
             Behavior::TruncatedFrame => {
