@@ -284,6 +284,10 @@ mod tests {
         // A pointer to itself.
         let m = message(b"", NS, None, &[0xC0, rdata_at as u8], b"");
         assert_eq!(parse(&m, 0), Err(WireError::BadPointer));
+        // Reached through a pointer, a label that would run forward over that pointer (here
+        // also past the RDATA's end).
+        let m = message(&[20], CNAME, None, &[0xC0, 12], &[b'x'; 20]);
+        assert_eq!(parse(&m, 1), Err(WireError::BadPointer));
         // A pointer back to the start of its own name.
         let m = message(b"", NS, None, &[1, b'a', 0xC0, rdata_at as u8], b"");
         assert_eq!(parse(&m, 0), Err(WireError::BadPointer));
