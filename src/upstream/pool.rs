@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::ClientConfig;
-use rustls_pki_types::{ServerName, TrustAnchor};
+use rustls_pki_types::ServerName;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -160,7 +160,7 @@ impl Pool {
         shutdown: CancellationToken,
         metrics: Arc<Metrics>,
     ) -> Result<Pool, crate::config::ConfigError> {
-        let roots: Arc<[TrustAnchor<'static>]> = trust_anchors(shared_roots)?;
+        let roots = trust_anchors(shared_roots)?;
         let mut built = Vec::new();
         for u in upstreams {
             let roots = if u.extra_roots.is_empty() {

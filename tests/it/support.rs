@@ -75,6 +75,22 @@ pub fn ca(cn: &str) -> Issued {
     Issued { cert, key }
 }
 
+/// A self-signed CA valid from `from` to `to` days from now (negative: in the past).
+pub fn dated_ca(cn: &str, from: i64, to: i64) -> Issued {
+    let key = KeyPair::generate().unwrap();
+    let mut p = params(cn, &[], true);
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now + time::Duration::days(from);
+    p.not_after = now + time::Duration::days(to);
+    let cert = p.self_signed(&key).unwrap();
+    Issued { cert, key }
+}
+
+/// A self-signed CA that expired yesterday.
+pub fn expired_ca(cn: &str) -> Issued {
+    dated_ca(cn, -30, -1)
+}
+
 /// An intermediate CA signed by `issuer`.
 pub fn intermediate(cn: &str, issuer: &Issued) -> Issued {
     let key = KeyPair::generate().unwrap();
