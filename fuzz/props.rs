@@ -33,7 +33,7 @@ use strictdot::dns::edns::{
     OPT_ECS, OPT_PADDING, OPT_TCP_KEEPALIVE, QUERY_BLOCK,
 };
 use strictdot::dns::query::{validate, DropReason, Rejection, ValidQuery};
-use strictdot::dns::rdata::Rdata;
+use strictdot::dns::rdata::{self, Rdata};
 use strictdot::dns::reader::{NameSpan, Record};
 use strictdot::dns::Rcode;
 use strictdot::framing::{push_frame, FrameBuf, FrameError};
@@ -1151,7 +1151,8 @@ pub fn check_rdata(data: &[u8]) {
 }
 
 /// `Rdata::parse` on the record of type `rtype` whose RDATA is `start..end` of `m`
-/// (`end <= m.len()`), against two oracles:
+/// (`end <= m.len()`), which `rdata::check` (the reply check's lean reading) must agree
+/// with exactly, against two oracles:
 /// - the reference reading ([`ref_rdata`]): strictdot accepts exactly when it does, with
 ///   the same names (start, end at their position, uncompressed length) and numbers; every
 ///   accepted name decompresses (following pointers by [`decode_name`]) to a valid name of
@@ -1179,6 +1180,12 @@ fn check_rdata_at(m: &[u8], rtype: u16, start: usize, end: usize) -> bool {
         rdata_end: end,
     };
     let ours = Rdata::parse(m, &rec);
+    assert_eq!(
+        rdata::check(m, &rec),
+        ours.map(|_| ()),
+        "rdata::check and Rdata::parse disagree: {}",
+        ctx()
+    );
     let Some(reference) = ref_rdata(m, rtype, start, end) else {
         assert_eq!(ours, Ok(Rdata::Opaque(&m[start..end])), "{}", ctx());
         return true;

@@ -3,7 +3,7 @@
 //! the client back its own ID and question.
 
 use super::query::{flags, read_question, Header, ValidQuery};
-use super::rdata::Rdata;
+use super::rdata;
 use super::reader::{names_equal, Reader};
 use super::{Rcode, WireError, HEADER_LEN, TYPE_OPT};
 
@@ -81,7 +81,7 @@ pub struct OptSpan {
 /// standard query, exactly one question equal to ours (name compared case-insensitively,
 /// RFC 4343), and every record of every section well-formed up to the last byte, including
 /// the names inside the RDATA of the types that may compress them (RFC 3597 §4, see
-/// [`Rdata::parse`]). A reply that fails is never passed to a client.
+/// [`rdata::check`]). A reply that fails is never passed to a client.
 ///
 /// Allocates nothing; beyond the walk of the owner names and fixed fields, it costs one
 /// more name walk per name held in NS, CNAME, SOA, PTR, MX (and the obsolete MD, MF, MB,
@@ -114,13 +114,13 @@ pub fn check_reply(
         if rec.rtype == TYPE_OPT {
             return Err(WireError::BadOpt);
         }
-        Rdata::parse(reply, &rec)?;
+        rdata::check(reply, &rec)?;
     }
     let mut opt = None;
     for _ in 0..header.arcount {
         let start = r.pos();
         let rec = r.record()?;
-        Rdata::parse(reply, &rec)?;
+        rdata::check(reply, &rec)?;
         if rec.rtype == TYPE_OPT {
             if opt.is_some() || rec.name.wire_len != 1 {
                 return Err(WireError::BadOpt);

@@ -12,7 +12,11 @@
 //! RRSIG, DNSKEY, DS, NSEC and NSEC3; the names in those are never compressed (RFC 4034
 //! §3.1.7, §4.1.1; RFC 5155 §3.2), so they will be read with `Reader::name(false)`.
 //!
-//! Parsing allocates nothing: a view holds offsets ([`NameSpan`]) and numbers.
+//! Two readers share one set of rules: [`check`], on the hot path (every record of every
+//! upstream reply), reads the fields from a layout table and builds nothing; [`Rdata::parse`]
+//! returns a typed view for the code that needs the values. Neither allocates: a view holds
+//! offsets ([`NameSpan`]) and numbers. They reach the same verdict (the unit tests here and
+//! the `rdata` fuzz target check it).
 
 use super::reader::{NameSpan, Reader, Record};
 use super::WireError;
@@ -88,6 +92,89 @@ pub struct Soa {
     pub minimum: u32,
 }
 
+/// How the RDATA of a type that holds names is laid out (RFC 1035 §3.3): fixed octets, the
+/// names, fixed octets. The reply check needs no more than this.
+#[derive(Clone, Copy)]
+struct Layout {
+    /// Octets before the first name (MX: PREFERENCE).
+    before: usize,
+    /// How many names follow.
+    names: usize,
+    /// Octets after the last name (SOA: SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM).
+    after: usize,
+}
+
+/// The layout of `rtype`'s RDATA, if it holds names that may be compressed (RFC 3597 §4).
+#[inline]
+fn layout(rtype: u16) -> Option<Layout> {
+    use rtype::*;
+    let (before, names, after) = match rtype {
+        NS | MD | MF | CNAME | MB | MG | MR | PTR => (0, 1, 0),
+        MINFO => (0, 2, 0),
+        MX => (2, 1, 0),
+        SOA => (0, 2, 20),
+        _ => return None,
+    };
+    Some(Layout {
+        before,
+        names,
+        after,
+    })
+}
+
+/// Whether the RDATA of `rtype` holds names that may be compressed (RFC 3597 §4), so that
+/// [`check`] and [`Rdata::parse`] read it.
+pub fn holds_names(rtype: u16) -> bool {
+    layout(rtype).is_some()
+}
+
+/// The check every record of an upstream reply passes: for the types that hold names, the
+/// same reading as [`Rdata::parse`] without building the view (same verdict, same error);
+/// other types cost one comparison. Allocates nothing.
+#[inline]
+pub fn check(msg: &[u8], rec: &Record) -> Result<(), WireError> {
+    match layout(rec.rtype) {
+        None => Ok(()),
+        // Offsets, not the record: the caller's `Record` then never needs to be in memory.
+        Some(layout) => check_fields(msg, rec.rdata_start, rec.rdata_end, layout),
+    }
+}
+
+/// [`check`] for a type that holds names, its RDATA at `start..end`.
+fn check_fields(msg: &[u8], start: usize, end: usize, layout: Layout) -> Result<(), WireError> {
+    let mut r = cursor(msg, start, end)?;
+    let fields = |r: &mut Reader<'_>| -> Result<(), WireError> {
+        r.take(layout.before)?;
+        for _ in 0..layout.names {
+            r.name(true)?;
+        }
+        r.take(layout.after)?;
+        Ok(())
+    };
+    let read = fields(&mut r);
+    whole(&r, read)
+}
+
+/// A cursor at RDATA `start..end` that sees the message only up to the end of that RDATA:
+/// a field that runs on past it ends the message for the cursor. Pointers only go
+/// backwards, so every octet a pointer can reach is still in view.
+fn cursor(msg: &[u8], start: usize, end: usize) -> Result<Reader<'_>, WireError> {
+    let upto = msg.get(..end).ok_or(WireError::Truncated)?;
+    Reader::at(upto, start).ok_or(WireError::Truncated)
+}
+
+/// The outcome of reading every field with `r`: within the RDATA's bounds, running out of
+/// octets means RDLENGTH is too short, and octets left over that it is too long.
+fn whole<T>(r: &Reader<'_>, read: Result<T, WireError>) -> Result<T, WireError> {
+    let value = match read {
+        Ok(value) => value,
+        Err(WireError::Truncated) => return Err(WireError::BadRdataLength),
+        Err(e) => return Err(e),
+    };
+    r.finish().map_err(|_| WireError::BadRdataLength)?;
+    Ok(value)
+}
+
 impl<'a> Rdata<'a> {
     /// Reads the RDATA of `rec`, a record of `msg` that [`Reader::record`] returned.
     ///
@@ -97,11 +184,7 @@ impl<'a> Rdata<'a> {
     /// returned whole as [`Rdata::Opaque`].
     pub fn parse(msg: &'a [u8], rec: &Record) -> Result<Rdata<'a>, WireError> {
         use rtype::*;
-        // The cursor sees the message only up to the end of this RDATA: a field that runs
-        // on past it ends the message for the cursor. Pointers only go backwards, so every
-        // octet a pointer can reach is still in view.
-        let upto = msg.get(..rec.rdata_end).ok_or(WireError::Truncated)?;
-        let mut r = Reader::at(upto, rec.rdata_start).ok_or(WireError::Truncated)?;
+        let mut r = cursor(msg, rec.rdata_start, rec.rdata_end)?;
         let fields = |r: &mut Reader<'a>| -> Result<Rdata<'a>, WireError> {
             Ok(match rec.rtype {
                 NS | MD | MF | CNAME | MB | MG | MR | PTR => Rdata::Name(r.name(true)?),
@@ -125,15 +208,8 @@ impl<'a> Rdata<'a> {
                 _ => Rdata::Opaque(r.take(r.remaining())?),
             })
         };
-        let rdata = match fields(&mut r) {
-            Ok(rdata) => rdata,
-            // Within these bounds, running out of octets means RDLENGTH is too short.
-            Err(WireError::Truncated) => return Err(WireError::BadRdataLength),
-            Err(e) => return Err(e),
-        };
-        // Octets left over: RDLENGTH is longer than the fields.
-        r.finish().map_err(|_| WireError::BadRdataLength)?;
-        Ok(rdata)
+        let read = fields(&mut r);
+        whole(&r, read)
     }
 
     /// Every name in this RDATA, in wire order (none for [`Rdata::Opaque`]).
@@ -176,10 +252,14 @@ mod tests {
         m
     }
 
+    /// `Rdata::parse` on the record after `before_len` octets, asserting that [`check`]
+    /// reaches the same verdict.
     fn parse(m: &[u8], before_len: usize) -> Result<Rdata<'_>, WireError> {
         let mut r = Reader::at(m, HEADER_LEN + before_len).unwrap();
         let rec = r.record()?;
-        Rdata::parse(m, &rec)
+        let view = Rdata::parse(m, &rec);
+        assert_eq!(check(m, &rec), view.map(|_| ()), "check and parse disagree");
+        view
     }
 
     /// `example.` at offset 12, for names to point back to.
