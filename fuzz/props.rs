@@ -9,10 +9,12 @@
 //! - an independent, lenient walk of the wire format ([`layout`]) that must agree with
 //!   strictdot on every offset it reports (question end, OPT record span);
 //! - hickory-proto as a second DNS parser: whatever strictdot accepts, hickory must parse
-//!   and read the same way (ID, question, counts, EDNS). strictdot deliberately does not
-//!   interpret RDATA, so hickory reads a copy in which record types are renamed to a
-//!   private-use type and ECS options to an unassigned code ([`sanitize`]), keeping every
-//!   length and offset: RDATA is then opaque to both parsers;
+//!   and read the same way (ID, question, counts, EDNS). For whole messages hickory reads a
+//!   copy in which record types are renamed to a private-use type and ECS options to an
+//!   unassigned code ([`sanitize`]), keeping every length and offset: RDATA is then opaque
+//!   to both parsers. The RDATA strictdot does read (names in the RFC 3597 §4 types) is
+//!   compared in place instead ([`check_rdata_at`]), with hickory and with a reference
+//!   reading ([`ref_rdata`]);
 //! - round trips: an accepted query re-validates identically, and re-encoded by hickory
 //!   validates with the same question; rewritten messages pass strictdot's own checks.
 //!
@@ -22,6 +24,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType};
+use hickory_proto::rr::{RData, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, Restrict};
 use hickory_proto::ProtoErrorKind;
 use strictdot::dns::answer::{self, ReplyInfo};
 use strictdot::dns::edns::{
@@ -29,6 +33,8 @@ use strictdot::dns::edns::{
     OPT_ECS, OPT_PADDING, OPT_TCP_KEEPALIVE, QUERY_BLOCK,
 };
 use strictdot::dns::query::{validate, DropReason, Rejection, ValidQuery};
+use strictdot::dns::rdata::{self, Rdata};
+use strictdot::dns::reader::{NameSpan, Record};
 use strictdot::dns::Rcode;
 use strictdot::framing::{push_frame, FrameBuf, FrameError};
 use strictdot::pin::Pin;
@@ -132,16 +138,22 @@ fn decode_name(m: &[u8], mut pos: usize) -> Option<Vec<u8>> {
     }
 }
 
-/// The owner name of every record, decoded.
-fn owner_names(m: &[u8]) -> Vec<Option<Vec<u8>>> {
-    layout(m)
-        .map(|lay| {
-            lay.records
-                .iter()
-                .map(|r| decode_name(m, r.start))
-                .collect()
-        })
-        .unwrap_or_default()
+/// Every name of every record, decoded: the owner, then the names in its RDATA (for the
+/// types whose RDATA strictdot reads; `None` for RDATA the reference refuses).
+fn record_names(m: &[u8]) -> Vec<Option<Vec<u8>>> {
+    let Some(lay) = layout(m) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for r in &lay.records {
+        out.push(decode_name(m, r.start));
+        match ref_rdata(m, r.rtype, r.rdata_start, r.rdata_end) {
+            Some(Ok(rdata)) => out.extend(rdata.names.into_iter().map(|n| Some(n.wire))),
+            Some(Err(_)) => out.push(None),
+            None => {}
+        }
+    }
+    out
 }
 
 /// The labels of an uncompressed wire-form name (root excluded); `None` on a pointer, a
@@ -791,6 +803,14 @@ fn check_accepted_reply(reply: &[u8], qname: &[u8], qtype: u16, qclass: u16, inf
     );
     assert_eq!(u16_at(reply, lay.question_end - 4), Some(qtype));
     assert_eq!(u16_at(reply, lay.question_end - 2), Some(qclass));
+    // Every record's RDATA passed `Rdata::parse`, and agrees with the reference and hickory.
+    for rec in &lay.records {
+        assert!(
+            check_rdata_at(reply, rec.rtype, rec.rdata_start, rec.rdata_end),
+            "accepted with RDATA that Rdata::parse refuses: {}",
+            ctx()
+        );
+    }
     let opts: Vec<&Rec> = lay.opt_records().collect();
     assert!(opts.len() <= 1, "two OPT records accepted: {}", ctx());
     assert!(
@@ -851,17 +871,22 @@ fn check_client_view(reply: &[u8], info: &ReplyInfo, q: &ValidQuery) {
     assert_eq!(&view[info.question_end..], &reply[info.question_end..]);
     let restored = answer::check_reply(&view, q.qname(), q.qtype(), q.qclass())
         .unwrap_or_else(|e| panic!("restored reply fails ({e}): {}", ctx()));
-    // Every record keeps its owner (up to the case the question lent it): a name compressed
-    // into octets that were rewritten would now mean something else.
-    let names = owner_names(reply);
-    let restored_names = owner_names(&view);
+    // Every record keeps its owner and the names in its RDATA (up to the case the question
+    // lent them): a name compressed into octets that were rewritten would now mean
+    // something else.
+    let names = record_names(reply);
+    let restored_names = record_names(&view);
     assert_eq!(names.len(), restored_names.len());
     for (a, b) in names.iter().zip(&restored_names) {
         let same = match (a, b) {
             (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
             _ => false,
         };
-        assert!(same, "owner name changed by restore_client_view: {}", ctx());
+        assert!(
+            same,
+            "record name changed by restore_client_view: {}",
+            ctx()
+        );
     }
     assert_eq!(restored.flags, info.flags);
     assert_eq!(restored.question_end, info.question_end);
@@ -872,11 +897,11 @@ fn check_client_view(reply: &[u8], info: &ReplyInfo, q: &ValidQuery) {
     answer_for_client(&mut view, &restored, had_opt);
     let shaped = answer::check_reply(&view, q.qname(), q.qtype(), q.qclass())
         .unwrap_or_else(|e| panic!("answer_for_client output fails ({e}): {}", ctx()));
-    let shaped_names = owner_names(&view);
+    let shaped_names = record_names(&view);
     assert_eq!(
         shaped_names.as_slice(),
         &restored_names[..shaped_names.len()],
-        "owner name changed by answer_for_client: {}",
+        "record name changed by answer_for_client: {}",
         ctx()
     );
     match info.opt {
@@ -929,6 +954,370 @@ fn check_client_view(reply: &[u8], info: &ReplyInfo, q: &ValidQuery) {
         tc.len() <= q.udp_limit(),
         "truncated answer over the UDP limit"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Target `rdata` (and every record of a reply the `reply` target accepts):
+// dns::rdata::Rdata::parse.
+// ---------------------------------------------------------------------------------------
+
+/// The record types whose RDATA holds names that may be compressed (RFC 3597 §4), by number.
+const NS: u16 = 2;
+const MD: u16 = 3;
+const MF: u16 = 4;
+const CNAME: u16 = 5;
+const SOA: u16 = 6;
+const MB: u16 = 7;
+const MG: u16 = 8;
+const MR: u16 = 9;
+const PTR: u16 = 12;
+const MINFO: u16 = 14;
+const MX: u16 = 15;
+
+/// The types the `rdata` target's type byte chooses from: the eleven above, then two that
+/// must stay opaque (A, and a private-use type).
+const RDATA_TYPES: [u16; 13] = [
+    NS,
+    MD,
+    MF,
+    CNAME,
+    SOA,
+    MB,
+    MG,
+    MR,
+    PTR,
+    MINFO,
+    MX,
+    1,
+    OPAQUE_TYPE,
+];
+
+/// One field of RDATA, for the layout table of [`ref_layout`].
+#[derive(Clone, Copy)]
+enum Field {
+    Name,
+    U16,
+    U32,
+}
+
+/// RFC 1035 §3.3: the fields of each type's RDATA, in order; `None` for a type whose RDATA
+/// strictdot does not interpret.
+fn ref_layout(rtype: u16) -> Option<&'static [Field]> {
+    use Field::*;
+    match rtype {
+        NS | MD | MF | CNAME | MB | MG | MR | PTR => Some(&[Name]),
+        MINFO => Some(&[Name, Name]),
+        MX => Some(&[U16, Name]),
+        SOA => Some(&[Name, Name, U32, U32, U32, U32, U32]),
+        _ => None,
+    }
+}
+
+/// Why the reference refused RDATA: a compression pointer into the header (which
+/// strictdot refuses and hickory does not), or anything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RefError {
+    HeaderPointer,
+    Other,
+}
+
+/// A name the reference read: where it starts, where it ends at its position, and its
+/// uncompressed wire form.
+#[derive(Debug)]
+struct RefName {
+    start: usize,
+    end: usize,
+    wire: Vec<u8>,
+    compressed: bool,
+}
+
+/// The reference reading of the name at `start`, whose octets at its own position may not
+/// pass `end` (the end of its RDATA). The rules, as the module documentation of
+/// `dns/reader.rs` states them: labels of at most 63 octets (label types 01 and 10
+/// refused), at most 255 octets uncompressed, root included; a pointer targets neither the
+/// header nor anything at or after the start of the stretch it ends (so it points strictly
+/// backwards, each before the last); the stretch a pointer leads to may not read its own
+/// pointer's octets or anything after them.
+fn ref_name(m: &[u8], start: usize, end: usize) -> Result<RefName, RefError> {
+    let mut wire = Vec::new();
+    let mut pos = start;
+    let mut bound = end;
+    let mut stretch_start = start;
+    let mut after_pointer = None;
+    loop {
+        if pos >= bound {
+            return Err(RefError::Other);
+        }
+        let len = m[pos];
+        match len >> 6 {
+            0 => {
+                let label_end = pos + 1 + usize::from(len);
+                if label_end > bound {
+                    return Err(RefError::Other);
+                }
+                wire.extend_from_slice(&m[pos..label_end]);
+                if wire.len() > 255 {
+                    return Err(RefError::Other);
+                }
+                if len == 0 {
+                    return Ok(RefName {
+                        start,
+                        end: after_pointer.unwrap_or(label_end),
+                        wire,
+                        compressed: after_pointer.is_some(),
+                    });
+                }
+                pos = label_end;
+            }
+            3 => {
+                // The second octet is read from the message as far as the RDATA goes.
+                if pos + 1 >= end {
+                    return Err(RefError::Other);
+                }
+                let target = (usize::from(len & 0x3F) << 8) | usize::from(m[pos + 1]);
+                if target < HEADER_LEN {
+                    return Err(RefError::HeaderPointer);
+                }
+                if target >= stretch_start {
+                    return Err(RefError::Other);
+                }
+                after_pointer.get_or_insert(pos + 2);
+                stretch_start = target;
+                bound = pos;
+                pos = target;
+            }
+            _ => return Err(RefError::Other),
+        }
+    }
+}
+
+/// RDATA as the reference read it: its names and numbers, in wire order.
+#[derive(Debug)]
+struct RefRdata {
+    names: Vec<RefName>,
+    numbers: Vec<u32>,
+}
+
+/// The reference reading of RDATA, the fields taking exactly `start..end`; `None` for a
+/// type that is not interpreted.
+fn ref_rdata(m: &[u8], rtype: u16, start: usize, end: usize) -> Option<Result<RefRdata, RefError>> {
+    let layout = ref_layout(rtype)?;
+    let read = || {
+        let mut names = Vec::new();
+        let mut numbers = Vec::new();
+        let mut pos = start;
+        for field in layout {
+            let width = match field {
+                Field::Name => {
+                    let name = ref_name(m, pos, end)?;
+                    pos = name.end;
+                    names.push(name);
+                    continue;
+                }
+                Field::U16 => 2,
+                Field::U32 => 4,
+            };
+            let bytes = m.get(pos..pos + width).filter(|_| pos + width <= end);
+            let bytes = bytes.ok_or(RefError::Other)?;
+            numbers.push(bytes.iter().fold(0u32, |n, b| n << 8 | u32::from(*b)));
+            pos += width;
+        }
+        if pos == end {
+            Ok(RefRdata { names, numbers })
+        } else {
+            Err(RefError::Other)
+        }
+    };
+    Some(read())
+}
+
+/// Input: a type byte ([`RDATA_TYPES`], modulo), the RDATA offset after the header (u16,
+/// modulo what the message allows), RDLENGTH (u16, likewise), then a DNS message whose
+/// bytes at that offset are taken as the RDATA of a record of that type.
+///
+/// `Rdata::parse` agrees with [`check_rdata_at`]'s oracles.
+pub fn check_rdata(data: &[u8]) {
+    let (Some(&sel), Some(at), Some(len)) = (data.first(), u16_at(data, 1), u16_at(data, 3)) else {
+        return;
+    };
+    let m = &data[5..];
+    if m.len() < HEADER_LEN {
+        return;
+    }
+    let start = HEADER_LEN + usize::from(at) % (m.len() - HEADER_LEN + 1);
+    let end = start + usize::from(len) % (m.len() - start + 1);
+    let rtype = RDATA_TYPES[usize::from(sel) % RDATA_TYPES.len()];
+    check_rdata_at(m, rtype, start, end);
+}
+
+/// `Rdata::parse` on the record of type `rtype` whose RDATA is `start..end` of `m`
+/// (`end <= m.len()`), which `rdata::check` (the reply check's lean reading) must agree
+/// with exactly, against two oracles:
+/// - the reference reading ([`ref_rdata`]): strictdot accepts exactly when it does, with
+///   the same names (start, end at their position, uncompressed length) and numbers; every
+///   accepted name decompresses (following pointers by [`decode_name`]) to a valid name of
+///   at most 255 octets; other types are opaque and whole;
+/// - hickory-proto reading the same RDATA in place (NS, CNAME, SOA, PTR, MX): whatever
+///   strictdot accepts, hickory reads with the same names, byte for byte, and numbers
+///   (the tolerated divergence of [`hickory_parse`] aside); whatever hickory accepts,
+///   strictdot accepts too unless a pointer leads into the header.
+///
+/// Returns whether strictdot accepted it.
+fn check_rdata_at(m: &[u8], rtype: u16, start: usize, end: usize) -> bool {
+    let ctx = || format!("type {rtype} RDATA {start}..{end} of {}", hex(m));
+    let rec = Record {
+        name: NameSpan {
+            start,
+            end: start,
+            wire_len: 1,
+            compressed: false,
+        },
+        rtype,
+        class: 1,
+        ttl_at: start,
+        ttl: 0,
+        rdata_start: start,
+        rdata_end: end,
+    };
+    let ours = Rdata::parse(m, &rec);
+    assert_eq!(
+        rdata::check(m, &rec),
+        ours.map(|_| ()),
+        "rdata::check and Rdata::parse disagree: {}",
+        ctx()
+    );
+    let Some(reference) = ref_rdata(m, rtype, start, end) else {
+        assert_eq!(ours, Ok(Rdata::Opaque(&m[start..end])), "{}", ctx());
+        return true;
+    };
+    match (&reference, &ours) {
+        (Ok(RefRdata { names, numbers }), Ok(got)) => {
+            let spans: Vec<NameSpan> = got.names().collect();
+            assert_eq!(spans.len(), names.len(), "names: {}", ctx());
+            for (span, want) in spans.iter().zip(names) {
+                assert_eq!((span.start, span.end), (want.start, want.end), "{}", ctx());
+                assert_eq!(span.wire_len, want.wire.len(), "{}", ctx());
+                assert_eq!(span.compressed, want.compressed, "{}", ctx());
+                let decoded = decode_name(m, span.start)
+                    .unwrap_or_else(|| panic!("accepted name does not decode: {}", ctx()));
+                assert_eq!(decoded, want.wire, "{}", ctx());
+                assert!(labels(&decoded).is_some() && decoded.len() <= 255);
+            }
+            let got_numbers: Vec<u32> = match *got {
+                Rdata::Mx { preference, .. } => vec![u32::from(preference)],
+                Rdata::Soa(s) => vec![s.serial, s.refresh, s.retry, s.expire, s.minimum],
+                _ => Vec::new(),
+            };
+            assert_eq!(&got_numbers, numbers, "{}", ctx());
+        }
+        (Err(_), Err(_)) => {}
+        (want, got) => panic!("reference {want:?}, strictdot {got:?}: {}", ctx()),
+    }
+    // hickory, name by name: it reads every name strictdot accepted to the same labels,
+    // ending at the same octet, but for the divergence tolerated at [`hickory_parse`]
+    // (which hickory's `RData::read` reports as a length mismatch, hence this step).
+    let mut overlap = false;
+    if let (Ok(RefRdata { names, .. }), Ok(_)) = (&reference, &ours) {
+        for name in names {
+            match hickory_name(m, name.start) {
+                Some(Ok((theirs, their_end))) => {
+                    assert!(
+                        same_name(&theirs, &name.wire, true),
+                        "hickory reads {theirs}: {}",
+                        ctx()
+                    );
+                    assert_eq!(their_end, name.end, "hickory name end: {}", ctx());
+                }
+                Some(Err(e))
+                    if matches!(e.kind(), ProtoErrorKind::LabelOverlapsWithOther { .. }) =>
+                {
+                    overlap = true
+                }
+                Some(Err(e)) => {
+                    panic!("strictdot accepted a name hickory rejects ({e}): {}", ctx())
+                }
+                None => {}
+            }
+        }
+    }
+    let Some(theirs) = hickory_rdata(m, rtype, start, end) else {
+        return ours.is_ok();
+    };
+    match (&reference, theirs) {
+        (Ok(RefRdata { names, numbers }), Ok(rdata)) => {
+            let (their_names, their_numbers): (Vec<&hickory_proto::rr::Name>, Vec<u32>) =
+                match &rdata {
+                    RData::NS(n) => (vec![&n.0], vec![]),
+                    RData::CNAME(n) => (vec![&n.0], vec![]),
+                    RData::PTR(n) => (vec![&n.0], vec![]),
+                    RData::MX(mx) => (vec![mx.exchange()], vec![u32::from(mx.preference())]),
+                    RData::SOA(soa) => (
+                        vec![soa.mname(), soa.rname()],
+                        vec![
+                            soa.serial(),
+                            soa.refresh() as u32,
+                            soa.retry() as u32,
+                            soa.expire() as u32,
+                            soa.minimum(),
+                        ],
+                    ),
+                    other => panic!("hickory read {other:?}: {}", ctx()),
+                };
+            assert_eq!(their_names.len(), names.len(), "{}", ctx());
+            for (theirs, ours) in their_names.iter().zip(names) {
+                assert!(
+                    same_name(theirs, &ours.wire, true),
+                    "hickory reads {theirs}: {}",
+                    ctx()
+                );
+            }
+            assert_eq!(&their_numbers, numbers, "{}", ctx());
+        }
+        (Ok(_), Err(e)) => assert!(
+            overlap,
+            "strictdot accepted RDATA hickory rejects ({e}): {}",
+            ctx()
+        ),
+        (Err(why), Ok(_)) => assert_eq!(
+            *why,
+            RefError::HeaderPointer,
+            "hickory accepts RDATA strictdot rejects ({ours:?}): {}",
+            ctx()
+        ),
+        (Err(_), Err(_)) => {}
+    }
+    ours.is_ok()
+}
+
+/// hickory's reading of the name at `start` of `m`, and the offset just past it there;
+/// `None` past the offsets hickory can address.
+fn hickory_name(
+    m: &[u8],
+    start: usize,
+) -> Option<Result<(hickory_proto::rr::Name, usize), hickory_proto::ProtoError>> {
+    let mut decoder = BinDecoder::new(m).clone(u16::try_from(start).ok()?);
+    Some(hickory_proto::rr::Name::read(&mut decoder).map(|name| (name, decoder.index())))
+}
+
+/// hickory's reading of the RDATA at `start..end` of `m`, for the types it interprets of
+/// those strictdot does; `None` for the others.
+fn hickory_rdata(
+    m: &[u8],
+    rtype: u16,
+    start: usize,
+    end: usize,
+) -> Option<Result<RData, hickory_proto::ProtoError>> {
+    if !matches!(rtype, NS | CNAME | SOA | PTR | MX) {
+        return None;
+    }
+    let at = u16::try_from(start).ok()?;
+    let len = u16::try_from(end - start).ok()?;
+    let mut decoder = BinDecoder::new(m).clone(at);
+    Some(RData::read(
+        &mut decoder,
+        RecordType::from(rtype),
+        Restrict::new(len),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -13,6 +13,9 @@ Input formats (fuzz/props.rs documents them with the properties):
   reply          one control byte (0x01 ask the reply's own question, else www.example A IN;
                  0x02 client sent OPT; 0x04 with DO; 0x08 client name in swapped case),
                  then an upstream reply
+  rdata          one type byte (index into NS, MD, MF, CNAME, SOA, MB, MG, MR, PTR, MINFO, MX,
+                 A, 0xFF00), the RDATA offset after the 12-octet header (u16), RDLENGTH (u16),
+                 then a DNS message holding that RDATA
   framing        one seed byte (low 2 bits: how the stream is cut), then a TCP byte stream
   upstream_spec  UTF-8 text: IP[:PORT][#NAME]
   pin            UTF-8 text: a base64 SPKI SHA-256 pin
@@ -32,6 +35,10 @@ CORPUS = os.path.join(ROOT, "fuzz", "corpus")
 # Types, classes, option codes.
 A, NS, CNAME, SOA, PTR, MX, TXT, AAAA, OPT, TSIG, IXFR, AXFR, ANY = (
     1, 2, 5, 6, 12, 15, 16, 28, 41, 250, 251, 252, 255)
+MD, MF, MB, MG, MR, MINFO = 3, 4, 7, 8, 9, 14
+PRIVATE = 0xFF00  # a private-use type (RFC 6895 §3.1): RDATA never interpreted
+# The `rdata` target's type byte indexes this list (fuzz/props.rs RDATA_TYPES).
+RDATA_TYPES = [NS, MD, MF, CNAME, SOA, MB, MG, MR, PTR, MINFO, MX, A, PRIVATE]
 IN, CH = 1, 3
 ECS, COOKIE, KEEPALIVE, PADDING, NSID, EDE = 8, 10, 11, 12, 3, 15
 RD, RA, AA, TC, AD, CD, QR = 0x0100, 0x0080, 0x0400, 0x0200, 0x0020, 0x0010, 0x8000
@@ -272,8 +279,101 @@ def replies():
     # 29 points to 28, the class's low octet, whose label covers the pointer.
     r["overlapping-label"] = (0x00, reply_msg(WWW, an=rr(ptr(28), A, bytes(19), 1), counts=(1, 0, 0)))
     r["truncated-record"] = (0x00, reply_msg(WWW, an=a1, counts=(1, 0, 0))[:-2])
+    # Names inside RDATA (RFC 3597 §4 types). Question www.example A IN: "example" at 16,
+    # the first answer's owner at 29, its RDATA at 41.
+    r["cname-rdata-forward-pointer"] = (0x00, reply_msg(WWW, an=rr(PTR_Q, CNAME, ptr(43)) + rr(name("cdn.example"),
+                                                          A, b"\xc0\x00\x02\x01"), counts=(2, 0, 0)))
+    r["cname-rdata-pointer-into-header"] = (0x00, reply_msg(WWW, an=rr(PTR_Q, CNAME, b"\x03cdn" + ptr(4)),
+                                                            counts=(1, 0, 0)))
+    r["ns-rdata-longer-than-name"] = (0x03, reply_msg(WWW, ns=rr(ptr(16), NS, b"\x03ns1" + ptr(16) + b"\x00"),
+                                                      ar=opt(1232), counts=(0, 1, 1)))
+    r["mx-rdata-no-exchange"] = (0x00, reply_msg(WWW, an=rr(PTR_Q, MX, u16(10)), counts=(1, 0, 0)))
+    soa_fields = u32(1) + u32(7200) + u32(3600) + u32(1209600) + u32(300)
+    r["soa-rdata-one-short"] = (0x00, reply_msg(WWW, ns=rr(ptr(16), SOA, b"\x02ns" + ptr(16) + b"\x00"
+                                                          + soa_fields[:-1]), counts=(0, 1, 0)))
+    # RNAME points at MNAME's pointer (at 44): a chain inside the RDATA.
+    r["soa-rdata-pointer-chain"] = (0x03, reply_msg(WWW, ns=rr(ptr(16), SOA, b"\x02ns" + ptr(16) + b"\x0ahostmaster"
+                                                              + ptr(44) + soa_fields), ar=opt(1232),
+                                                    counts=(0, 1, 1)))
+    arpa = name("1.2.0.192.in-addr.arpa")
+    mail = rr(ptr(12), MINFO, b"\x05admin" + ptr(12) + b"\x06errors" + ptr(12))
+    for t in (MB, MG, MR, MD, MF):
+        mail += rr(ptr(12), t, b"\x04mbox" + ptr(12))
+    r["ptr-minfo-obsolete-types"] = (0x01, reply_msg(arpa, PTR, an=rr(ptr(12), PTR, name("host.example")) + mail,
+                                                     counts=(7, 0, 0)))
+    r["rdata-name-255"] = (0x00, reply_msg(WWW, an=rr(PTR_Q, CNAME, long_name(255)), counts=(1, 0, 0)))
+    r["rdata-name-256"] = (0x00, reply_msg(WWW, an=rr(PTR_Q, CNAME, long_name(256)), counts=(1, 0, 0)))
+    # Tolerated divergence (see the `rdata` seed of the same name): a pointer chain whose
+    # second stretch runs into the first, before the pointer. Opaque record's RDATA at 41.
+    x = 41
+    r["rdata-overlap-divergence"] = (0x00, reply_msg(WWW, an=rr(PTR_Q, PRIVATE, bytes([2, 0x61, 1, 0, 0xC0, x]))
+                                                     + rr(PTR_Q, CNAME, b"\x01z" + ptr(x + 2)), counts=(2, 0, 0)))
     r["runt"] = (0x00, b"\x42\x42\x81")
     return r
+
+
+def rdata_seeds():
+    """Inputs for the `rdata` target: a message of a reply header, the question
+    www.example A IN, then `before` (records, or any octets), then one record of `rtype`
+    with `rdata` (RDLENGTH `rdlen`, else its length), then `after`."""
+    def seed(rtype, rdata, before=b"", after=b"", rdlen=None):
+        owner = PTR_Q
+        msg = header(0x4242, QR | RD | RA, 1, 1, 0, 0) + question(WWW) + before
+        start = len(msg) + len(owner) + 10
+        length = len(rdata) if rdlen is None else rdlen
+        msg += owner + u16(rtype) + u16(IN) + u32(300) + u16(length) + rdata + after
+        return bytes([RDATA_TYPES.index(rtype)]) + u16(start - 12) + u16(length) + msg
+
+    # Offsets: "www.example" at 12, "example" at 16, the question ends at 29; with nothing
+    # before, the record's RDATA starts at 41.
+    soa_fields = u32(2024010101) + u32(7200) + u32(3600) + u32(1209600) + u32(300)
+    a_rec = rr(PTR_Q, A, b"\xc0\x00\x02\x01")  # owner at 29, a pointer
+    s = {}
+    s["cname-plain"] = seed(CNAME, name("cdn.example.net"))
+    s["cname-compressed"] = seed(CNAME, b"\x03cdn" + ptr(16))
+    s["ns-pointer-to-pointer"] = seed(NS, b"\x03ns1" + ptr(29), before=a_rec)
+    s["ptr-plain"] = seed(PTR, name("host.example"))
+    s["mx-compressed"] = seed(MX, u16(10) + b"\x04mail" + ptr(16))
+    s["soa-compressed"] = seed(SOA, b"\x02ns" + ptr(16) + b"\x0ahostmaster" + ptr(16) + soa_fields)
+    # RNAME points at MNAME's pointer (at 44).
+    s["soa-pointer-chain-in-rdata"] = seed(SOA, b"\x02ns" + ptr(16) + b"\x0ahostmaster" + ptr(44) + soa_fields)
+    s["soa-root-names"] = seed(SOA, b"\x00\x00" + soa_fields)
+    s["minfo"] = seed(MINFO, b"\x05admin" + ptr(16) + b"\x06errors" + ptr(16))
+    for t, label in ((MD, "md"), (MF, "mf"), (MB, "mb"), (MG, "mg"), (MR, "mr")):
+        s[f"{label}-compressed"] = seed(t, b"\x04mbox" + ptr(12))
+    s["name-255"] = seed(CNAME, long_name(255))
+    s["a-opaque"] = seed(A, ptr(0x3FFF) + b"\xff\xff")
+    s["private-type-opaque"] = seed(PRIVATE, b"\x80\xc0\x00anything")
+    s["name-next-to-next-record"] = seed(NS, b"\x03ns1" + ptr(16), after=a_rec)
+    # Refused.
+    s["cname-forward-pointer"] = seed(CNAME, ptr(43), after=name("cdn.example") + u16(A))
+    s["cname-pointer-into-header"] = seed(CNAME, b"\x03cdn" + ptr(4))
+    s["cname-pointer-to-id"] = seed(CNAME, ptr(0))
+    s["ns-pointer-self"] = seed(NS, ptr(41))
+    s["ns-pointer-to-own-start"] = seed(NS, b"\x01a" + ptr(41))
+    s["ptr-pointer-past-end"] = seed(PTR, ptr(0x3FFF))
+    s["ptr-pointer-cut-by-rdlength"] = seed(PTR, ptr(16), rdlen=1)
+    s["cname-runs-past-rdlength"] = seed(CNAME, name("cdn.example"), rdlen=5)
+    s["cname-octet-left-over"] = seed(CNAME, b"\x03cdn" + ptr(16) + b"\x00")
+    s["mx-no-exchange"] = seed(MX, u16(10))
+    s["mx-one-octet"] = seed(MX, b"\x00")
+    s["soa-one-short"] = seed(SOA, b"\x00\x00" + soa_fields[:-1])
+    s["soa-one-long"] = seed(SOA, b"\x00\x00" + soa_fields + b"\x00")
+    s["minfo-one-name"] = seed(MINFO, b"\x05admin" + ptr(16))
+    s["ptr-empty"] = seed(PTR, b"")
+    s["name-256"] = seed(CNAME, long_name(256))
+    s["label-64"] = seed(CNAME, bytes([64]) + b"a" * 64 + b"\x00")
+    s["label-type-extended"] = seed(CNAME, b"\x41\x00")
+    s["label-type-reserved"] = seed(NS, b"\x80\x00")
+    # Reached through a pointer, a label that runs forward over that pointer: `before` is
+    # a length octet of 20 at 29, so the label would take 30..49, the RDATA (at 42) included.
+    s["label-runs-over-pointer"] = seed(CNAME, ptr(29), before=bytes([20]), after=b"x" * 8 + b"\x00")
+    # Tolerated divergence from hickory (`LabelOverlapsWithOther`): the RDATA points at 31,
+    # whose stretch (label, then a pointer at 33 back to 29) leads to a stretch from 29 that
+    # runs on into 31..33 and ends with the root at 32, before the pointer at 33.
+    overlap = bytes([2, 0x61, 1, 0, 0xC0, 29])
+    s["overlap-divergence"] = seed(CNAME, b"\x01z" + ptr(31), before=overlap)
+    return s
 
 
 def rewrites(qs):
@@ -389,6 +489,7 @@ def main():
         "query": write("query", qs),
         "edns_rewrite": write("edns_rewrite", rewrites(qs)),
         "reply": write("reply", {k: bytes([ctl]) + msg for k, (ctl, msg) in replies().items()}),
+        "rdata": write("rdata", rdata_seeds()),
         "framing": write("framing", framings(qs)),
         "upstream_spec": write("upstream_spec", {f"spec-{i:02}": s for i, s in enumerate(SPECS)}),
         "pin": write("pin", pins()),

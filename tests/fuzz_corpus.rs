@@ -69,6 +69,11 @@ fn reply_corpus() {
 }
 
 #[test]
+fn rdata_corpus() {
+    replay("rdata", props::check_rdata);
+}
+
+#[test]
 fn edns_rewrite_corpus() {
     replay("edns_rewrite", props::check_edns_rewrite);
 }

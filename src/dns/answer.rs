@@ -3,6 +3,7 @@
 //! the client back its own ID and question.
 
 use super::query::{flags, read_question, Header, ValidQuery};
+use super::rdata;
 use super::reader::{names_equal, Reader};
 use super::{Rcode, WireError, HEADER_LEN, TYPE_OPT};
 
@@ -78,8 +79,13 @@ pub struct OptSpan {
 
 /// Checks an upstream reply against the question that was asked: a response (QR=1) to a
 /// standard query, exactly one question equal to ours (name compared case-insensitively,
-/// RFC 4343), and every record of every section well-formed up to the last byte.
-/// A reply that fails is never passed to a client.
+/// RFC 4343), and every record of every section well-formed up to the last byte, including
+/// the names inside the RDATA of the types that may compress them (RFC 3597 §4, see
+/// [`rdata::check`]). A reply that fails is never passed to a client.
+///
+/// Allocates nothing; beyond the walk of the owner names and fixed fields, it costs one
+/// more name walk per name held in NS, CNAME, SOA, PTR, MX (and the obsolete MD, MF, MB,
+/// MG, MR, MINFO) RDATA.
 pub fn check_reply(
     reply: &[u8],
     qname: &[u8],
@@ -103,15 +109,18 @@ pub fn check_reply(
     }
     let records = u32::from(header.ancount) + u32::from(header.nscount);
     for _ in 0..records {
+        let rec = r.record()?;
         // OPT belongs in the additional section only (RFC 6891 §6.1.1).
-        if r.record()?.rtype == TYPE_OPT {
+        if rec.rtype == TYPE_OPT {
             return Err(WireError::BadOpt);
         }
+        rdata::check(reply, &rec)?;
     }
     let mut opt = None;
     for _ in 0..header.arcount {
         let start = r.pos();
         let rec = r.record()?;
+        rdata::check(reply, &rec)?;
         if rec.rtype == TYPE_OPT {
             if opt.is_some() || rec.name.wire_len != 1 {
                 return Err(WireError::BadOpt);
@@ -230,6 +239,40 @@ mod tests {
             check_reply(&rep, q.qname(), 1, 1).unwrap_err(),
             WireError::BadOpt
         );
+    }
+
+    /// A reply to www.example A with a CNAME record (RDATA given) in the answer section,
+    /// or in the authority or additional section when `section` is 1 or 2.
+    fn reply_with_cname(rdata: &[u8], section: usize) -> Vec<u8> {
+        let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
+        m[7 + 2 * section] = 1;
+        m.extend(b"\x03www\x07example\x00\x00\x01\x00\x01");
+        m.extend([0xC0, 0x0C, 0, 5, 0, 1, 0, 0, 0, 60]);
+        m.extend((rdata.len() as u16).to_be_bytes());
+        m.extend(rdata);
+        m
+    }
+
+    #[test]
+    fn rdata_names_checked_in_every_section() {
+        let q = query();
+        for section in 0..3 {
+            // cdn.example, compressed back to the question's "example".
+            let good = reply_with_cname(b"\x03cdn\xC0\x10", section);
+            assert!(check_reply(&good, q.qname(), 1, 1).is_ok());
+            // A pointer forwards, past the end of the message.
+            let forward = reply_with_cname(b"\x03cdn\xC0\x30", section);
+            assert_eq!(
+                check_reply(&forward, q.qname(), 1, 1).unwrap_err(),
+                WireError::BadPointer
+            );
+            // A name shorter than RDLENGTH.
+            let long = reply_with_cname(b"\x03cdn\xC0\x10\x00", section);
+            assert_eq!(
+                check_reply(&long, q.qname(), 1, 1).unwrap_err(),
+                WireError::BadRdataLength
+            );
+        }
     }
 
     #[test]

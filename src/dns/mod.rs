@@ -12,6 +12,7 @@ pub mod header;
 pub mod opt;
 pub mod padding;
 pub mod query;
+pub mod rdata;
 pub mod reader;
 
 /// Length of the fixed DNS header (RFC 1035 §4.1.1).
@@ -87,6 +88,9 @@ pub enum WireError {
     /// A reply whose header says it is not an answer to a standard query.
     #[error("not a response to a standard query")]
     NotAResponse,
+    /// RDATA whose fields do not take exactly RDLENGTH octets (RFC 1035 §3.2.1).
+    #[error("RDATA length does not match its fields")]
+    BadRdataLength,
 }
 
 /// Reads the message ID, if the message is at least two bytes long.

@@ -141,10 +141,16 @@ impl<'a> Reader<'a> {
                             compressed: end.is_some(),
                         });
                     }
-                    cur.take(len)?;
-                    if cur.pos > bound {
+                    // Checked before the octets are taken, so a label that would run over
+                    // the pointer is reported as such even where the message ends first.
+                    if cur
+                        .pos
+                        .checked_add(len)
+                        .is_none_or(|label_end| label_end > bound)
+                    {
                         return Err(WireError::BadPointer);
                     }
+                    cur.take(len)?;
                 }
                 0xC0 => {
                     if !allow_pointers {

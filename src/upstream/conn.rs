@@ -29,7 +29,7 @@ use crate::dns::answer::{check_reply, ReplyInfo};
 use crate::dns::edns::keepalive_timeout;
 use crate::dns::query::ValidQuery;
 use crate::dns::reader::MAX_NAME_LEN;
-use crate::dns::{message_id, set_message_id, WireError};
+use crate::dns::{message_id, set_message_id};
 use crate::framing::{push_frame, FrameBuf};
 use crate::metrics::Metrics;
 
@@ -462,17 +462,16 @@ fn deliver_frames(frames: &mut FrameBuf, shared: &Shared) -> Result<(), ConnErro
         };
         let info = match check_reply(reply, waiter.qname.get(), waiter.qtype, waiter.qclass) {
             Ok(info) => info,
-            // A reply to a different question under this ID: the stream can no longer be
-            // trusted to be in step, so the connection goes.
-            Err(WireError::QuestionMismatch | WireError::NotAResponse) => {
-                return Err(ConnError::Protocol)
-            }
-            // A malformed answer to this question (or a question-less error reply): this
-            // query fails; the others on the connection are unaffected.
+            // A reply to another question under this ID, or a malformed one (bad names or
+            // RDATA, a question-less error reply): a peer that sends it is broken or
+            // hostile, so the connection goes, and every query on it is retried elsewhere.
+            // It is marked closed before this query hears of its failure, so the retry
+            // cannot land on it again.
             Err(_) => {
                 drop(inf);
+                shared.close(ConnError::Protocol);
                 let _ = waiter.tx.send(Err(ConnError::Protocol));
-                continue;
+                return Err(ConnError::Protocol);
             }
         };
         inf.last_activity = Instant::now();

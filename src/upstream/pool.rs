@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::ClientConfig;
-use rustls_pki_types::{ServerName, TrustAnchor};
+use rustls_pki_types::ServerName;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::conn::{Conn, ConnError, ConnLimits, ConnectError, Slot};
 use super::tls::{client_config, TlsMinVersion};
-use super::verify::{AuthMode, FailureKind};
+use super::verify::{AuthMode, FailureKind, TrustAnchors};
 use crate::dns::answer::ReplyInfo;
 use crate::dns::query::ValidQuery;
 use crate::metrics::{Histogram, Metrics};
@@ -68,7 +68,7 @@ impl Endpoint {
     /// The endpoint of `upstream`, trusting `roots`, speaking `min_version` or later.
     pub fn new(
         upstream: &UpstreamConfig,
-        roots: Arc<[TrustAnchor<'static>]>,
+        roots: TrustAnchors,
         min_version: TlsMinVersion,
     ) -> Endpoint {
         Endpoint {

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use rustls::ClientConfig;
-use rustls_pki_types::{CertificateDer, TrustAnchor};
+use rustls_pki_types::CertificateDer;
 
-use super::verify::{AuthMode, StrictVerifier};
+use super::verify::{AuthMode, StrictVerifier, TrustAnchors};
 
 /// The lowest TLS version strictdot will speak to an upstream (RFC 8310 §9 / RFC 7525).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,22 +25,16 @@ pub enum TlsMinVersion {
 #[error("unusable CA certificate: {0}")]
 pub struct AnchorError(webpki::Error);
 
-/// The trust anchors: the compiled-in webpki roots plus each extra CA certificate.
-pub fn trust_anchors(
-    extra: &[CertificateDer<'static>],
-) -> Result<Arc<[TrustAnchor<'static>]>, AnchorError> {
-    let mut anchors: Vec<TrustAnchor<'static>> = webpki_roots::TLS_SERVER_ROOTS.to_vec();
-    for cert in extra {
-        let anchor = webpki::anchor_from_trusted_cert(cert).map_err(AnchorError)?;
-        anchors.push(anchor.to_owned());
-    }
-    Ok(anchors.into())
+/// The trust anchors: the compiled-in webpki roots plus each extra CA certificate (whose
+/// validity period the verifier enforces).
+pub fn trust_anchors(extra: &[CertificateDer<'static>]) -> Result<TrustAnchors, AnchorError> {
+    TrustAnchors::new(webpki_roots::TLS_SERVER_ROOTS, extra).map_err(AnchorError)
 }
 
 /// The client configuration for one upstream authenticated by `mode`.
 pub fn client_config(
     mode: AuthMode,
-    roots: Arc<[TrustAnchor<'static>]>,
+    roots: TrustAnchors,
     min_version: TlsMinVersion,
 ) -> Arc<ClientConfig> {
     let versions: &[&'static rustls::SupportedProtocolVersion] = match min_version {

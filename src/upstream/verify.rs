@@ -11,8 +11,10 @@
 //!   (end-entity, an intermediate, or the trust anchor of that path).
 //!
 //! In every mode the handshake signature is checked by rustls against the end-entity key
-//! (TLS 1.2 and 1.3), validity periods are enforced, and there is no setting that turns any
-//! of this off. The SPKI bytes hashed for a pin are the ones webpki itself parsed and
+//! (TLS 1.2 and 1.3), validity periods are enforced (a CA certificate given by `--ca-file`
+//! or a policy `ca_file` included: webpki checks no trust anchor's dates, so a path that
+//! ends at one outside its validity period is refused here, see [`TrustAnchors`]), and
+//! there is no setting that turns any of this off. The SPKI bytes hashed for a pin are the ones webpki itself parsed and
 //! verified signatures with, so the hash and the checks cannot disagree about the key.
 
 use std::cell::Cell;
@@ -90,10 +92,122 @@ pub enum PinFailure {
     NotOnValidatedChain,
 }
 
+/// A validated path refused because the trust anchor it ends at, a CA certificate the
+/// operator gave (`--ca-file`, policy `ca_file`), is outside its validity period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnchorFailure {
+    /// Past the CA certificate's notAfter.
+    #[error(
+        "the CA certificate from --ca-file (or policy ca_file) that the chain ends at has expired"
+    )]
+    Expired,
+    /// Before the CA certificate's notBefore.
+    #[error("the CA certificate from --ca-file (or policy ca_file) that the chain ends at is not valid yet")]
+    NotValidYet,
+}
+
+/// The trust anchors one upstream's chains may end at: the compiled-in roots, and the CA
+/// certificates the operator gave (`--ca-file`, policy `ca_file`) with their validity
+/// periods. Cheap to clone.
+///
+/// webpki checks no trust anchor's dates (RFC 5280 §6.1.1 leaves trust-anchor management to
+/// the relying party). The compiled-in roots are managed by their maintainers and trusted as
+/// shipped; a CA certificate from a file is trusted only within its own notBefore..notAfter,
+/// as a pinned certificate is in pins-only mode.
+#[derive(Clone)]
+pub struct TrustAnchors {
+    /// Every anchor, compiled-in first, for webpki's path building.
+    anchors: Arc<[TrustAnchor<'static>]>,
+    /// The validity period of each operator-given anchor that is not also compiled in.
+    dated: Arc<[DatedAnchor]>,
+}
+
+/// An operator-given trust anchor and the validity period of its certificate.
+struct DatedAnchor {
+    anchor: TrustAnchor<'static>,
+    /// notBefore and notAfter, in seconds since the Unix epoch.
+    not_before: i64,
+    not_after: i64,
+}
+
+impl TrustAnchors {
+    /// The anchors `builtin` (trusted without dates) and one per CA certificate in
+    /// `operator`; fails on a certificate webpki cannot use as an anchor or whose validity
+    /// period cannot be read.
+    pub fn new(
+        builtin: &[TrustAnchor<'static>],
+        operator: &[CertificateDer<'_>],
+    ) -> Result<TrustAnchors, webpki::Error> {
+        let mut anchors = builtin.to_vec();
+        let mut dated = Vec::new();
+        for cert in operator {
+            let anchor = webpki::anchor_from_trusted_cert(cert)?.to_owned();
+            let (_, parsed) =
+                x509_parser::parse_x509_certificate(cert).map_err(|_| webpki::Error::BadDer)?;
+            let validity = parsed.validity();
+            // A copy of a compiled-in root is trusted as that root is.
+            if !builtin.iter().any(|b| same_anchor(b, &anchor)) {
+                dated.push(DatedAnchor {
+                    anchor: anchor.clone(),
+                    not_before: validity.not_before.timestamp(),
+                    not_after: validity.not_after.timestamp(),
+                });
+            }
+            anchors.push(anchor);
+        }
+        Ok(TrustAnchors {
+            anchors: anchors.into(),
+            dated: dated.into(),
+        })
+    }
+
+    /// How many anchors there are.
+    pub fn len(&self) -> usize {
+        self.anchors.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.anchors.is_empty()
+    }
+
+    /// Whether a path may end at `anchor` at `now`: a compiled-in root always; an
+    /// operator-given one if a certificate given for it is within its validity period.
+    fn check(&self, anchor: &TrustAnchor<'_>, now: UnixTime) -> Result<(), AnchorFailure> {
+        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        let mut verdict = Ok(());
+        for d in self.dated.iter().filter(|d| same_anchor(&d.anchor, anchor)) {
+            if now < d.not_before {
+                verdict = Err(AnchorFailure::NotValidYet);
+            } else if now > d.not_after {
+                verdict = Err(AnchorFailure::Expired);
+            } else {
+                return Ok(());
+            }
+        }
+        verdict
+    }
+}
+
+impl fmt::Debug for TrustAnchors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrustAnchors")
+            .field("anchors", &self.anchors.len())
+            .field("from_files", &self.dated.len())
+            .finish()
+    }
+}
+
+/// Whether two anchors are the same subject with the same key (name constraints aside).
+fn same_anchor(a: &TrustAnchor<'_>, b: &TrustAnchor<'_>) -> bool {
+    a.subject.as_ref() == b.subject.as_ref()
+        && a.subject_public_key_info.as_ref() == b.subject_public_key_info.as_ref()
+}
+
 /// The rustls verifier for one upstream. See the module documentation.
 pub struct StrictVerifier {
     mode: AuthMode,
-    roots: Arc<[TrustAnchor<'static>]>,
+    roots: TrustAnchors,
     algs: WebPkiSupportedAlgorithms,
 }
 
@@ -101,14 +215,14 @@ impl fmt::Debug for StrictVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StrictVerifier")
             .field("mode", &self.mode)
-            .field("roots", &self.roots.len())
+            .field("roots", &self.roots)
             .finish()
     }
 }
 
 impl StrictVerifier {
     /// A verifier for `mode`, trusting `roots` for path validation.
-    pub fn new(mode: AuthMode, roots: Arc<[TrustAnchor<'static>]>) -> StrictVerifier {
+    pub fn new(mode: AuthMode, roots: TrustAnchors) -> StrictVerifier {
         StrictVerifier {
             mode,
             roots,
@@ -128,52 +242,47 @@ impl StrictVerifier {
         now: UnixTime,
     ) -> Result<(), rustls::Error> {
         let ee = EndEntityCert::try_from(ee_der).map_err(pki_error)?;
-        match &self.mode {
-            AuthMode::Name(name) => {
-                ee.verify_for_usage(
-                    self.algs.all,
-                    &self.roots,
-                    intermediates,
-                    now,
-                    KeyUsage::server_auth(),
-                    None,
-                    None,
-                )
-                .map_err(pki_error)?;
-                ee.verify_is_valid_for_subject_name(&ServerName::DnsName(name.clone()))
-                    .map_err(pki_error)
+        let (name, pins) = match &self.mode {
+            AuthMode::Name(name) => (name, None),
+            AuthMode::NameAndPins(name, pins) => (name, Some(pins.as_slice())),
+            AuthMode::Pins(pins) => {
+                return self.verify_pins_only(&ee, ee_der, intermediates, pins, now)
             }
-            AuthMode::NameAndPins(name, pins) => {
-                let pin_refused = Cell::new(false);
-                let on_path = |path: &VerifiedPath<'_>| {
-                    if path_has_pin(path, pins) {
-                        Ok(())
-                    } else {
-                        pin_refused.set(true);
-                        Err(webpki::Error::UnknownIssuer)
-                    }
-                };
-                let result = ee.verify_for_usage(
-                    self.algs.all,
-                    &self.roots,
-                    intermediates,
-                    now,
-                    KeyUsage::server_auth(),
-                    None,
-                    Some(&on_path),
-                );
-                match result {
-                    Ok(_) => {}
-                    Err(_) if pin_refused.get() => {
-                        return Err(pin_error(PinFailure::NotOnValidatedChain))
-                    }
-                    Err(e) => return Err(pki_error(e)),
-                }
-                ee.verify_is_valid_for_subject_name(&ServerName::DnsName(name.clone()))
-                    .map_err(pki_error)
+        };
+        // Each path webpki validates is offered here; refusing one makes webpki look for
+        // another (through other intermediates or anchors) before it gives up.
+        let anchor_refused = Cell::new(None);
+        let pin_refused = Cell::new(false);
+        let on_path = |path: &VerifiedPath<'_>| {
+            if let Err(why) = self.roots.check(path.anchor(), now) {
+                anchor_refused.set(Some(why));
+                return Err(webpki::Error::UnknownIssuer);
             }
-            AuthMode::Pins(pins) => self.verify_pins_only(&ee, ee_der, intermediates, pins, now),
+            if pins.is_some_and(|pins| !path_has_pin(path, pins)) {
+                pin_refused.set(true);
+                return Err(webpki::Error::UnknownIssuer);
+            }
+            Ok(())
+        };
+        let result = ee.verify_for_usage(
+            self.algs.all,
+            &self.roots.anchors,
+            intermediates,
+            now,
+            KeyUsage::server_auth(),
+            None,
+            Some(&on_path),
+        );
+        if let Err(e) = result {
+            // A path that failed only our checks says more than webpki's last error.
+            return Err(match (anchor_refused.get(), pin_refused.get()) {
+                (Some(why), _) => other_error(why),
+                (None, true) => other_error(PinFailure::NotOnValidatedChain),
+                (None, false) => pki_error(e),
+            });
         }
+        ee.verify_is_valid_for_subject_name(&ServerName::DnsName(name.clone()))
+            .map_err(pki_error)
     }
 
     /// Pins only: accept when the end-entity key is pinned (it signed the handshake) and the
@@ -226,7 +335,7 @@ impl StrictVerifier {
             Some(
                 e @ (webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }),
             ) => Err(pki_error(e)),
-            _ => Err(pin_error(PinFailure::NoPinnedKeyOnChain)),
+            _ => Err(other_error(PinFailure::NoPinnedKeyOnChain)),
         }
     }
 }
@@ -259,7 +368,8 @@ fn check_validity(der: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls:
     Ok(())
 }
 
-fn pin_error(failure: PinFailure) -> rustls::Error {
+/// One of our own refusals ([`PinFailure`], [`AnchorFailure`]) as a rustls certificate error.
+fn other_error<E: std::error::Error + Send + Sync + 'static>(failure: E) -> rustls::Error {
     rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(failure))))
 }
 
@@ -379,6 +489,11 @@ pub fn failure_kind(e: &rustls::Error) -> FailureKind {
             {
                 FailureKind::Pin
             }
+            CertificateError::Other(OtherError(inner))
+                if inner.downcast_ref::<AnchorFailure>().is_some() =>
+            {
+                FailureKind::Expiry
+            }
             _ => FailureKind::Other,
         },
         R::PeerIncompatible(_)
@@ -409,6 +524,11 @@ pub fn failure_reason(e: &rustls::Error) -> &'static str {
             CertificateError::Other(OtherError(inner)) => {
                 if inner.downcast_ref::<PinFailure>().is_some() {
                     "SPKI pin mismatch"
+                } else if let Some(e) = inner.downcast_ref::<AnchorFailure>() {
+                    match e {
+                        AnchorFailure::Expired => "CA certificate from --ca-file expired",
+                        AnchorFailure::NotValidYet => "CA certificate from --ca-file not yet valid",
+                    }
                 } else if let Some(e) = inner.downcast_ref::<webpki::Error>() {
                     webpki_reason(e)
                 } else {
@@ -445,5 +565,87 @@ fn webpki_reason(e: &webpki::Error) -> &'static str {
         webpki::Error::PathLenConstraintViolated => "chain too long for a path length constraint",
         webpki::Error::NameConstraintViolation => "a CA name constraint forbids this name",
         _ => "certificate rejected",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed CA certificate valid from `from` to `to` days from now.
+    fn ca(cn: &str, from: i64, to: i64) -> CertificateDer<'static> {
+        ca_with_key(&rcgen::KeyPair::generate().unwrap(), cn, from, to)
+    }
+
+    fn ca_with_key(key: &rcgen::KeyPair, cn: &str, from: i64, to: i64) -> CertificateDer<'static> {
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let now = time::OffsetDateTime::now_utc();
+        p.not_before = now + time::Duration::days(from);
+        p.not_after = now + time::Duration::days(to);
+        p.self_signed(key).unwrap().der().clone()
+    }
+
+    fn anchor(der: &CertificateDer<'_>) -> TrustAnchor<'static> {
+        webpki::anchor_from_trusted_cert(der).unwrap().to_owned()
+    }
+
+    fn now() -> UnixTime {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            time::OffsetDateTime::now_utc().unix_timestamp() as u64,
+        ))
+    }
+
+    #[test]
+    fn file_anchors_trusted_only_within_their_validity() {
+        let valid = ca("Valid", -1, 30);
+        let expired = ca("Expired", -30, -1);
+        let future = ca("Future", 1, 30);
+        let roots =
+            TrustAnchors::new(&[], &[valid.clone(), expired.clone(), future.clone()]).unwrap();
+        assert_eq!(roots.len(), 3);
+        assert_eq!(roots.check(&anchor(&valid), now()), Ok(()));
+        assert_eq!(
+            roots.check(&anchor(&expired), now()),
+            Err(AnchorFailure::Expired)
+        );
+        assert_eq!(
+            roots.check(&anchor(&future), now()),
+            Err(AnchorFailure::NotValidYet)
+        );
+    }
+
+    #[test]
+    fn builtin_anchors_and_renewed_copies_trusted() {
+        // A compiled-in root carries no dates and is trusted as shipped, also when the
+        // operator's file repeats it.
+        let builtin = anchor(&ca("Builtin", -30, -1));
+        let roots = TrustAnchors::new(std::slice::from_ref(&builtin), &[]).unwrap();
+        assert_eq!(roots.check(&builtin, now()), Ok(()));
+        // One CA subject and key given twice, expired and renewed: the renewal counts.
+        let key = rcgen::KeyPair::generate().unwrap();
+        let old = ca_with_key(&key, "Renewed", -30, -1);
+        let new = ca_with_key(&key, "Renewed", -1, 30);
+        let roots = TrustAnchors::new(&[], &[old.clone(), new]).unwrap();
+        assert_eq!(roots.check(&anchor(&old), now()), Ok(()));
+        let roots = TrustAnchors::new(&[], std::slice::from_ref(&old)).unwrap();
+        assert_eq!(
+            roots.check(&anchor(&old), now()),
+            Err(AnchorFailure::Expired)
+        );
+    }
+
+    #[test]
+    fn anchor_failures_classed_as_expiry() {
+        for failure in [AnchorFailure::Expired, AnchorFailure::NotValidYet] {
+            let e = other_error(failure);
+            assert_eq!(failure_kind(&e), FailureKind::Expiry);
+            assert!(failure_reason(&e).contains("--ca-file"));
+        }
+        assert_eq!(
+            failure_kind(&other_error(PinFailure::NotOnValidatedChain)),
+            FailureKind::Pin
+        );
     }
 }

@@ -349,3 +349,88 @@ async fn tls11_only_server_refused() {
     assert!(proxy.metrics.auth_failures.get() >= 1);
     assert_eq!(proxy.metrics.handshakes.get(), 0);
 }
+
+/// Finding 6: webpki checks no trust anchor's dates, so strictdot checks those of the CA
+/// certificates it was given. `ca` is given by `--ca-file` (shared) or, if `per_upstream`,
+/// as the upstream's own policy `ca_file`; the upstream's leaf (valid itself) is issued by
+/// it. Returns whether a query was answered, and the expiry-class auth failures counted.
+async fn answered_through_ca(ca: &Issued, pins: Vec<Pin>, per_upstream: bool) -> (bool, u64) {
+    let server = leaf(NAME, ca);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let mut entry = upstream(up.addr, Some(NAME), pins);
+    let shared: &[&Issued] = if per_upstream {
+        entry.extra_roots = vec![ca.der()];
+        &[]
+    } else {
+        &[ca]
+    };
+    let proxy = start_proxy(config(vec![entry], shared)).await;
+    let reply = udp_exchange(
+        proxy.addr,
+        &query(0x4646, "www.example", 1, None),
+        std::time::Duration::from_secs(3),
+    )
+    .await
+    .expect("an answer");
+    let m = parse(&reply);
+    let answered = m.response_code() == hickory_proto::op::ResponseCode::NoError;
+    if !answered {
+        assert_eq!(m.response_code(), hickory_proto::op::ResponseCode::ServFail);
+        assert_eq!(
+            up.seen.queries.load(Ordering::SeqCst),
+            0,
+            "a query went over an unauthenticated connection"
+        );
+    }
+    let expiry = proxy
+        .metrics
+        .auth_failure(strictdot::upstream::verify::FailureKind::Expiry)
+        .get();
+    (answered, expiry)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_ca_file_refused_by_name() {
+    let (answered, expiry) = answered_through_ca(&expired_ca("Old Root"), vec![], false).await;
+    assert!(
+        !answered,
+        "a chain ending at an expired --ca-file CA was trusted"
+    );
+    assert!(expiry >= 1, "auth failure not counted as expiry");
+    // The control: the same set-up with a CA within its validity period answers.
+    let (answered, expiry) = answered_through_ca(&ca("Test Root"), vec![], false).await;
+    assert!(answered);
+    assert_eq!(expiry, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_ca_file_refused_by_name_and_pin() {
+    // The pin is the CA's own, on the validated path: still refused.
+    let old = expired_ca("Old Root");
+    let (answered, expiry) = answered_through_ca(&old, vec![old.pin()], false).await;
+    assert!(
+        !answered,
+        "an expired --ca-file CA was trusted in name+pin mode"
+    );
+    assert!(expiry >= 1);
+    let root = ca("Test Root");
+    let (answered, _) = answered_through_ca(&root, vec![root.pin()], false).await;
+    assert!(answered);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_policy_ca_file_refused() {
+    let (answered, expiry) = answered_through_ca(&expired_ca("Old Root"), vec![], true).await;
+    assert!(!answered, "an expired policy ca_file CA was trusted");
+    assert!(expiry >= 1);
+    let (answered, _) = answered_through_ca(&ca("Test Root"), vec![], true).await;
+    assert!(answered);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_yet_valid_ca_file_refused() {
+    let future = dated_ca("Future Root", 1, 30);
+    let (answered, expiry) = answered_through_ca(&future, vec![], false).await;
+    assert!(!answered, "a --ca-file CA not valid yet was trusted");
+    assert!(expiry >= 1);
+}

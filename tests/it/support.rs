@@ -76,6 +76,22 @@ pub fn ca(cn: &str) -> Issued {
     Issued { cert, key }
 }
 
+/// A self-signed CA valid from `from` to `to` days from now (negative: in the past).
+pub fn dated_ca(cn: &str, from: i64, to: i64) -> Issued {
+    let key = KeyPair::generate().unwrap();
+    let mut p = params(cn, &[], true);
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now + time::Duration::days(from);
+    p.not_after = now + time::Duration::days(to);
+    let cert = p.self_signed(&key).unwrap();
+    Issued { cert, key }
+}
+
+/// A self-signed CA that expired yesterday.
+pub fn expired_ca(cn: &str) -> Issued {
+    dated_ca(cn, -30, -1)
+}
+
 /// An intermediate CA signed by `issuer`.
 pub fn intermediate(cn: &str, issuer: &Issued) -> Issued {
     let key = KeyPair::generate().unwrap();
@@ -150,6 +166,11 @@ pub enum Behavior {
     /// After `delay_ms`, answer tailored to the query's ECS (RFC 7871), as a CDN does:
     /// see [`tailored_answer`].
     EchoEcs { scope: u8, delay_ms: u64 },
+    /// Answer with the right ID and question, the last record cut short by one octet.
+    Malformed,
+    /// Answer with a CNAME whose RDATA is a compression pointer forwards, to the owner of
+    /// the A record after it.
+    CnameForwardPointer,
 }
 
 /// What the fake upstream saw.
@@ -355,6 +376,21 @@ async fn serve_conn<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
                 ];
                 r.extend((rdata.len() as u16).to_be_bytes());
                 r.extend(rdata);
+                vec![r]
+            }
+            Behavior::Malformed => {
+                let mut r = answer_for(&q, 1);
+                r.pop();
+                vec![r]
+            }
+            Behavior::CnameForwardPointer => {
+                let mut r = answer_for(&q, 0);
+                r[6..8].copy_from_slice(&[0, 2]);
+                let target = 0xC000 | (r.len() + 14) as u16;
+                r.extend([0xC0, 0x0C, 0, 5, 0, 1, 0, 0, 1, 0x2C, 0, 2]);
+                r.extend(target.to_be_bytes());
+                r.extend(b"\x03cdn\x07example\x00\x00\x01\x00\x01\x00\x00\x01\x2C\x00\x04");
+                r.extend([192, 0, 2, 1]);
                 vec![r]
             }
             Behavior::TruncatedFrame => {

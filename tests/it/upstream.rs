@@ -343,3 +343,54 @@ async fn server_keepalive_zero_closes_after_answer() {
     assert_answers(&s.proxy, "b.example").await;
     assert_eq!(s.proxy.metrics.handshakes.get(), 2);
 }
+
+/// The rcode and ANCOUNT of a raw reply, read without a parser (hickory would refuse the
+/// malformed messages these tests are about, hiding what strictdot passed on).
+fn rcode_and_answers(reply: &[u8]) -> (u8, u16) {
+    assert!(reply.len() >= 12, "runt reply");
+    (reply[3] & 0x0F, u16::from_be_bytes([reply[6], reply[7]]))
+}
+
+/// Asserts the client gets SERVFAIL without records, and that every malformed reply closed
+/// the connection it came on: each query the upstream saw arrived on a connection of its
+/// own (one more may be the warm-up connection racing the first query).
+async fn assert_malformed_refused_and_closed(s: &Setup) {
+    let reply = udp_exchange(
+        s.proxy.addr,
+        &query(0x4545, "www.example", 1, None),
+        Duration::from_secs(3),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(
+        rcode_and_answers(&reply),
+        (2, 0),
+        "not SERVFAIL: {reply:02x?}"
+    );
+    let queries = s.up.seen.queries.load(Ordering::SeqCst);
+    let handshakes = s.up.seen.handshakes.load(Ordering::SeqCst);
+    assert!(
+        queries >= 2,
+        "no retry after a malformed reply ({queries} queries)"
+    );
+    assert!(
+        handshakes >= queries,
+        "connection kept after a malformed reply: {queries} queries on {handshakes} connections"
+    );
+}
+
+/// A reply under the right ID and question but malformed (a record cut short) fails the
+/// query over and closes the connection (SECURITY.md: garbage closes it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_reply_closes_connection() {
+    let s = setup(Behavior::Malformed).await;
+    assert_malformed_refused_and_closed(&s).await;
+}
+
+/// A CNAME whose RDATA compresses its name with a pointer forwards (RFC 3597 §4 types are
+/// checked like owner names) never reaches the client, and the connection closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_pointer_in_cname_rdata_refused() {
+    let s = setup(Behavior::CnameForwardPointer).await;
+    assert_malformed_refused_and_closed(&s).await;
+}
