@@ -171,20 +171,48 @@ pub struct Slot {
     _permit: OwnedSemaphorePermit,
 }
 
+/// Where and how to open one upstream connection.
+pub struct Dial<'a> {
+    /// The upstream's address.
+    pub addr: SocketAddr,
+    /// The name sent as SNI and checked by the verifier (or the IP address).
+    pub server_name: &'a ServerName<'static>,
+    /// The client configuration carrying the upstream's verifier.
+    pub tls: &'a Arc<ClientConfig>,
+    /// Limits of the connection.
+    pub limits: ConnLimits,
+}
+
+/// What a connection's driver tasks run under.
+pub struct Driver<'a> {
+    /// Where the driver tasks run, so shutdown waits for them.
+    pub tracker: &'a TaskTracker,
+    /// Cancelled when the pool's generation stops.
+    pub shutdown: &'a CancellationToken,
+    /// The counters (handshakes, resumptions).
+    pub metrics: &'a Arc<Metrics>,
+}
+
 impl Conn {
     /// Connects, completes the TLS handshake (authentication happens inside it), and starts
-    /// the driver tasks on `tracker`. Fails if `deadline` passes first.
-    #[allow(clippy::too_many_arguments)]
+    /// the driver tasks. Fails if `deadline` passes first.
     pub async fn connect(
-        addr: SocketAddr,
-        server_name: ServerName<'static>,
-        tls: Arc<ClientConfig>,
-        limits: ConnLimits,
+        dial: Dial<'_>,
         deadline: Instant,
-        tracker: &TaskTracker,
-        shutdown: &CancellationToken,
-        metrics: &Arc<Metrics>,
+        driver: Driver<'_>,
     ) -> Result<Conn, ConnectError> {
+        let Dial {
+            addr,
+            server_name,
+            tls,
+            limits,
+        } = dial;
+        let Driver {
+            tracker,
+            shutdown,
+            metrics,
+        } = driver;
+        let (server_name, tls) = (server_name.clone(), tls.clone());
         let handshake = async {
             let tcp = tcp_connect(addr).await.map_err(ConnectError::Tcp)?;
             TlsConnector::from(tls)

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::conn::{Conn, ConnError, ConnLimits, ConnectError, Slot};
+use super::conn::{Conn, ConnError, ConnLimits, ConnectError, Dial, Driver, Slot};
 use super::tls::{client_config, TlsMinVersion};
 use super::verify::{AuthMode, FailureKind, TrustAnchors};
 use crate::dns::answer::ReplyInfo;
@@ -450,17 +450,18 @@ impl Pool {
 
     /// Opens one authenticated connection, recording the outcome in the upstream's health.
     async fn connect(&self, up: &Upstream, deadline: Instant) -> Result<Conn, ()> {
-        let result = Conn::connect(
-            up.addr,
-            up.server_name.clone(),
-            up.tls.clone(),
-            self.settings.conn,
-            deadline,
-            &self.tracker,
-            &self.shutdown,
-            &self.metrics,
-        )
-        .await;
+        let dial = Dial {
+            addr: up.addr,
+            server_name: &up.server_name,
+            tls: &up.tls,
+            limits: self.settings.conn,
+        };
+        let driver = Driver {
+            tracker: &self.tracker,
+            shutdown: &self.shutdown,
+            metrics: &self.metrics,
+        };
+        let result = Conn::connect(dial, deadline, driver).await;
         match result {
             Ok(conn) => {
                 up.record_success();

@@ -1,5 +1,6 @@
-//! Strict-profile authentication (RFC 8310): one test per case, each asserting the exact
-//! client outcome and, on failure, that no query reached the upstream.
+//! Strict-profile authentication (RFC 8310): a table of cases, one named test per row
+//! ([`Case`]: what the upstream serves, what strictdot is told; [`Outcome`]), each asserting
+//! the exact client outcome and, on failure, that no query reached the upstream.
 
 use std::sync::atomic::Ordering;
 
@@ -9,6 +10,46 @@ use strictdot::upstream::tls::TlsMinVersion;
 use crate::support::*;
 
 const NAME: &str = "dot.test";
+
+/// One row of the authentication table: what the upstream serves, how strictdot is told
+/// to authenticate it, and which outcome the strict profile requires.
+struct Case<'a> {
+    /// The end-entity certificate the upstream serves.
+    served: &'a Issued,
+    /// The rest of the chain it sends.
+    chain: &'a [&'a Issued],
+    /// The authentication name configured (`#NAME`), if any.
+    name: Option<&'a str>,
+    /// The SPKI pins configured.
+    pins: Vec<Pin>,
+    /// The CA certificates given as `--ca-file`.
+    cas: &'a [&'a Issued],
+}
+
+enum Outcome {
+    /// The upstream is authenticated: the query is answered through it.
+    Answered,
+    /// Authentication fails: SERVFAIL, and no DNS query reaches the upstream.
+    Refused,
+}
+
+/// Runs one row: a fake upstream as `case` says, strictdot configured as it says, one
+/// query, and the outcome asserted.
+async fn check(case: Case<'_>, outcome: Outcome) {
+    let up = UpstreamOptions::new(case.served, case.chain).start().await;
+    let proxy = start_proxy(config(
+        vec![upstream(up.addr, case.name, case.pins)],
+        case.cas,
+    ))
+    .await;
+    match outcome {
+        Outcome::Answered => {
+            assert_answers(&proxy, "www.example").await;
+            assert_eq!(up.seen.queries.load(Ordering::SeqCst), 1);
+        }
+        Outcome::Refused => refused(&up, &proxy).await,
+    }
+}
 
 /// Asserts failure and that the upstream never saw a DNS query.
 async fn refused(up: &FakeUpstream, proxy: &Proxy) {
@@ -25,96 +66,134 @@ async fn refused(up: &FakeUpstream, proxy: &Proxy) {
 async fn name_with_ca_file_accepted() {
     let root = ca("Test Root");
     let server = leaf(NAME, &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some(NAME), vec![])],
-        &[&root],
-    ))
+    check(
+        Case {
+            served: &server,
+            chain: &[],
+            name: Some(NAME),
+            pins: vec![],
+            cas: &[&root],
+        },
+        Outcome::Answered,
+    )
     .await;
-    assert_answers(&proxy, "www.example").await;
-    assert_eq!(up.seen.queries.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_name_refused() {
     let root = ca("Test Root");
     let server = leaf(NAME, &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some("other.test"), vec![])],
-        &[&root],
-    ))
+    check(
+        Case {
+            served: &server,
+            chain: &[],
+            name: Some("other.test"),
+            pins: vec![],
+            cas: &[&root],
+        },
+        Outcome::Refused,
+    )
     .await;
-    refused(&up, &proxy).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrusted_issuer_refused() {
     let server = self_signed(NAME);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let proxy = start_proxy(config(vec![upstream(up.addr, Some(NAME), vec![])], &[])).await;
-    refused(&up, &proxy).await;
+    check(
+        Case {
+            served: &server,
+            chain: &[],
+            name: Some(NAME),
+            pins: vec![],
+            cas: &[],
+        },
+        Outcome::Refused,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_certificate_refused_by_name() {
     let root = ca("Test Root");
     let server = expired_leaf(NAME, &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some(NAME), vec![])],
-        &[&root],
-    ))
+    check(
+        Case {
+            served: &server,
+            chain: &[],
+            name: Some(NAME),
+            pins: vec![],
+            cas: &[&root],
+        },
+        Outcome::Refused,
+    )
     .await;
-    refused(&up, &proxy).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_certificate_refused_by_pin() {
     let root = ca("Test Root");
     let server = expired_leaf(NAME, &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, None, vec![server.pin()])],
-        &[],
-    ))
+    check(
+        Case {
+            served: &server,
+            chain: &[],
+            name: None,
+            pins: vec![server.pin()],
+            cas: &[],
+        },
+        Outcome::Refused,
+    )
     .await;
-    refused(&up, &proxy).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn self_signed_pin_accepted() {
     let server = self_signed("private.resolver");
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, None, vec![server.pin()])],
-        &[],
-    ))
+    check(
+        Case {
+            served: &server,
+            chain: &[],
+            name: None,
+            pins: vec![server.pin()],
+            cas: &[],
+        },
+        Outcome::Answered,
+    )
     .await;
-    assert_answers(&proxy, "www.example").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_pin_refused() {
     let server = self_signed("private.resolver");
     let other = self_signed("private.resolver");
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, None, vec![other.pin()])],
-        &[],
-    ))
+    check(
+        Case {
+            served: &server,
+            chain: &[],
+            name: None,
+            pins: vec![other.pin()],
+            cas: &[],
+        },
+        Outcome::Refused,
+    )
     .await;
-    refused(&up, &proxy).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_pin_accepted() {
     let server = self_signed("private.resolver");
     let retired = self_signed("private.resolver");
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let pins = vec![retired.pin(), server.pin()];
-    let proxy = start_proxy(config(vec![upstream(up.addr, None, pins)], &[])).await;
-    assert_answers(&proxy, "www.example").await;
+    check(
+        Case {
+            served: &server,
+            chain: &[],
+            name: None,
+            pins: vec![retired.pin(), server.pin()],
+            cas: &[],
+        },
+        Outcome::Answered,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,14 +201,18 @@ async fn pin_of_presented_intermediate_accepted() {
     let root = ca("Test Root");
     let inter = intermediate("Test Intermediate", &root);
     let server = leaf(NAME, &inter);
-    let up = UpstreamOptions::new(&server, &[&inter]).start().await;
     // Pins only: the intermediate's key signs the end-entity certificate.
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, None, vec![inter.pin()])],
-        &[],
-    ))
+    check(
+        Case {
+            served: &server,
+            chain: &[&inter],
+            name: None,
+            pins: vec![inter.pin()],
+            cas: &[],
+        },
+        Outcome::Answered,
+    )
     .await;
-    assert_answers(&proxy, "www.example").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,27 +220,35 @@ async fn pin_of_root_on_validated_chain_accepted() {
     let root = ca("Test Root");
     let inter = intermediate("Test Intermediate", &root);
     let server = leaf(NAME, &inter);
-    let up = UpstreamOptions::new(&server, &[&inter]).start().await;
     // Name and pins: the pin names the trust anchor, which the server does not send.
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some(NAME), vec![root.pin()])],
-        &[&root],
-    ))
+    check(
+        Case {
+            served: &server,
+            chain: &[&inter],
+            name: Some(NAME),
+            pins: vec![root.pin()],
+            cas: &[&root],
+        },
+        Outcome::Answered,
+    )
     .await;
-    assert_answers(&proxy, "www.example").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn name_and_pin_both_right_accepted() {
     let root = ca("Test Root");
     let server = leaf(NAME, &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some(NAME), vec![server.pin()])],
-        &[&root],
-    ))
+    check(
+        Case {
+            served: &server,
+            chain: &[],
+            name: Some(NAME),
+            pins: vec![server.pin()],
+            cas: &[&root],
+        },
+        Outcome::Answered,
+    )
     .await;
-    assert_answers(&proxy, "www.example").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,26 +256,34 @@ async fn name_right_pin_wrong_refused() {
     let root = ca("Test Root");
     let server = leaf(NAME, &root);
     let other = self_signed("x.test");
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some(NAME), vec![other.pin()])],
-        &[&root],
-    ))
+    check(
+        Case {
+            served: &server,
+            chain: &[],
+            name: Some(NAME),
+            pins: vec![other.pin()],
+            cas: &[&root],
+        },
+        Outcome::Refused,
+    )
     .await;
-    refused(&up, &proxy).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pin_right_name_wrong_refused() {
     let root = ca("Test Root");
     let server = leaf(NAME, &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some("other.test"), vec![server.pin()])],
-        &[&root],
-    ))
+    check(
+        Case {
+            served: &server,
+            chain: &[],
+            name: Some("other.test"),
+            pins: vec![server.pin()],
+            cas: &[&root],
+        },
+        Outcome::Refused,
+    )
     .await;
-    refused(&up, &proxy).await;
 }
 
 /// The weakness of pin checks that compare against every presented certificate: an
@@ -194,15 +293,17 @@ async fn pin_right_name_wrong_refused() {
 async fn appended_pinned_certificate_refused_pins_only() {
     let operator_ca = ca("Operator CA");
     let attacker = self_signed("private.resolver");
-    let up = UpstreamOptions::new(&attacker, &[&operator_ca])
-        .start()
-        .await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, None, vec![operator_ca.pin()])],
-        &[],
-    ))
+    check(
+        Case {
+            served: &attacker,
+            chain: &[&operator_ca],
+            name: None,
+            pins: vec![operator_ca.pin()],
+            cas: &[],
+        },
+        Outcome::Refused,
+    )
     .await;
-    refused(&up, &proxy).await;
 }
 
 /// The same with a name: the attacker holds a certificate for the name from another CA
@@ -212,15 +313,17 @@ async fn appended_pinned_certificate_refused_with_name() {
     let operator_ca = ca("Operator CA");
     let rogue_ca = ca("Rogue CA");
     let attacker = leaf(NAME, &rogue_ca);
-    let up = UpstreamOptions::new(&attacker, &[&operator_ca])
-        .start()
-        .await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some(NAME), vec![operator_ca.pin()])],
-        &[&operator_ca, &rogue_ca],
-    ))
+    check(
+        Case {
+            served: &attacker,
+            chain: &[&operator_ca],
+            name: Some(NAME),
+            pins: vec![operator_ca.pin()],
+            cas: &[&operator_ca, &rogue_ca],
+        },
+        Outcome::Refused,
+    )
     .await;
-    refused(&up, &proxy).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
