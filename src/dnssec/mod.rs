@@ -4,12 +4,64 @@
 //! ```text
 //! canonical.rs  names in canonical form and order, canonical RDATA, the signed octets
 //! records.rs    the response grouped into RRsets; RRSIG/DNSKEY/DS/NSEC/NSEC3 views
+//! verify.rs     algorithms, DS digests, validity windows, RRSIG verification (ring)
+//! budget.rs     the work one validation may do (KeyTrap, NSEC3 hashing)
 //! ```
 //!
 //! Every untrusted byte goes through [`crate::dns::reader::Reader`].
 
+pub mod budget;
 pub mod canonical;
 pub mod records;
+pub mod verify;
+
+/// The validator's tunables: clock skew, the caps against hostile zones, the chain cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Seconds a signature is still accepted before its inception or after its
+    /// expiration, for clocks that disagree.
+    pub skew: u32,
+    /// Signatures per RRset that may reach the cryptography (KeyTrap, CVE-2023-50387).
+    pub max_sigs_per_rrset: usize,
+    /// Keys tried per signature among those sharing its key tag and algorithm (KeyTrap).
+    pub max_keys_per_tag: usize,
+    /// NSEC3 iterations above which a denial is treated as insecure, before any hashing
+    /// (RFC 9276 §3.2; CVE-2023-50868).
+    pub max_nsec3_iterations: u16,
+    /// Signature verifications per validation.
+    pub max_signature_checks: u32,
+    /// Hash computations per validation (NSEC3 SHA-1 rounds and DS digests).
+    pub max_hash_ops: u32,
+    /// DS and DNSKEY queries per validation.
+    pub max_fetches: u32,
+    /// CNAME and DNAME links followed in one answer.
+    pub max_chain: usize,
+    /// Entries in the chain cache (validated DNSKEY sets, delegation facts).
+    pub cache_capacity: usize,
+    /// Longest time a chain-cache entry is kept, whatever its TTL (seconds).
+    pub max_cache_ttl: u32,
+    /// How long a zone found bogus is remembered, so a broken zone is not
+    /// re-validated on every query (RFC 4035 §4.7) (seconds).
+    pub bogus_ttl: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            skew: 300,
+            max_sigs_per_rrset: 8,
+            max_keys_per_tag: 4,
+            max_nsec3_iterations: 100,
+            max_signature_checks: 64,
+            max_hash_ops: 2_500,
+            max_fetches: 32,
+            max_chain: 12,
+            cache_capacity: 4_096,
+            max_cache_ttl: 86_400,
+            bogus_ttl: 60,
+        }
+    }
+}
 
 /// What validation concluded about an answer (RFC 4035 §4.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
