@@ -5,6 +5,7 @@
 //! canonical.rs  names in canonical form and order, canonical RDATA, the signed octets
 //! records.rs    the response grouped into RRsets; RRSIG/DNSKEY/DS/NSEC/NSEC3 views
 //! verify.rs     algorithms, DS digests, validity windows, RRSIG verification (ring)
+//! denial.rs     NXDOMAIN, NODATA and wildcard proofs by NSEC and NSEC3 (opt-out)
 //! budget.rs     the work one validation may do (KeyTrap, NSEC3 hashing)
 //! ```
 //!
@@ -12,6 +13,7 @@
 
 pub mod budget;
 pub mod canonical;
+pub mod denial;
 pub mod records;
 pub mod verify;
 
