@@ -42,8 +42,6 @@ pub enum Denied {
 /// Verified denial records of one zone.
 #[derive(Clone, Debug, Default)]
 pub struct Proofs {
-    /// The zone that signed them.
-    pub zone: Option<Name>,
     /// NSEC records: (owner, RDATA).
     pub nsecs: Vec<(Name, Nsec)>,
     /// NSEC3 records: (owner, RDATA).
@@ -488,7 +486,6 @@ mod tests {
             ("xx.example.", "example.", &[A, RRSIG, NSEC]),
         ];
         Proofs {
-            zone: Some(n("example.")),
             nsecs: chain
                 .iter()
                 .map(|(o, next, t)| {
@@ -513,7 +510,6 @@ mod tests {
 
     fn only(p: &Proofs, owners: &[&str]) -> Proofs {
         Proofs {
-            zone: p.zone.clone(),
             nsecs: p
                 .nsecs
                 .iter()
@@ -736,7 +732,6 @@ mod tests {
             ),
         ];
         Proofs {
-            zone: Some(n("example.")),
             nsecs: Vec::new(),
             nsec3s: chain
                 .iter()

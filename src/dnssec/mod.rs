@@ -6,16 +6,37 @@
 //! records.rs    the response grouped into RRsets; RRSIG/DNSKEY/DS/NSEC/NSEC3 views
 //! verify.rs     algorithms, DS digests, validity windows, RRSIG verification (ring)
 //! denial.rs     NXDOMAIN, NODATA and wildcard proofs by NSEC and NSEC3 (opt-out)
+//! anchors.rs    root KSKs compiled in, --trust-anchor-file, negative trust anchors
+//! chain.rs      the Validator: chain of DS/DNSKEY from the anchors down, the chain cache,
+//!               the answer's CNAME/DNAME links, wildcards and denials
 //! budget.rs     the work one validation may do (KeyTrap, NSEC3 hashing)
 //! ```
 //!
 //! Every untrusted byte goes through [`crate::dns::reader::Reader`].
 
+pub mod anchors;
 pub mod budget;
 pub mod canonical;
+pub mod chain;
 pub mod denial;
 pub mod records;
 pub mod verify;
+
+use std::future::Future;
+
+pub use anchors::{AnchorError, AnchorFileError, NegativeAnchors, TrustAnchors};
+pub use chain::{Report, Validator};
+
+/// How the validator gets the DS and DNSKEY records it needs.
+///
+/// `fetch` returns the whole DNS response to the query `name`/`qtype`/IN, as an upstream
+/// recursive resolver answers it when asked with DO=1 and CD=1 (answer section with its
+/// RRSIGs, authority section with the SOA and NSEC/NSEC3 proofs and their RRSIGs), or
+/// `None` if no answer could be had. `name` is in uncompressed wire form, lower case.
+pub trait Fetch {
+    /// Asks `name`/`qtype`.
+    fn fetch(&self, name: &[u8], qtype: u16) -> impl Future<Output = Option<Vec<u8>>> + Send;
+}
 
 /// The validator's tunables: clock skew, the caps against hostile zones, the chain cache.
 #[derive(Clone, Debug, PartialEq, Eq)]
