@@ -40,6 +40,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod dns;
+pub mod dnssec;
 pub mod forward;
 pub mod framing;
 pub mod http;
