@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 missing=()
-for tool in unbound kdig dig openssl promtool setcap setpriv; do
+for tool in unbound kdig dig openssl promtool setcap setpriv ldns-signzone; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         missing+=("$tool")
     fi
@@ -47,7 +47,7 @@ if ((${#missing[@]} > 0)); then
     "${sudo[@]}" apt-get update
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y unbound knot-dnsutils bind9-dnsutils openssl prometheus libcap2-bin \
-        util-linux
+        util-linux ldnsutils
     # The prometheus package is installed for promtool only (the metrics test runs
     # `promtool check metrics`); a server its install may have started is stopped below.
     if pgrep -x prometheus >/dev/null 2>&1; then
