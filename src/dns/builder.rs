@@ -135,28 +135,3 @@ impl QueryBuilder {
         m
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::dns::query::validate;
-
-    #[test]
-    fn built_queries_validate() {
-        let plain = QueryBuilder::new("www.example", 1).id(9).build();
-        let q = validate(&plain).unwrap();
-        assert_eq!(
-            (q.id(), q.qtype(), q.qname()),
-            (9, 1, &b"\x03www\x07example\x00"[..])
-        );
-        assert!(q.edns().is_none());
-        let rich = QueryBuilder::new("www.example.", 28)
-            .dnssec_ok()
-            .option(12, &[0; 4])
-            .build();
-        let q = validate(&rich).unwrap();
-        assert!(q.edns().is_some_and(|e| e.dnssec_ok && e.udp_size == 1232));
-        let root = QueryBuilder::new(".", 2).build();
-        assert_eq!(validate(&root).unwrap().qname(), b"\x00");
-    }
-}

@@ -2,8 +2,8 @@
 //! client's message: the stages of the pipeline that run before full validation (header
 //! sanity, allow list, rate limiter) read only what is here, and copy nothing.
 
-use super::answer::{error_answer, EdnsReply};
 use super::reader::Reader;
+use super::synth::{error_answer, EdnsReply};
 use super::{Rcode, WireError, HEADER_LEN, TYPE_OPT};
 
 /// Header flag bits (RFC 1035 §4.1.1).

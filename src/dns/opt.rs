@@ -64,7 +64,7 @@ fn add_opt(msg: &mut Vec<u8>, dnssec_ok: bool) -> bool {
     msg[10..12].copy_from_slice(&count.to_be_bytes());
     msg.push(0);
     msg.extend(TYPE_OPT.to_be_bytes());
-    msg.extend(super::answer::ADVERTISED_UDP_PAYLOAD.to_be_bytes());
+    msg.extend(super::synth::ADVERTISED_UDP_PAYLOAD.to_be_bytes());
     msg.extend([0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
     true
 }

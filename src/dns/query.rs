@@ -5,8 +5,8 @@
 //! than QUERY gets NOTIMP; anything malformed gets FORMERR; an EDNS version other than 0
 //! gets BADVERS (RFC 6891 §6.1.3).
 
-use super::answer::{self, EdnsReply};
 use super::reader::{NameSpan, Reader};
+use super::synth::{self, EdnsReply};
 use super::{Rcode, WireError, HEADER_LEN, MIN_UDP_PAYLOAD, TYPE_OPT};
 
 pub use super::header::{flags, DropReason, Header};
@@ -120,7 +120,7 @@ impl ValidQuery {
 
     /// A synthesized answer with `rcode` (SERVFAIL, REFUSED, ...) to this query.
     pub fn error_answer(&self, rcode: Rcode) -> Vec<u8> {
-        answer::error_answer(
+        synth::error_answer(
             self.id(),
             self.flags(),
             Some(self.question()),
@@ -152,7 +152,7 @@ pub fn validate(msg: &[u8]) -> Result<ValidQuery, Rejection> {
         |rcode: Rcode, reason: &'static str, q: Option<&Question>, edns| Rejection::Reply {
             rcode,
             reason,
-            answer: answer::error_answer(
+            answer: synth::error_answer(
                 header.id,
                 header.flags,
                 q.and_then(|q| msg.get(HEADER_LEN..q.end)),
@@ -430,5 +430,26 @@ mod tests {
         assert_eq!(answer[11], 1);
         let opt_ttl_at = answer.len() - 6;
         assert_eq!(answer[opt_ttl_at], 1);
+    }
+
+    #[test]
+    fn built_queries_validate() {
+        let plain = crate::dns::builder::QueryBuilder::new("www.example", 1)
+            .id(9)
+            .build();
+        let q = validate(&plain).unwrap();
+        assert_eq!(
+            (q.id(), q.qtype(), q.qname()),
+            (9, 1, &b"\x03www\x07example\x00"[..])
+        );
+        assert!(q.edns().is_none());
+        let rich = crate::dns::builder::QueryBuilder::new("www.example.", 28)
+            .dnssec_ok()
+            .option(12, &[0; 4])
+            .build();
+        let q = validate(&rich).unwrap();
+        assert!(q.edns().is_some_and(|e| e.dnssec_ok && e.udp_size == 1232));
+        let root = crate::dns::builder::QueryBuilder::new(".", 2).build();
+        assert_eq!(validate(&root).unwrap().qname(), b"\x00");
     }
 }
