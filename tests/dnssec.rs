@@ -133,6 +133,7 @@ async fn broken_zones_are_bogus_for_the_right_reason() {
         ("www.expired.example.", Bogus::SignatureExpired),
         ("www.future.example.", Bogus::SignatureNotYetValid),
         ("www.badds.example.", Bogus::DnskeyMissing),
+        ("www.baddigest.example.", Bogus::DnskeyMissing),
         (
             "www.dsgone.example.",
             Bogus::Other("denial shows the type exists"),
@@ -228,6 +229,57 @@ async fn tampering_in_transit() {
     assert_eq!(
         check_answer(&v, "www.example.", A, &other).await,
         Verdict::Bogus(Bogus::Other("answer does not match the question"))
+    );
+}
+
+/// A forged NXDOMAIN for a name in a signed child, made of the parent's NSEC at the
+/// delegation (which covers every name below it in canonical order): an ancestor
+/// delegation's NSEC proves nothing below it (RFC 6840 §4.1).
+#[tokio::test]
+async fn parent_nsec_cannot_deny_names_in_a_child() {
+    let f = fixture();
+    let v = validator(Settings::default());
+    // rsa0.example. sorts between rsa.example. and rsa512.example.: its NXDOMAIN carries
+    // the NSEC at the rsa.example. delegation.
+    let (_, _, rcode, _, authority) = decode(&f.resolver.resolve(&wire("rsa0.example."), A));
+    assert_eq!(rcode, 3);
+    assert!(authority
+        .iter()
+        .any(|r| r.rtype == NSEC && r.owner == wire("rsa.example.")));
+    assert_eq!(
+        check_answer(
+            &v,
+            "rsa0.example.",
+            A,
+            &f.resolver.resolve(&wire("rsa0.example."), A)
+        )
+        .await,
+        Verdict::Secure
+    );
+    let forged = encode(&wire("www.rsa.example."), A, 3, &[], &authority);
+    assert_eq!(
+        check_answer(&v, "www.rsa.example.", A, &forged).await,
+        Verdict::Bogus(Bogus::NsecMissing)
+    );
+}
+
+/// The CNAME a server synthesizes from a DNAME is unsigned; one pointing elsewhere than
+/// the DNAME says is bogus (RFC 6672 §5.3.3).
+#[tokio::test]
+async fn synthesized_cname_must_follow_the_dname() {
+    let f = fixture();
+    let v = validator(Settings::default());
+    let (q, t, rcode, mut answer, authority) =
+        decode(&f.resolver.resolve(&wire("www.dname.example."), A));
+    let synthesized = answer
+        .iter_mut()
+        .find(|r| r.rtype == 5 && r.owner == wire("www.dname.example."))
+        .expect("synthesized CNAME");
+    synthesized.rdata = wire("www.example.");
+    let forged = encode(&q, t, rcode, &answer, &authority);
+    assert_eq!(
+        check_answer(&v, "www.dname.example.", A, &forged).await,
+        Verdict::Bogus(Bogus::Other("CNAME does not match the DNAME"))
     );
 }
 
@@ -513,4 +565,21 @@ async fn malformed_input_is_bogus_not_a_panic() {
         secure_after_flip <= 16,
         "{secure_after_flip} corrupted octets still validated"
     );
+}
+
+/// The lead spawns validations on a multi-threaded runtime: the future must be `Send`,
+/// and the validator shareable.
+#[test]
+fn validation_future_is_send_and_validator_sync() {
+    fn send<T: Send>(_: &T) {}
+    fn sync<T: Sync + Send>() {}
+    sync::<Validator>();
+    let v = Validator::new(
+        TrustAnchors::root(),
+        NegativeAnchors::default(),
+        Settings::default(),
+    );
+    let fetch = Unreachable;
+    let future = v.validate(&fetch, b"\x00", A, &[], 0);
+    send(&future);
 }
