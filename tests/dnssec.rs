@@ -45,9 +45,14 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let dir: PathBuf =
             std::env::temp_dir().join(format!("strictdot-dnssec-{}-{}", std::process::id(), now()));
-        let set = dnssec_zones::build(&dir, now())
-            .unwrap_or_else(|e| panic!("building the signed test zones failed: {e}"));
-        let resolver = Resolver::load(&set).unwrap_or_else(|e| panic!("loading zones: {e}"));
+        let built = dnssec_zones::build(&dir, now()).and_then(|set| {
+            let resolver = Resolver::load(&set)?;
+            Ok((set, resolver))
+        });
+        let (set, resolver) = built.unwrap_or_else(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            panic!("building the signed test zones failed: {e}")
+        });
         let by_ds = TrustAnchors::from_file(&set.anchor_ds).expect("DS anchor file");
         let by_key = TrustAnchors::from_file(&set.anchor_dnskey).expect("DNSKEY anchor file");
         let tld = set
