@@ -45,9 +45,14 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let dir: PathBuf =
             std::env::temp_dir().join(format!("strictdot-dnssec-{}-{}", std::process::id(), now()));
-        let set = dnssec_zones::build(&dir, now())
-            .unwrap_or_else(|e| panic!("building the signed test zones failed: {e}"));
-        let resolver = Resolver::load(&set).unwrap_or_else(|e| panic!("loading zones: {e}"));
+        let built = dnssec_zones::build(&dir, now()).and_then(|set| {
+            let resolver = Resolver::load(&set)?;
+            Ok((set, resolver))
+        });
+        let (set, resolver) = built.unwrap_or_else(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            panic!("building the signed test zones failed: {e}")
+        });
         let by_ds = TrustAnchors::from_file(&set.anchor_ds).expect("DS anchor file");
         let by_key = TrustAnchors::from_file(&set.anchor_dnskey).expect("DNSKEY anchor file");
         let tld = set
@@ -133,6 +138,7 @@ async fn broken_zones_are_bogus_for_the_right_reason() {
         ("www.expired.example.", Bogus::SignatureExpired),
         ("www.future.example.", Bogus::SignatureNotYetValid),
         ("www.badds.example.", Bogus::DnskeyMissing),
+        ("www.baddigest.example.", Bogus::DnskeyMissing),
         (
             "www.dsgone.example.",
             Bogus::Other("denial shows the type exists"),
@@ -231,6 +237,57 @@ async fn tampering_in_transit() {
     );
 }
 
+/// A forged NXDOMAIN for a name in a signed child, made of the parent's NSEC at the
+/// delegation (which covers every name below it in canonical order): an ancestor
+/// delegation's NSEC proves nothing below it (RFC 6840 §4.1).
+#[tokio::test]
+async fn parent_nsec_cannot_deny_names_in_a_child() {
+    let f = fixture();
+    let v = validator(Settings::default());
+    // rsa0.example. sorts between rsa.example. and rsa512.example.: its NXDOMAIN carries
+    // the NSEC at the rsa.example. delegation.
+    let (_, _, rcode, _, authority) = decode(&f.resolver.resolve(&wire("rsa0.example."), A));
+    assert_eq!(rcode, 3);
+    assert!(authority
+        .iter()
+        .any(|r| r.rtype == NSEC && r.owner == wire("rsa.example.")));
+    assert_eq!(
+        check_answer(
+            &v,
+            "rsa0.example.",
+            A,
+            &f.resolver.resolve(&wire("rsa0.example."), A)
+        )
+        .await,
+        Verdict::Secure
+    );
+    let forged = encode(&wire("www.rsa.example."), A, 3, &[], &authority);
+    assert_eq!(
+        check_answer(&v, "www.rsa.example.", A, &forged).await,
+        Verdict::Bogus(Bogus::NsecMissing)
+    );
+}
+
+/// The CNAME a server synthesizes from a DNAME is unsigned; one pointing elsewhere than
+/// the DNAME says is bogus (RFC 6672 §5.3.3).
+#[tokio::test]
+async fn synthesized_cname_must_follow_the_dname() {
+    let f = fixture();
+    let v = validator(Settings::default());
+    let (q, t, rcode, mut answer, authority) =
+        decode(&f.resolver.resolve(&wire("www.dname.example."), A));
+    let synthesized = answer
+        .iter_mut()
+        .find(|r| r.rtype == 5 && r.owner == wire("www.dname.example."))
+        .expect("synthesized CNAME");
+    synthesized.rdata = wire("www.example.");
+    let forged = encode(&q, t, rcode, &answer, &authority);
+    assert_eq!(
+        check_answer(&v, "www.dname.example.", A, &forged).await,
+        Verdict::Bogus(Bogus::Other("CNAME does not match the DNAME"))
+    );
+}
+
 #[tokio::test]
 async fn keytrap_keys_per_tag_cap() {
     let report = check(&validator(Settings::default()), "www.keytrap.example.", A).await;
@@ -303,7 +360,7 @@ async fn nsec3_iteration_cap() {
     let report = check(&validator(Settings::default()), "nosuch.iter.example.", A).await;
     assert_eq!(report.verdict, Verdict::Insecure);
     let lifted = Settings {
-        max_nsec3_iterations: 200,
+        max_nsec3_iterations: 300,
         ..Settings::default()
     };
     assert_eq!(
@@ -513,4 +570,67 @@ async fn malformed_input_is_bogus_not_a_panic() {
         secure_after_flip <= 16,
         "{secure_after_flip} corrupted octets still validated"
     );
+}
+
+/// The lead spawns validations on a multi-threaded runtime: the future must be `Send`,
+/// and the validator shareable.
+#[test]
+fn validation_future_is_send_and_validator_sync() {
+    fn send<T: Send>(_: &T) {}
+    fn sync<T: Sync + Send>() {}
+    sync::<Validator>();
+    let v = Validator::new(
+        TrustAnchors::root(),
+        NegativeAnchors::default(),
+        Settings::default(),
+    );
+    let fetch = Unreachable;
+    let future = v.validate(&fetch, b"\x00", A, &[], 0);
+    send(&future);
+}
+
+/// Chain responses corrupted at random (octets flipped, or cut short): whatever the
+/// verdict, no panic. Deterministic: fixed seeds.
+struct Corrupting<'a> {
+    inner: &'a Resolver,
+    rng: std::sync::Mutex<fastrand::Rng>,
+}
+
+impl Fetch for Corrupting<'_> {
+    fn fetch(
+        &self,
+        name: &[u8],
+        qtype: u16,
+    ) -> impl std::future::Future<Output = Option<Vec<u8>>> + Send {
+        let mut reply = self.inner.resolve(name, qtype);
+        let mut rng = self.rng.lock().unwrap();
+        if rng.bool() {
+            let cut = rng.usize(..reply.len());
+            reply.truncate(cut);
+        } else {
+            for _ in 0..rng.usize(1..5) {
+                let at = rng.usize(..reply.len());
+                reply[at] ^= rng.u8(1..);
+            }
+        }
+        std::future::ready(Some(reply))
+    }
+}
+
+#[tokio::test]
+async fn corrupted_chain_responses_never_panic() {
+    let f = fixture();
+    for seed in 0..8u64 {
+        let fetch = Corrupting {
+            inner: &f.resolver,
+            rng: std::sync::Mutex::new(fastrand::Rng::with_seed(seed)),
+        };
+        for case in cases() {
+            let v = validator(Settings::default());
+            let answer = f.resolver.resolve(&wire(&case.qname), case.qtype);
+            let _ = v
+                .validate(&fetch, &wire(&case.qname), case.qtype, &answer, f.set.now)
+                .await;
+        }
+    }
 }

@@ -7,8 +7,9 @@
 //! verify.rs     algorithms, DS digests, validity windows, RRSIG verification (ring)
 //! denial.rs     NXDOMAIN, NODATA and wildcard proofs by NSEC and NSEC3 (opt-out)
 //! anchors.rs    root KSKs compiled in, --trust-anchor-file, negative trust anchors
-//! chain.rs      the Validator: chain of DS/DNSKEY from the anchors down, the chain cache,
-//!               the answer's CNAME/DNAME links, wildcards and denials
+//! validator.rs  the Validator: the answer's CNAME/DNAME links, RRsets, wildcards, denials
+//! chain.rs      the chain of DS/DNSKEY from the closest trust anchor down to a zone
+//! cache.rs      what the chain learned, bounded, with TTLs
 //! budget.rs     the work one validation may do (KeyTrap, NSEC3 hashing)
 //! ```
 //!
@@ -16,16 +17,18 @@
 
 pub mod anchors;
 pub mod budget;
+mod cache;
 pub mod canonical;
-pub mod chain;
+mod chain;
 pub mod denial;
 pub mod records;
+pub mod validator;
 pub mod verify;
 
 use std::future::Future;
 
 pub use anchors::{AnchorError, AnchorFileError, NegativeAnchors, TrustAnchors};
-pub use chain::{Report, Validator};
+pub use validator::{Report, Validator};
 
 /// How the validator gets the DS and DNSKEY records it needs.
 ///

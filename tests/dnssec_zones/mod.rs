@@ -101,6 +101,7 @@ const AAAA: u16 = 28;
 const DS: u16 = 43;
 const DNSKEY: u16 = 48;
 const MX: u16 = 15;
+const CNAME: u16 = 5;
 
 /// The 40-label name under `heavy.example.` whose NSEC3 closest-encloser proof costs more
 /// hashing than the default budget allows.
@@ -140,8 +141,21 @@ pub fn cases() -> Vec<Case> {
         c("CNAME into an NSEC3 zone", "cname.example.", A, Secure),
         c("DNAME into an NSEC3 zone", "www.dname.example.", A, Secure),
         c(
+            "CNAME synthesized from a DNAME",
+            "www.dname.example.",
+            CNAME,
+            Secure,
+        ),
+        c("CNAME query at a CNAME", "alias.example.", CNAME, Secure),
+        c(
             "CNAME to a name that does not exist",
             "dangling.example.",
+            A,
+            Secure,
+        ),
+        c(
+            "wildcard CNAME to a name that does not exist",
+            "x.wc.example.",
             A,
             Secure,
         ),
@@ -217,13 +231,13 @@ pub fn cases() -> Vec<Case> {
             Insecure,
         ),
         c(
-            "NSEC3 iterations above 100",
+            "NSEC3 iterations above 100 (200)",
             "nosuch.iter.example.",
             A,
             Insecure,
         ),
         c(
-            "NSEC3 iterations above 100, positive",
+            "NSEC3 iterations above 100 (200), positive",
             "www.iter.example.",
             A,
             Secure,
@@ -236,6 +250,7 @@ pub fn cases() -> Vec<Case> {
             Bogus(8),
         ),
         c("DS matching no DNSKEY", "www.badds.example.", A, Bogus(9)),
+        c("DS digest wrong", "www.baddigest.example.", A, Bogus(9)),
         c(
             "DS stripped from the parent",
             "www.dsgone.example.",
@@ -662,7 +677,9 @@ pub fn build(dir: &Path, now: u32) -> Result<ZoneSet, String> {
     children.push((origin.into(), Vec::new()));
 
     // NSEC3 iterations: above the cap (insecure) and at it (costly but allowed).
-    for (origin, iterations) in [("iter.example.", 150), ("heavy.example.", 100)] {
+    // 200 is above both strictdot's cap (100, RFC 9276) and Unbound's default (150), so
+    // an interop comparison agrees.
+    for (origin, iterations) in [("iter.example.", 200), ("heavy.example.", 100)] {
         let s = b.normal(
             "ECDSAP256SHA256",
             Denial::Nsec3 {
@@ -689,6 +706,25 @@ pub fn build(dir: &Path, now: u32) -> Result<ZoneSet, String> {
         b.write(origin, &signed.lines, true)?;
         children.push((origin.into(), signed.ds));
     }
+
+    // A DS with the right key tag and algorithm but a wrong digest.
+    let origin = "baddigest.example.";
+    let signed = b.sign(
+        origin,
+        &www(origin),
+        b.normal("ECDSAP256SHA256", nsec),
+        no_extra,
+    )?;
+    b.write(origin, &signed.lines, true)?;
+    let flipped = signed
+        .ds
+        .iter()
+        .map(|l| {
+            let last = if l.ends_with('0') { '1' } else { '0' };
+            format!("{}{last}", &l[..l.len() - 1])
+        })
+        .collect();
+    children.push((origin.into(), flipped));
 
     // A DS that matches no key: the DS of another key of the same algorithm.
     let origin = "badds.example.";
@@ -807,7 +843,8 @@ pub fn build(dir: &Path, now: u32) -> Result<ZoneSet, String> {
          alias.example. IN CNAME www.example.\n\
          cname.example. IN CNAME www.n3.example.\n\
          dname.example. IN DNAME n3.example.\n\
-         dangling.example. IN CNAME nosuch.n3.example.\n",
+         dangling.example. IN CNAME nosuch.n3.example.\n\
+         *.wc.example. IN CNAME nosuch.n3.example.\n",
     );
     for (child, ds) in &children {
         body.push_str(&delegation(child, ds));

@@ -343,6 +343,10 @@ impl Zone {
                     ttl: dname[0].ttl,
                     rdata: new.clone(),
                 });
+                // Asked for CNAME, the synthesized CNAME is the answer.
+                if qtype == CNAME {
+                    return Outcome::Answer(rrs, Vec::new());
+                }
                 return Outcome::Alias(rrs, Vec::new(), new);
             }
             if cur == self.origin {
