@@ -1338,6 +1338,7 @@ fn privacy_of(flag: u8) -> Privacy {
         pad_block,
         keep_ecs: flag & 0x01 != 0,
         tcp_keepalive: flag & 0x02 != 0,
+        dnssec: false,
     }
 }
 

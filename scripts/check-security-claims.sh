@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Every test SECURITY.md names must exist: `it::MODULE::NAME` in tests/it/MODULE.rs,
+# Every test SECURITY.md names must exist: `it::MODULE::NAME` in tests/it/MODULE.rs, `dnssec::NAME` in tests/dnssec.rs,
 # `lib::PATH::tests::NAME` as a #[test] fn NAME under src/, `fuzz::TARGET` as
 # fuzz/fuzz_targets/TARGET.rs. Run by .ci/run; exits 1 naming each missing one.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 missing=0
-for ref in $(grep -o '`\(it\|lib\|fuzz\)::[a-z0-9_:]*`' SECURITY.md | tr -d '`' | sort -u); do
+for ref in $(grep -o '`\(it\|lib\|fuzz\|dnssec\)::[a-z0-9_:]*`' SECURITY.md | tr -d '`' | sort -u); do
     name=${ref##*::}
     [[ -n $name ]] || continue
     case $ref in
@@ -19,6 +19,12 @@ for ref in $(grep -o '`\(it\|lib\|fuzz\)::[a-z0-9_:]*`' SECURITY.md | tr -d '`' 
         ;;
     lib::*)
         grep -rq "fn $name\b" src/ || {
+            echo "SECURITY.md names $ref, which does not exist" >&2
+            missing=1
+        }
+        ;;
+    dnssec::*)
+        grep -q "fn $name\b" tests/dnssec.rs || {
             echo "SECURITY.md names $ref, which does not exist" >&2
             missing=1
         }

@@ -9,8 +9,16 @@
 //! cache           fresh answer                      -> answer now
 //! admission       pending cap reached               -> SERVFAIL now
 //! upstream        (or a local zone's server)        -> answer later (Forwarding::answer)
+//! DNSSEC          bogus -> SERVFAIL + EDE 6-12; AD when secure; DNSSEC records for DO only
 //! for the client  client ID, question, TC=1 for UDP, padding over TLS, counted by transport
 //! ```
+//!
+//! With validation on, every upstream query asks for DNSSEC records unchecked (DO=1, CD=1)
+//! and the answer is judged before it is cached: a bogus answer is never cached, a client
+//! that set CD gets the answer unjudged (and cached apart: CD is in the cache key), a
+//! client that did not set DO gets it without RRSIG, NSEC and NSEC3 records. The DS and
+//! DNSKEY records the validator needs are asked through this same pipeline's cache and
+//! upstreams ([`ChainFetch`]): padded, cached and coalesced like client queries.
 //!
 //! A refused or limited client never causes a full parse or a copy of its message: the
 //! stages before validation read only the header (and, to answer, the question in place).
@@ -30,10 +38,12 @@ use crate::cache::{client_view, Cache, CacheKey, Flight, Lookup, Shared};
 use crate::dns::answer::{restore_client_view, truncated_answer};
 use crate::dns::ede::{self, Cause};
 use crate::dns::edns::{answer_for_client, own_subnet_echo, upstream_query, Privacy};
-use crate::dns::header::{self, Glance};
+use crate::dns::header::{self, flags, Glance};
 use crate::dns::query::{validate, Rejection, ValidQuery};
+use crate::dns::strip::strip_dnssec;
 use crate::dns::Rcode;
 use crate::dns::{opt, padding};
+use crate::dnssec::{self, Fetch, Validator};
 use crate::limiter::{Limiter, Verdict};
 use crate::metrics::Metrics;
 use crate::upstream::plain::{self, in_zone, ZoneConfig};
@@ -86,9 +96,10 @@ impl Forwarding {
             stale,
             _pending,
         } = self;
+        let deadline = Instant::now() + fw.timeout;
         let reply = match (&fw.cache, key) {
-            (Some(cache), Some(key)) => fw.fetch_cached(cache, key, stale, &query).await,
-            _ => fw.fetch(&query).await.map(Fetched::Fresh),
+            (Some(cache), Some(key)) => fw.fetch_cached(cache, key, stale, &query, deadline).await,
+            _ => fw.fetch(&query, deadline).await.map(Fetched::Fresh),
         };
         let client_do = query.edns().map(|e| e.dnssec_ok);
         let mut answer = match reply {
@@ -188,6 +199,8 @@ pub struct Parts {
     pub tasks: TaskTracker,
     /// The counters.
     pub metrics: Arc<Metrics>,
+    /// The DNSSEC validator (`None`: `--dnssec off`).
+    pub validator: Option<Arc<Validator>>,
 }
 
 /// The forwarding pipeline shared by every listener.
@@ -212,6 +225,8 @@ pub struct Forwarder {
     /// Background work (prefetch).
     tasks: TaskTracker,
     metrics: Arc<Metrics>,
+    /// The DNSSEC validator (`None`: off).
+    validator: Option<Arc<Validator>>,
 }
 
 impl Forwarder {
@@ -229,6 +244,7 @@ impl Forwarder {
             pending: parts.pending,
             tasks: parts.tasks,
             metrics: parts.metrics,
+            validator: parts.validator,
         }
     }
 
@@ -391,10 +407,13 @@ impl Forwarder {
         reply
     }
 
-    /// One upstream query within the budget: the answer as this client should see it, or
-    /// why there is none.
-    async fn fetch(&self, query: &ValidQuery) -> Result<Vec<u8>, Cause> {
-        let deadline = Instant::now() + self.timeout;
+    /// One upstream query by `deadline`: the answer as this client should see it (judged
+    /// by the validator when it is on), or why there is none.
+    async fn fetch(
+        self: &Arc<Self>,
+        query: &ValidQuery,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, Cause> {
         if let Some(zone) = self.zones.iter().find(|z| in_zone(query.qname(), &z.wire)) {
             // A local zone the policy sends to a local server in plain DNS.
             let (mut reply, info) = plain::exchange(&zone.servers, query, deadline)
@@ -413,6 +432,9 @@ impl Forwarder {
                 // whether or not the answer passes through the cache.
                 if self.privacy.keep_ecs && own_subnet_echo(&mut reply, query).is_err() {
                     return Err(Cause::ForeignSubnet);
+                }
+                if let Some(validator) = &self.validator {
+                    reply = self.judge(validator, reply, query, deadline).await?;
                 }
                 self.metrics.answered.inc();
                 Ok(reply)
@@ -435,15 +457,106 @@ impl Forwarder {
         }
     }
 
+    /// The DNSSEC stage: `reply` (to `query`, asked with DO=1 and CD=1) judged unless the
+    /// client set CD; bogus or undecided is an error for the client; AD set only for a
+    /// secure answer to a client that set DO or AD (RFC 6840 §5.7); the client's CD given
+    /// back; the DNSSEC records removed unless the client set DO (RFC 4035 §3.2.1).
+    async fn judge(
+        self: &Arc<Self>,
+        validator: &Validator,
+        mut reply: Vec<u8>,
+        query: &ValidQuery,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, Cause> {
+        let asked = query.flags();
+        let client_do = query.edns().is_some_and(|e| e.dnssec_ok);
+        let rcode = reply.get(3).map_or(0, |b| b & 0x0F);
+        let outcome = if asked & flags::CD != 0 {
+            4 // unchecked: the client validates (RFC 4035 §3.2.2)
+        } else if rcode != 0 && rcode != 3 {
+            1 // an upstream error passed on as it is: nothing to vouch for
+        } else {
+            let started = Instant::now();
+            let fetch = ChainFetch {
+                forwarder: self.clone(),
+                deadline,
+            };
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as u32);
+            let verdict = tokio::time::timeout_at(
+                deadline,
+                validator.validate(&fetch, query.qname(), query.qtype(), &reply, now),
+            )
+            .await
+            .unwrap_or(dnssec::Verdict::Indeterminate);
+            self.metrics.dnssec_time.observe(started.elapsed());
+            match verdict {
+                dnssec::Verdict::Secure => 0,
+                dnssec::Verdict::Insecure => 1,
+                dnssec::Verdict::Bogus(b) => {
+                    self.metrics.dnssec_outcomes[2].inc();
+                    tracing::debug!(reason = b.reason(), "DNSSEC bogus answer");
+                    return Err(Cause::Bogus {
+                        info_code: b.info_code(),
+                        reason: b.reason(),
+                    });
+                }
+                dnssec::Verdict::Indeterminate => {
+                    self.metrics.dnssec_outcomes[3].inc();
+                    return Err(Cause::DnssecIndeterminate);
+                }
+            }
+        };
+        self.metrics.dnssec_outcomes[outcome].inc();
+        let secure = outcome == 0 && (client_do || asked & flags::AD != 0);
+        let mut f = u16::from_be_bytes([reply[2], reply[3]]) & !(flags::AD | flags::CD);
+        f |= asked & flags::CD;
+        if secure {
+            f |= flags::AD;
+        }
+        reply[2..4].copy_from_slice(&f.to_be_bytes());
+        if !client_do {
+            if let Some(stripped) = strip_dnssec(&reply, query.qtype()) {
+                reply = stripped;
+            }
+        }
+        Ok(reply)
+    }
+
+    /// A DS or DNSKEY query of the validator, through the cache (coalesced with identical
+    /// queries) and the upstreams, by `deadline`: the upstream's whole answer.
+    async fn chain_query(
+        self: &Arc<Self>,
+        name: &[u8],
+        qtype: u16,
+        deadline: Instant,
+    ) -> Option<Vec<u8>> {
+        self.metrics.dnssec_chain_queries.inc();
+        let query = validate(&chain_question(name, qtype)).ok()?;
+        let Some(cache) = &self.cache else {
+            return self.fetch(&query, deadline).await.ok();
+        };
+        let key = CacheKey::of(&query, self.privacy.keep_ecs);
+        if let Lookup::Fresh(answer, _) = cache.lookup(&key, &query, Instant::now()) {
+            return Some(answer);
+        }
+        match self.fetch_cached(cache, key, None, &query, deadline).await {
+            Ok(Fetched::Fresh(answer) | Fetched::Stale(answer)) => Some(answer),
+            Err(_) => None,
+        }
+    }
+
     async fn fetch_cached(
         self: &Arc<Self>,
         cache: &Arc<Cache>,
         key: CacheKey,
         stale: Option<Vec<u8>>,
         query: &ValidQuery,
+        deadline: Instant,
     ) -> Result<Fetched, Cause> {
         let fetched = match cache.join(&key) {
-            Flight::Leader(leader) => match self.fetch(query).await {
+            Flight::Leader(leader) => match self.fetch(query, deadline).await {
                 Ok(msg) => {
                     let answer = cache.insert(key, msg, query, Instant::now());
                     leader.finish(Some(&answer));
@@ -508,7 +621,8 @@ impl Forwarder {
         self.metrics.cache_prefetches.inc();
         let this = self.clone();
         self.tasks.spawn(async move {
-            match this.fetch(&query).await {
+            let deadline = Instant::now() + this.timeout;
+            match this.fetch(&query, deadline).await {
                 Ok(msg) => {
                     let answer = cache.insert(key, msg, &query, Instant::now());
                     leader.finish(Some(&answer));
@@ -517,4 +631,43 @@ impl Forwarder {
             }
         });
     }
+}
+
+/// The validator's way to DS and DNSKEY records: queries through the forwarder's own cache
+/// and upstreams, within the client query's deadline.
+struct ChainFetch {
+    forwarder: Arc<Forwarder>,
+    deadline: Instant,
+}
+
+impl Fetch for ChainFetch {
+    fn fetch(
+        &self,
+        name: &[u8],
+        qtype: u16,
+    ) -> impl std::future::Future<Output = Option<Vec<u8>>> + Send {
+        let forwarder = self.forwarder.clone();
+        let name = name.to_vec();
+        let deadline = self.deadline;
+        // Boxed: the chain query runs the pipeline's fetch, which may validate again.
+        let future: std::pin::Pin<Box<dyn std::future::Future<Output = Option<Vec<u8>>> + Send>> =
+            Box::pin(async move { forwarder.chain_query(&name, qtype, deadline).await });
+        future
+    }
+}
+
+/// The query the validator sends for `name` (wire form) and `qtype`: RD, CD (the
+/// validator judges for itself), and an OPT record with DO (RFC 4035 §3.2.1).
+fn chain_question(name: &[u8], qtype: u16) -> Vec<u8> {
+    let mut m = Vec::with_capacity(12 + name.len() + 4 + 11);
+    m.extend([0, 0]);
+    m.extend((flags::RD | flags::CD).to_be_bytes());
+    m.extend([0, 1, 0, 0, 0, 0, 0, 1]);
+    m.extend_from_slice(name);
+    m.extend(qtype.to_be_bytes());
+    m.extend(1u16.to_be_bytes());
+    m.extend([0, 0, 41]);
+    m.extend(crate::dns::edns::DEFAULT_UDP_PAYLOAD.to_be_bytes());
+    m.extend([0, 0, 0x80, 0, 0, 0]);
+    m
 }

@@ -87,7 +87,18 @@ pub struct Metrics {
     pub acl_refused: Counter,
     /// Messages over the per-client rate limit.
     pub rate_limited: Counter,
+    /// Forwarded answers by DNSSEC outcome (in [`DNSSEC_OUTCOMES`] order).
+    pub dnssec_outcomes: [Counter; DNSSEC_OUTCOMES.len()],
+    /// Time spent validating one answer, chain queries included.
+    pub dnssec_time: Histogram,
+    /// DS and DNSKEY queries the validator sent (cache hits included).
+    pub dnssec_chain_queries: Counter,
 }
+
+/// DNSSEC outcome labels: the four of RFC 4035 §4.3, and `unchecked` for a client that set
+/// CD (RFC 4035 §3.2.2).
+pub const DNSSEC_OUTCOMES: [&str; 5] =
+    ["secure", "insecure", "bogus", "indeterminate", "unchecked"];
 
 /// Response-code labels counted separately; the last collects the rest.
 pub const RCODES: [&str; 7] = [
@@ -123,25 +134,40 @@ impl Histogram {
 
     /// Appends the histogram's series for one `upstream` label.
     pub fn render(&self, out: &mut String, name: &str, upstream: &str) {
+        self.render_labelled(out, name, &format!("upstream=\"{upstream}\""));
+    }
+
+    /// Appends the histogram's series with `labels` (`a="b"`, or empty for none).
+    pub fn render_labelled(&self, out: &mut String, name: &str, labels: &str) {
+        let (open, sep) = if labels.is_empty() {
+            ("", "")
+        } else {
+            (labels, ",")
+        };
         let mut cumulative = 0;
         for (bound, c) in BUCKETS.iter().zip(&self.buckets) {
             cumulative += c.get();
             let _ = writeln!(
                 out,
-                "{name}_bucket{{upstream=\"{upstream}\",le=\"{bound}\"}} {cumulative}"
+                "{name}_bucket{{{open}{sep}le=\"{bound}\"}} {cumulative}"
             );
         }
         let count = self.count.get();
+        let _ = writeln!(out, "{name}_bucket{{{open}{sep}le=\"+Inf\"}} {count}");
+        let braces = |l: &str| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("{{{l}}}")
+            }
+        };
         let _ = writeln!(
             out,
-            "{name}_bucket{{upstream=\"{upstream}\",le=\"+Inf\"}} {count}"
-        );
-        let _ = writeln!(
-            out,
-            "{name}_sum{{upstream=\"{upstream}\"}} {}",
+            "{name}_sum{} {}",
+            braces(labels),
             self.sum_us.get() as f64 / 1e6
         );
-        let _ = writeln!(out, "{name}_count{{upstream=\"{upstream}\"}} {count}");
+        let _ = writeln!(out, "{name}_count{} {count}", braces(labels));
     }
 }
 
@@ -267,6 +293,29 @@ impl Metrics {
                 c.get()
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP strictdot_dnssec_answers_total Forwarded answers by DNSSEC validation outcome.\n# TYPE strictdot_dnssec_answers_total counter"
+        );
+        for (outcome, c) in DNSSEC_OUTCOMES.iter().zip(&self.dnssec_outcomes) {
+            let _ = writeln!(
+                out,
+                "strictdot_dnssec_answers_total{{outcome=\"{outcome}\"}} {}",
+                c.get()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP strictdot_dnssec_validation_seconds Time to validate one answer, chain queries included.\n# TYPE strictdot_dnssec_validation_seconds histogram"
+        );
+        self.dnssec_time
+            .render_labelled(out, "strictdot_dnssec_validation_seconds", "");
+        counter(
+            out,
+            "strictdot_dnssec_chain_queries_total",
+            "DS and DNSKEY queries made by the validator (answered from the cache or an upstream).",
+            self.dnssec_chain_queries.get(),
+        );
         counter(
             out,
             "strictdot_dropped_total",

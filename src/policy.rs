@@ -34,6 +34,10 @@
 //! [privacy]
 //! keep_ecs = false
 //! log_queries = false
+//!
+//! [dnssec]
+//! mode = "validate"
+//! insecure_zones = ["corp.example"]
 //! ```
 
 use serde::Deserialize;
@@ -60,6 +64,8 @@ pub struct Policy {
     pub cache: Option<CachePolicy>,
     /// Privacy settings.
     pub privacy: Option<PrivacyPolicy>,
+    /// DNSSEC validation.
+    pub dnssec: Option<DnssecPolicy>,
     /// The same document as a TOML table, so settings are read by the key the settings
     /// table names (`limits.timeout`) without spelling each key again.
     #[serde(skip)]
@@ -218,6 +224,18 @@ pub struct PrivacyPolicy {
     pub keep_ecs: Option<bool>,
     /// `--log-queries`.
     pub log_queries: Option<bool>,
+}
+
+/// `[dnssec]`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DnssecPolicy {
+    /// `--dnssec`: `validate` or `off`.
+    pub mode: Option<String>,
+    /// `--trust-anchor-file`.
+    pub trust_anchor_file: Option<String>,
+    /// `--insecure-zone`, each a negative trust anchor.
+    pub insecure_zones: Option<Vec<String>>,
 }
 
 /// Why a policy file could not be read.

@@ -9,6 +9,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::bind::Listeners;
 use crate::config::Config;
+use crate::dnssec::{self, Validator};
 use crate::forward::{self, Forwarder, Switch};
 use crate::metrics::Metrics;
 use crate::upstream::pool::Pool;
@@ -50,6 +51,8 @@ struct Sources {
     tls_min_version: crate::upstream::tls::TlsMinVersion,
     zones: Vec<crate::upstream::plain::ZoneConfig>,
     privacy: crate::dns::edns::Privacy,
+    /// Answers judged from other trust anchors (or not judged) are not these answers.
+    dnssec: Option<crate::dnssec::Trust>,
 }
 
 impl Sources {
@@ -60,6 +63,7 @@ impl Sources {
             tls_min_version: config.pool().tls_min_version,
             zones: config.zones().to_vec(),
             privacy: config.privacy(),
+            dnssec: config.dnssec().cloned(),
         }
     }
 }
@@ -105,6 +109,13 @@ impl Generation {
             pending: pending.clone(),
             tasks: tasks.clone(),
             metrics: metrics.clone(),
+            validator: config.dnssec().map(|trust| {
+                Arc::new(Validator::new(
+                    trust.anchors.clone(),
+                    trust.negative.clone(),
+                    dnssec::Settings::default(),
+                ))
+            }),
         }));
         tasks.spawn(pool.clone().probe_failed(stop.clone()));
         if config.warm_up() {

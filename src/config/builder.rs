@@ -21,6 +21,8 @@ use super::ConfigError;
 use crate::acl::Acl;
 use crate::cache::CacheSettings;
 use crate::dns::edns::Privacy;
+use crate::dnssec::canonical::Name;
+use crate::dnssec::{NegativeAnchors, Trust};
 use crate::limiter::RateSettings;
 use crate::listen::tcp::TcpLimits;
 use crate::upstream::conn::ConnLimits;
@@ -96,6 +98,7 @@ impl ConfigBuilder {
                 user: None,
                 warnings: Vec::new(),
                 effective: Vec::new(),
+                dnssec: None,
             },
             zones: Vec::new(),
             tls: None,
@@ -124,6 +127,9 @@ setters! {
     listen: Vec<SocketAddr> => |c, v| c.listen = v;
     /// The upstreams, each with its authentication.
     upstreams: Vec<UpstreamConfig> => |c, v| c.upstreams = v;
+    /// `--dnssec`, `--trust-anchor-file`, `--insecure-zone`: validate from these trust
+    /// anchors (`None`: `--dnssec off`).
+    dnssec: Option<Trust> => |c, v| c.dnssec = v;
     /// `--ca-file`: CA certificates trusted for every upstream besides the web PKI roots.
     extra_roots: Vec<CertificateDer<'static>> => |c, v| c.extra_roots = v;
     /// `--timeout`: the budget per query; half of it bounds each connect and handshake.
@@ -239,12 +245,30 @@ impl ConfigBuilder {
             .zones
             .into_iter()
             .map(|(name, servers)| zone_config(&name, servers))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<ZoneConfig>, _>>()?;
+        let dnssec = v.dnssec.as_ref().map(|given| {
+            // The special-use names, the local zones (answered by local servers that
+            // the root's chain knows nothing of), then the names given.
+            let mut negative = NegativeAnchors::default();
+            for zone in &zones {
+                if let Ok(name) = Name::from_wire(&zone.wire) {
+                    negative.add(name);
+                }
+            }
+            for name in given.negative.names() {
+                negative.add(name.clone());
+            }
+            Trust {
+                anchors: given.anchors.clone(),
+                negative,
+            }
+        });
         Ok(Config {
             values: v,
             endpoints,
             zones,
             listen_tls,
+            dnssec,
         })
     }
 }

@@ -11,6 +11,7 @@ use super::table::{self, DefaultValue, Kind, Setting, SETTINGS};
 use super::{sections, Config, ConfigBuilder, ConfigError, LogFormat, LogLevel, STALE_WINDOW};
 use crate::acl::Acl;
 use crate::cache::CacheSettings;
+use crate::dnssec::{NegativeAnchors, Trust, TrustAnchors};
 use crate::limiter::RateSettings;
 use crate::policy::Policy;
 use crate::upstream::pool::{Strategy, UpstreamConfig};
@@ -277,6 +278,7 @@ impl Sources {
         if !allow.is_empty() {
             b = b.acl(Acl::new(allow));
         }
+        b = b.dnssec(self.dnssec()?);
         if let Some(path) = self.opt(&CA_FILE, |g| Ok(PathBuf::from(&g.text)))? {
             b = b.extra_roots(super::read_pem_certs(&path)?);
         }
@@ -345,6 +347,37 @@ impl Sources {
                 settings(one, one).map(|_| None)
             }
         }
+    }
+
+    /// DNSSEC validation: `None` when `--dnssec off` (then a trust anchor file or an
+    /// insecure zone given would be ignored: refused).
+    fn dnssec(&self) -> Result<Option<Trust>, ConfigError> {
+        use table::*;
+        let file = self.opt(&TRUST_ANCHOR_FILE, |g| Ok(PathBuf::from(&g.text)))?;
+        let insecure = self.list(&INSECURE_ZONE, Given::domain)?;
+        if self.one(&DNSSEC, Given::choice)? == "off" {
+            for s in [&TRUST_ANCHOR_FILE, &INSECURE_ZONE] {
+                let found = self.find(s);
+                if let Some(v) = found.values.first() {
+                    return Err(ConfigError::Ignored {
+                        at: super::parse::written(s, found.origin, v),
+                        why: "DNSSEC validation is off (--dnssec off)",
+                    });
+                }
+            }
+            return Ok(None);
+        }
+        let anchors = match file {
+            Some(path) => TrustAnchors::from_file(&path).map_err(|e| {
+                ConfigError::TrustAnchorFile(path.display().to_string(), e.to_string())
+            })?,
+            None => TrustAnchors::root(),
+        };
+        let mut negative = NegativeAnchors::none();
+        for name in insecure {
+            negative.add(name);
+        }
+        Ok(Some(Trust { anchors, negative }))
     }
 
     fn cache(&self) -> Result<Option<CacheSettings>, ConfigError> {

@@ -137,6 +137,9 @@ pub enum ConfigError {
     /// No upstream at all.
     #[error("no upstream given")]
     NoUpstream,
+    /// The trust anchor file could not be used.
+    #[error("trust anchor file {0}: {1}")]
+    TrustAnchorFile(String, String),
     /// A CA file could not be used.
     #[error("CA file {0}: {1}")]
     CaFile(String, String),

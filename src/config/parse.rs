@@ -148,6 +148,19 @@ impl Given {
             .map_err(|_| self.error("not an address prefix"))
     }
 
+    /// A domain name, made absolute.
+    pub fn domain(&self) -> Result<crate::dnssec::canonical::Name, ConfigError> {
+        let text = self.text.trim();
+        let absolute = if text.ends_with('.') {
+            text.to_owned()
+        } else {
+            format!("{text}.")
+        };
+        crate::dnssec::canonical::Name::from_text(&absolute)
+            .filter(|_| !text.is_empty())
+            .ok_or_else(|| self.error("not a domain name"))
+    }
+
     /// `UID` or `UID:GID`, numeric (a `FROM scratch` image has no user database).
     pub fn user(&self) -> Result<(u32, Option<u32>), ConfigError> {
         let s = self.text.trim();
@@ -268,6 +281,7 @@ pub fn expected(s: &Setting) -> String {
         Kind::Prefix => "ADDR[/LEN], such as 10.0.0.0/8 or fd00::/8".to_owned(),
         Kind::User => "a numeric UID or UID:GID".to_owned(),
         Kind::File => "a file".to_owned(),
+        Kind::Domain => "a domain name such as corp.example".to_owned(),
     }
 }
 
@@ -342,6 +356,7 @@ pub fn check_example(s: &'static Setting, text: &str) {
         Kind::Prefix => g.prefix().is_ok(),
         Kind::User => g.user().is_ok(),
         Kind::File => !text.is_empty(),
+        Kind::Domain => g.domain().is_ok(),
     };
     assert!(ok, "{}: {text:?} does not parse", s.name);
 }

@@ -18,6 +18,7 @@ use super::table;
 use crate::acl::Acl;
 use crate::cache::CacheSettings;
 use crate::dns::edns::Privacy;
+use crate::dnssec::Trust;
 use crate::limiter::RateSettings;
 use crate::listen::tcp::TcpLimits;
 use crate::upstream::plain::ZoneConfig;
@@ -64,6 +65,9 @@ pub(super) struct Values {
     pub(super) warnings: Vec<String>,
     /// Every setting of the table, its value and where it came from (for `check`).
     pub(super) effective: Vec<Found>,
+    /// DNSSEC validation (`None`: `--dnssec off`): the trust anchors and the negative
+    /// trust anchors given (`build` adds the special-use names and the local zones).
+    pub(super) dnssec: Option<Trust>,
 }
 
 /// Everything the server needs, checked and built.
@@ -83,6 +87,8 @@ pub struct Config {
     pub(super) zones: Vec<ZoneConfig>,
     /// DNS-over-TLS listeners for clients.
     pub(super) listen_tls: Option<TlsListener>,
+    /// DNSSEC validation in force (`None`: off), with every negative trust anchor.
+    pub(super) dnssec: Option<Trust>,
 }
 
 /// DNS-over-TLS listeners for clients, with their built server configuration.
@@ -156,7 +162,10 @@ impl Config {
 
     /// EDNS rewrite of upstream queries.
     pub fn privacy(&self) -> Privacy {
-        self.values.privacy
+        Privacy {
+            dnssec: self.dnssec.is_some(),
+            ..self.values.privacy
+        }
     }
 
     /// Who may query.
@@ -207,6 +216,12 @@ impl Config {
     /// Numeric user and group to switch to after binding, when started as root.
     pub fn user(&self) -> Option<(u32, Option<u32>)> {
         self.values.user
+    }
+
+    /// DNSSEC validation: the trust anchors and every negative trust anchor (the given
+    /// ones, the local zones, the special-use names); `None` when off.
+    pub fn dnssec(&self) -> Option<&Trust> {
+        self.dnssec.as_ref()
     }
 
     /// Things worth a warning, to log at start and on reload.

@@ -44,6 +44,8 @@ pub enum Kind {
     User,
     /// A file.
     File,
+    /// A domain name (`corp.example`), absolute or not.
+    Domain,
 }
 
 /// Where a default comes from.
@@ -379,6 +381,33 @@ mod rows {
         ..ROW
     };
 
+    /// `--dnssec`.
+    pub const DNSSEC: Setting = Setting {
+        name: "dnssec", env: "STRICTDOT_DNSSEC", policy: Some("dnssec.mode"),
+        kind: Kind::Choice(&["validate", "off"]), default: Value("validate"), value_name: "MODE",
+        example: "off",
+        help: "Validate every forwarded answer with DNSSEC (RFC 4033-4035) from the root trust anchors; bogus answers get SERVFAIL with an Extended DNS Error. `off` passes answers on unchecked.",
+        ..ROW
+    };
+
+    /// `--trust-anchor-file`.
+    pub const TRUST_ANCHOR_FILE: Setting = Setting {
+        name: "trust-anchor-file", env: "STRICTDOT_TRUST_ANCHOR_FILE",
+        policy: Some("dnssec.trust_anchor_file"), kind: Kind::File, value_name: "FILE",
+        default: Builtin("the root KSKs 20326 and 38696"), example: "/etc/strictdot/root.key",
+        help: "DS or DNSKEY records in zone-file format to validate from instead of the root keys compiled in (a private root, tests).",
+        ..ROW
+    };
+
+    /// `--insecure-zone`.
+    pub const INSECURE_ZONE: Setting = Setting {
+        name: "insecure-zone", env: "STRICTDOT_INSECURE_ZONE", policy: Some("dnssec.insecure_zones"),
+        kind: Kind::Domain, list: true, value_name: "NAME", example: "corp.example",
+        default: Builtin("the local zones and test, localhost, invalid, local, home.arpa, onion"),
+        help: "A negative trust anchor (RFC 7646): answers at and under NAME are not validated (AD clear).",
+        ..ROW
+    };
+
     /// `--keep-ecs`.
     pub const KEEP_ECS: Setting = Setting {
         name: "keep-ecs", default: Value("false"), env: "STRICTDOT_KEEP_ECS", policy: Some("privacy.keep_ecs"),
@@ -497,6 +526,9 @@ pub const SETTINGS: &[&Setting] = &[
     &CACHE_MIN_TTL,
     &CACHE_MAX_TTL,
     &SERVE_STALE,
+    &DNSSEC,
+    &TRUST_ANCHOR_FILE,
+    &INSECURE_ZONE,
     &METRICS,
     &LISTEN_TLS,
     &TLS_CERT,

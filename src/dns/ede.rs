@@ -37,6 +37,18 @@ pub enum Cause {
     Malformed(&'static str),
     /// Something the forwarder does not do (another opcode, a zone transfer).
     NotSupported(&'static str),
+    /// DNSSEC validation found the answer bogus: the validator's INFO-CODE (6 to 12) and
+    /// its fixed reason.
+    Bogus {
+        /// 6 DNSSEC Bogus, 7 Signature Expired, 8 Signature Not Yet Valid, 9 DNSKEY
+        /// Missing, 10 RRSIGs Missing, 12 NSEC Missing.
+        info_code: u16,
+        /// Name-free words.
+        reason: &'static str,
+    },
+    /// DNSSEC validation reached no verdict: a DS or DNSKEY record set it needed could not
+    /// be had from the upstreams in time.
+    DnssecIndeterminate,
 }
 
 impl Cause {
@@ -50,6 +62,8 @@ impl Cause {
             Cause::StaleNxDomain => 19,
             Cause::Prohibited => 18,
             Cause::NotSupported(_) => 21,
+            Cause::Bogus { info_code, .. } => info_code,
+            Cause::DnssecIndeterminate => 22,
         }
     }
 
@@ -82,6 +96,8 @@ impl Cause {
             Cause::Prohibited => "client not in the allow list",
             Cause::RateLimited => "client over its rate limit",
             Cause::Malformed(reason) | Cause::NotSupported(reason) => reason,
+            Cause::Bogus { reason, .. } => reason,
+            Cause::DnssecIndeterminate => "DNSSEC chain records could not be fetched",
         }
     }
 }

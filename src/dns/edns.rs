@@ -46,6 +46,10 @@ pub struct Privacy {
     /// Ask the upstream for its idle timeout with an empty edns-tcp-keepalive option
     /// (RFC 7828 §3.2.1).
     pub tcp_keepalive: bool,
+    /// Ask for the DNSSEC records and for answers unchecked by the upstream (DO=1, CD=1 on
+    /// every query, RFC 4035 §3.2.1-§3.2.2), so strictdot can validate them itself; the
+    /// client's own DO and CD then decide only what it gets back.
+    pub dnssec: bool,
 }
 
 impl Default for Privacy {
@@ -54,6 +58,7 @@ impl Default for Privacy {
             pad_block: QUERY_BLOCK,
             keep_ecs: false,
             tcp_keepalive: true,
+            dnssec: false,
         }
     }
 }
@@ -67,14 +72,17 @@ pub fn upstream_query(query: &ValidQuery, privacy: &Privacy) -> Vec<u8> {
     let mut out = Vec::with_capacity(head_and_question.len() + 11 + QUERY_BLOCK);
     out.extend_from_slice(head_and_question);
     let client = query.edns();
-    if client.is_none() && privacy.pad_block == 0 && !privacy.tcp_keepalive {
+    if privacy.dnssec {
+        out[3] |= 0x10; // CD
+    }
+    if client.is_none() && privacy.pad_block == 0 && !privacy.tcp_keepalive && !privacy.dnssec {
         set_arcount(&mut out, 0);
         return out;
     }
     set_arcount(&mut out, 1);
     let (udp_size, dnssec_ok) = match client {
-        Some(e) => (e.udp_size, e.dnssec_ok),
-        None => (DEFAULT_UDP_PAYLOAD, false),
+        Some(e) => (e.udp_size, e.dnssec_ok || privacy.dnssec),
+        None => (DEFAULT_UDP_PAYLOAD, privacy.dnssec),
     };
     out.push(0); // root owner
     out.extend(TYPE_OPT.to_be_bytes());
@@ -387,12 +395,42 @@ mod tests {
                 pad_block: 0,
                 keep_ecs: true,
                 tcp_keepalive: false,
+                dnssec: false,
             },
         );
         assert_eq!(opt_codes(&up), vec![OPT_ECS, 3]);
         let again = validate(&up).unwrap();
         assert!(again.edns().unwrap().dnssec_ok);
         assert_eq!(again.question(), q.question());
+    }
+
+    #[test]
+    fn validation_asks_for_dnssec_records_unchecked() {
+        let mut m = vec![0, 1, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend(b"\x03www\x07example\x00\x00\x01\x00\x01");
+        let q = validate(&m).unwrap();
+        let bare = Privacy {
+            pad_block: 0,
+            keep_ecs: false,
+            tcp_keepalive: false,
+            dnssec: true,
+        };
+        let up = upstream_query(&q, &bare);
+        let again = validate(&up).unwrap();
+        assert!(again.edns().expect("an OPT record added").dnssec_ok);
+        assert_ne!(again.flags() & super::super::query::flags::CD, 0);
+        let off = upstream_query(
+            &q,
+            &Privacy {
+                dnssec: false,
+                ..bare
+            },
+        );
+        assert!(validate(&off).unwrap().edns().is_none());
+        assert_eq!(
+            validate(&off).unwrap().flags() & super::super::query::flags::CD,
+            0
+        );
     }
 
     #[test]
@@ -410,6 +448,7 @@ mod tests {
                 pad_block: 0,
                 keep_ecs: false,
                 tcp_keepalive: false,
+                dnssec: false,
             },
         );
         assert_eq!(plain, m);

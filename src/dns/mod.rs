@@ -14,6 +14,7 @@ pub mod padding;
 pub mod query;
 pub mod rdata;
 pub mod reader;
+pub mod strip;
 pub mod synth;
 
 /// Length of the fixed DNS header (RFC 1035 §4.1.1).

@@ -322,6 +322,11 @@ impl NegativeAnchors {
         }
     }
 
+    /// The names, in the order added.
+    pub fn names(&self) -> impl Iterator<Item = &Name> {
+        self.names.iter()
+    }
+
     /// Whether `name` is at or under a negative trust anchor.
     pub fn covers(&self, name: &Name) -> bool {
         self.names.iter().any(|n| name.is_subdomain_of(n))

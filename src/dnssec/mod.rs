@@ -28,6 +28,17 @@ pub mod verify;
 use std::future::Future;
 
 pub use anchors::{AnchorError, AnchorFileError, NegativeAnchors, TrustAnchors};
+
+/// Where validation starts and where it is switched off: the trust anchors and the
+/// negative trust anchors, as the configuration gives them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trust {
+    /// The trust anchors (the root KSKs compiled in, or `--trust-anchor-file`).
+    pub anchors: TrustAnchors,
+    /// Names whose answers are not validated (`--insecure-zone`, the local zones, the
+    /// special-use names).
+    pub negative: NegativeAnchors,
+}
 pub use validator::{Report, Validator};
 
 /// How the validator gets the DS and DNSKEY records it needs.

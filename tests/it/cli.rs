@@ -352,20 +352,24 @@ async fn sigterm_drains_and_exits_zero() {
         l.udp[0].local_addr().unwrap().port()
     };
     let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strictdot"))
-        .args([
-            "--listen",
-            &listen,
-            "--upstream",
-            &format!("{}#dot.test", up.addr),
-        ])
-        .arg("--ca-file")
-        .arg(&ca_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+            .args([
+                "--listen",
+                &listen,
+                "--upstream",
+                &format!("{}#dot.test", up.addr),
+                "--dnssec",
+                "off",
+            ])
+            .arg("--ca-file")
+            .arg(&ca_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let addr = listen.parse().unwrap();
     // Ready when it answers.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -386,13 +390,13 @@ async fn sigterm_drains_and_exits_zero() {
         assert!(Instant::now() < deadline, "strictdot did not come up");
     }
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let code = loop {
-        if let Some(s) = child.try_wait().unwrap() {
+        if let Some(s) = child.0.try_wait().unwrap() {
             break s.code();
         }
         assert!(Instant::now() < deadline, "no exit after SIGTERM");

@@ -5,6 +5,9 @@ mod auth;
 mod cache;
 mod cli;
 mod client;
+// The signed zones of tests/dnssec.rs, for the validation tests.
+#[path = "../dnssec_zones/mod.rs"]
+mod dnssec_zones;
 mod ede;
 mod ops;
 mod pipeline;
@@ -14,3 +17,4 @@ mod reload;
 mod support;
 mod unbound;
 mod upstream;
+mod validation;

@@ -131,8 +131,10 @@ pub fn self_signed(name: &str) -> Issued {
 // ---------------------------------------------------------------- fake upstream
 
 /// How the fake upstream treats queries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub enum Behavior {
+    /// Answer with what this function makes of the query (its ID included).
+    Respond(fn(&[u8]) -> Vec<u8>),
     /// Answer each query at once with an A record derived from the name.
     Answer,
     /// Read queries, never answer.
@@ -316,6 +318,7 @@ async fn serve_conn<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         seen.query_arrived.notify_waiters();
         let replies: Vec<Vec<u8>> = match behavior {
             Behavior::Stall => continue,
+            Behavior::Respond(respond) => vec![respond(&q)],
             Behavior::Answer | Behavior::AnswerThenClose => vec![answer_for(&q, 1)],
             Behavior::Big => vec![answer_for(&q, 40)],
             Behavior::WrongId => {
@@ -416,7 +419,7 @@ async fn serve_conn<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         if s.write_all(&buf).await.is_err() || s.flush().await.is_err() {
             return;
         }
-        if behavior == Behavior::AnswerThenClose {
+        if matches!(behavior, Behavior::AnswerThenClose) {
             let _ = s.shutdown().await;
             return;
         }
@@ -516,6 +519,8 @@ pub fn config(upstreams: Vec<UpstreamConfig>, cas: &[&Issued]) -> ConfigBuilder 
         .grace(Duration::from_millis(500))
         // Most tests look at what reaches the upstream; the cache tests turn it on.
         .cache(None)
+        // The fake upstreams sign nothing; the validation tests build signed zones.
+        .dnssec(None)
 }
 
 /// A test CA, an upstream serving a certificate for `dot.test` from it and behaving as
@@ -700,6 +705,18 @@ pub async fn assert_servfail(proxy: &Proxy, name: &str) {
     assert_eq!(m.id(), 0x4343);
     assert_eq!(m.response_code(), hickory_proto::op::ResponseCode::ServFail);
     assert!(m.answers().is_empty());
+}
+
+/// A child process killed (and reaped) when dropped, so a failing test leaves none behind.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
 }
 
 /// A port on 127.0.0.1 where nothing listens (bound, then closed).
