@@ -79,6 +79,46 @@ fn bad_settings_exit_2_with_a_clear_line() {
     assert_config_error(&["--listen", "not-an-address"], "invalid");
 }
 
+/// The DNSSEC settings: a bad mode, an unreadable or malformed trust anchor file, a bad
+/// zone name, and anchors or exemptions given while validation is off (they would be
+/// ignored) each stop strictdot with exit 2 and a line naming the setting.
+#[test]
+fn bad_dnssec_settings_exit_2_naming_the_setting() {
+    let run = |extra: &[&str], needle: &str| {
+        let mut args = vec!["--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        assert_config_error(&args, needle);
+    };
+    run(&["--dnssec", "maybe"], "--dnssec maybe");
+    run(
+        &["--trust-anchor-file", "/nonexistent/root.key"],
+        "trust anchor file /nonexistent/root.key",
+    );
+    let junk = temp_file("anchor-junk.key", b". IN A 192.0.2.1\n");
+    run(
+        &["--trust-anchor-file", junk.to_str().unwrap()],
+        "trust anchor line 1",
+    );
+    run(&["--insecure-zone", "a..b"], "not a domain name");
+    let good = temp_file(
+        "anchor-root.key",
+        b". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n",
+    );
+    run(
+        &[
+            "--dnssec",
+            "off",
+            "--trust-anchor-file",
+            good.to_str().unwrap(),
+        ],
+        "would be ignored",
+    );
+    run(
+        &["--dnssec", "off", "--insecure-zone", "corp.example"],
+        "would be ignored",
+    );
+}
+
 /// Each message names the flag (or variable, or policy key), says what is accepted, and
 /// gives an example; these are the ones users tripped over.
 #[test]
