@@ -563,7 +563,7 @@ impl Forwarder {
                     Ok(answer)
                 }
                 Err(cause) => {
-                    leader.finish(None);
+                    leader.fail(cause);
                     Err(cause)
                 }
             },
@@ -596,12 +596,12 @@ impl Forwarder {
                     return now;
                 }
                 if rx.changed().await.is_err() {
-                    return Shared::Failed;
+                    return Shared::Failed(None);
                 }
             }
         })
         .await
-        .unwrap_or(Shared::Failed);
+        .unwrap_or(Shared::Failed(None));
         match outcome {
             Shared::Done(msg) => {
                 let mut out = msg.to_vec();
@@ -609,7 +609,8 @@ impl Forwarder {
                 Ok(out)
             }
             // The leader's query failed: the same upstreams, so the same reason.
-            Shared::Pending | Shared::Failed => Err(self.why(PoolError::Timeout)),
+            Shared::Failed(Some(cause)) => Err(cause),
+            Shared::Pending | Shared::Failed(None) => Err(self.why(PoolError::Timeout)),
         }
     }
 

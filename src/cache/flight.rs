@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::{Cache, CacheKey};
+use crate::dns::ede::Cause;
 
 /// The outcome of a shared upstream query.
 #[derive(Clone, Debug)]
@@ -14,8 +15,9 @@ pub enum Shared {
     Pending,
     /// The answer, as the leader's client got it.
     Done(Arc<[u8]>),
-    /// The leader got no answer.
-    Failed,
+    /// The leader got no answer; why, when it knows (a DNSSEC verdict holds for
+    /// every client of the key, so the followers say the same).
+    Failed(Option<Cause>),
 }
 
 /// Joining a query for a key: lead it, or follow the one under way.
@@ -37,7 +39,17 @@ pub struct Leader {
 impl Leader {
     /// Publishes the outcome to the followers: the answer (as the leader's client got
     /// it), or `None` if there was none. Copies the answer only if somebody follows.
-    pub fn finish(mut self, answer: Option<&[u8]>) {
+    pub fn finish(self, answer: Option<&[u8]>) {
+        self.publish(|| answer.map_or(Shared::Failed(None), |a| Shared::Done(Arc::from(a))));
+    }
+
+    /// Publishes a failure with its cause.
+    pub fn fail(self, cause: Cause) {
+        self.publish(|| Shared::Failed(Some(cause)));
+    }
+
+    /// Frees the key, then sends `outcome()` if anybody follows.
+    fn publish(mut self, outcome: impl FnOnce() -> Shared) {
         self.finished = true;
         // Once the key has left the in-flight map nobody new can follow, and the map's own
         // receiver is gone: whoever still holds a receiver is a follower.
@@ -48,18 +60,14 @@ impl Leader {
         if self.tx.receiver_count() == 0 {
             return;
         }
-        let outcome = match answer {
-            Some(a) => Shared::Done(Arc::from(a)),
-            None => Shared::Failed,
-        };
-        let _ = self.tx.send(outcome);
+        let _ = self.tx.send(outcome());
     }
 }
 
 impl Drop for Leader {
     fn drop(&mut self) {
         if !self.finished {
-            let _ = self.tx.send(Shared::Failed);
+            let _ = self.tx.send(Shared::Failed(None));
             self.cache
                 .shard(&self.key)
                 .lock_inflight()
@@ -117,5 +125,24 @@ mod tests {
         rx.changed().await.unwrap();
         assert!(matches!(&*rx.borrow(), Shared::Done(a) if &a[..] == b"answer"));
         assert!(matches!(cache.join(&key), Flight::Leader(_)));
+    }
+
+    #[tokio::test]
+    async fn followers_learn_why_the_leader_failed() {
+        let cache = Arc::new(Cache::new(settings()));
+        let key = CacheKey::of(&query(b"\x01a\x00", 1), false);
+        let Flight::Leader(leader) = cache.join(&key) else {
+            panic!("first is leader")
+        };
+        let Flight::Follower(mut rx) = cache.join(&key) else {
+            panic!("second follows")
+        };
+        let bogus = Cause::Bogus {
+            info_code: 7,
+            reason: "signature expired",
+        };
+        leader.fail(bogus);
+        rx.changed().await.unwrap();
+        assert!(matches!(&*rx.borrow(), Shared::Failed(Some(c)) if *c == bogus));
     }
 }
