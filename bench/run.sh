@@ -23,7 +23,8 @@
 #   BENCH_KEEP_TMP=1         keep the temporary directory (configs, logs) afterwards
 #   BENCH_STRICTDOT_BIN=...  binary to test (default target/release/strictdot)
 #   BENCH_STRICTDOT_BIN_B=... a second strictdot binary, run as the proxy "strictdot_b" (add
-#                            it to BENCH_PROXIES) for an interleaved A/B of two builds
+#                            it to BENCH_PROXIES) for an interleaved A/B of two builds; the two
+#                            trade places every other round, so give an even BENCH_ROUNDS
 #   BENCH_WORKLOADS="hit-udp hit-tcp latency-hit miss-udp miss-tcp latency"   workloads to run
 #                            (a subset keeps a focused A/B short; the references follow it)
 set -euo pipefail
@@ -674,6 +675,17 @@ for ((r = 1; r <= ROUNDS; r++)); do
     n=${#TARGETS[@]}
     order=()
     for ((i = 0; i < n; i++)); do order+=("${TARGETS[$(((i + r - 1) % n))]}"); done
+    # An A/B: strictdot and strictdot_b trade places every other round. The rotation alone
+    # keeps strictdot right after the plain Unbound's run in most rounds, and that place
+    # measured about 6% fewer answers per CPU-s (bench/results/ab/hit-udp-slot-bias.md).
+    if ((r % 2 == 0)); then
+        for ((i = 0; i < n; i++)); do
+            case ${order[i]} in
+            strictdot) order[i]=strictdot_b ;;
+            strictdot_b) order[i]=strictdot ;;
+            esac
+        done
+    fi
     log "=== round $r/$ROUNDS: ${order[*]}"
     for t in "${order[@]}"; do
         alive upstream || die "the upstream Unbound died; see $WORK/upstream/unbound.log"
