@@ -676,8 +676,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
     order=()
     for ((i = 0; i < n; i++)); do order+=("${TARGETS[$(((i + r - 1) % n))]}"); done
     # An A/B: strictdot and strictdot_b trade places every other round. The rotation alone
-    # keeps strictdot right after the plain Unbound's run in most rounds, and that place
-    # measured about 6% fewer answers per CPU-s (bench/results/ab/hit-udp-slot-bias.md).
+    # runs strictdot first, right after the plain Unbound's run, in most rounds, so any
+    # effect of the place would count against one build (bench/results/ab/hit-udp-summary.md).
     if ((r % 2 == 0)); then
         for ((i = 0; i < n; i++)); do
             case ${order[i]} in
