@@ -23,7 +23,10 @@
 #   BENCH_KEEP_TMP=1         keep the temporary directory (configs, logs) afterwards
 #   BENCH_STRICTDOT_BIN=...  binary to test (default target/release/strictdot)
 #   BENCH_STRICTDOT_BIN_B=... a second strictdot binary, run as the proxy "strictdot_b" (add
-#                            it to BENCH_PROXIES) for an interleaved A/B of two builds
+#                            it to BENCH_PROXIES) for an interleaved A/B of two builds; the two
+#                            trade places every other round, so give an even BENCH_ROUNDS
+#   BENCH_WORKLOADS="hit-udp hit-tcp latency-hit miss-udp miss-tcp latency"   workloads to run
+#                            (a subset keeps a focused A/B short; the references follow it)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,6 +41,7 @@ LAT_QPS=${BENCH_LATENCY_QPS:-1000}
 HIT_NAMES=${BENCH_HIT_NAMES:-100}
 MISS_NAMES=${BENCH_MISS_NAMES:-$((DURATION * 200000 > 1000000 ? DURATION * 200000 : 1000000))}
 PROXIES=${BENCH_PROXIES:-"strictdot stubby unbound dnsdist kresd"}
+WORKLOADS=" ${BENCH_WORKLOADS:-hit-udp hit-tcp latency-hit miss-udp miss-tcp latency} "
 OUT_DIR=${BENCH_OUT:-$BENCH_DIR/results}
 STRICTDOT=${BENCH_STRICTDOT_BIN:-$ROOT/target/release/strictdot}
 STRICTDOT_B=${BENCH_STRICTDOT_BIN_B:-}
@@ -55,6 +59,10 @@ die() {
 
 for v in DURATION ROUNDS CLIENTS OUTSTANDING LAT_QPS HIT_NAMES MISS_NAMES DNSPERF_TIMEOUT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+done
+for w in $WORKLOADS; do
+    [[ " hit-udp hit-tcp latency-hit miss-udp miss-tcp latency " == *" $w "* ]] ||
+        die "unknown workload '$w' in BENCH_WORKLOADS (choose from hit-udp hit-tcp latency-hit miss-udp miss-tcp latency)"
 done
 
 # ---------------------------------------------------------------------------------------
@@ -450,6 +458,8 @@ gen_names() { # gen_names FILE PREFIX COUNT: unique names PREFIX<i>.bench
     awk -v p="$2" -v n="$3" 'BEGIN { for (i = 0; i < n; i++) printf "%s%d.bench A\n", p, i }' >"$1"
 }
 
+want() { [[ $WORKLOADS == *" $1 "* ]]; } # want WORKLOAD: is it in BENCH_WORKLOADS?
+
 # perf TARGET WORKLOAD ROUND PORT MODE DATAFILE CPU_PID [extra dnsperf args...]
 perf() {
     local target=$1 workload=$2 round=$3 port=$4 mode=$5 data=$6 cpu_pid=$7
@@ -531,21 +541,29 @@ run_proxy_session() { # run_proxy_session PROXY ROUND
     # it. The hit runs come before the miss runs because dnsdist's packet cache does not
     # evict entries while they are fresh: once millions of unique names have filled it,
     # the hit names would never get in and dnsdist's "cache hit" would be forwarding.
-    PERF_SECONDS=5 perf "$p" hit-warm "$r" "$port" udp "$HIT_FILE" "$pid" -n 2
-    perf "$p" hit-udp "$r" "$port" udp "$HIT_FILE" "$pid"
-    perf "$p" hit-tcp "$r" "$port" tcp "$HIT_FILE" "$pid"
+    if want hit-udp || want hit-tcp || want latency-hit; then
+        PERF_SECONDS=5 perf "$p" hit-warm "$r" "$port" udp "$HIT_FILE" "$pid" -n 2
+    fi
+    ! want hit-udp || perf "$p" hit-udp "$r" "$port" udp "$HIT_FILE" "$pid"
+    ! want hit-tcp || perf "$p" hit-tcp "$r" "$port" tcp "$HIT_FILE" "$pid"
     # Latency of a cache hit at the fixed rate (the name set is in the cache by now).
-    perf "$p" latency-hit "$r" "$port" udp "$HIT_FILE" "$pid" -Q "$LAT_QPS" -v
+    ! want latency-hit || perf "$p" latency-hit "$r" "$port" udp "$HIT_FILE" "$pid" -Q "$LAT_QPS" -v
     # Cache-miss: unique names, new for each run.
-    f=$(miss_file "$r" "$p" mu "$MISS_NAMES")
-    perf "$p" miss-udp "$r" "$port" udp "$f" "$pid" -n 1
-    rm -f "$f"
-    f=$(miss_file "$r" "$p" mt "$MISS_NAMES")
-    perf "$p" miss-tcp "$r" "$port" tcp "$f" "$pid" -n 1
-    rm -f "$f"
-    f=$(miss_file "$r" "$p" l $((LAT_QPS * DURATION + 10000)))
-    perf "$p" latency "$r" "$port" udp "$f" "$pid" -n 1 -Q "$LAT_QPS" -v
-    rm -f "$f"
+    if want miss-udp; then
+        f=$(miss_file "$r" "$p" mu "$MISS_NAMES")
+        perf "$p" miss-udp "$r" "$port" udp "$f" "$pid" -n 1
+        rm -f "$f"
+    fi
+    if want miss-tcp; then
+        f=$(miss_file "$r" "$p" mt "$MISS_NAMES")
+        perf "$p" miss-tcp "$r" "$port" tcp "$f" "$pid" -n 1
+        rm -f "$f"
+    fi
+    if want latency; then
+        f=$(miss_file "$r" "$p" l $((LAT_QPS * DURATION + 10000)))
+        perf "$p" latency "$r" "$port" udp "$f" "$pid" -n 1 -Q "$LAT_QPS" -v
+        rm -f "$f"
+    fi
 
     hwm=$(vmhwm_kb "$pid")
     local cpu_total
@@ -576,20 +594,26 @@ run_reference_session() { # run_reference_session upstream|plain ROUND
     local t=$1 r=$2 f
     if [[ $t == upstream ]]; then
         log "round $r: ceiling, dnsperf -m dot straight at the upstream Unbound"
-        f=$(miss_file "$r" up md "$MISS_NAMES")
-        perf upstream miss-dot "$r" "$UP_PORT" dot "$f" "${PIDS[upstream]}" -n 1
-        rm -f "$f"
-        f=$(miss_file "$r" up l $((LAT_QPS * DURATION + 10000)))
-        perf upstream latency "$r" "$UP_PORT" dot "$f" "${PIDS[upstream]}" -n 1 -Q "$LAT_QPS" -v
-        rm -f "$f"
+        if want miss-udp || want miss-tcp; then
+            f=$(miss_file "$r" up md "$MISS_NAMES")
+            perf upstream miss-dot "$r" "$UP_PORT" dot "$f" "${PIDS[upstream]}" -n 1
+            rm -f "$f"
+        fi
+        if want latency; then
+            f=$(miss_file "$r" up l $((LAT_QPS * DURATION + 10000)))
+            perf upstream latency "$r" "$UP_PORT" dot "$f" "${PIDS[upstream]}" -n 1 -Q "$LAT_QPS" -v
+            rm -f "$f"
+        fi
     else
         log "round $r: reference, dnsperf -m udp/tcp at the plain Unbound"
-        perf plain hit-udp "$r" "$PLAIN_PORT" udp "$HIT_FILE" "${PIDS[plain]}"
-        perf plain hit-tcp "$r" "$PLAIN_PORT" tcp "$HIT_FILE" "${PIDS[plain]}"
-        perf plain latency-hit "$r" "$PLAIN_PORT" udp "$HIT_FILE" "${PIDS[plain]}" -Q "$LAT_QPS" -v
-        f=$(miss_file "$r" plain l $((LAT_QPS * DURATION + 10000)))
-        perf plain latency "$r" "$PLAIN_PORT" udp "$f" "${PIDS[plain]}" -n 1 -Q "$LAT_QPS" -v
-        rm -f "$f"
+        ! want hit-udp || perf plain hit-udp "$r" "$PLAIN_PORT" udp "$HIT_FILE" "${PIDS[plain]}"
+        ! want hit-tcp || perf plain hit-tcp "$r" "$PLAIN_PORT" tcp "$HIT_FILE" "${PIDS[plain]}"
+        ! want latency-hit || perf plain latency-hit "$r" "$PLAIN_PORT" udp "$HIT_FILE" "${PIDS[plain]}" -Q "$LAT_QPS" -v
+        if want latency; then
+            f=$(miss_file "$r" plain l $((LAT_QPS * DURATION + 10000)))
+            perf plain latency "$r" "$PLAIN_PORT" udp "$f" "${PIDS[plain]}" -n 1 -Q "$LAT_QPS" -v
+            rm -f "$f"
+        fi
     fi
 }
 
@@ -651,6 +675,17 @@ for ((r = 1; r <= ROUNDS; r++)); do
     n=${#TARGETS[@]}
     order=()
     for ((i = 0; i < n; i++)); do order+=("${TARGETS[$(((i + r - 1) % n))]}"); done
+    # An A/B: strictdot and strictdot_b trade places every other round. The rotation alone
+    # runs strictdot first, right after the plain Unbound's run, in most rounds, so any
+    # effect of the place would count against one build (bench/results/ab/hit-udp-summary.md).
+    if ((r % 2 == 0)); then
+        for ((i = 0; i < n; i++)); do
+            case ${order[i]} in
+            strictdot) order[i]=strictdot_b ;;
+            strictdot_b) order[i]=strictdot ;;
+            esac
+        done
+    fi
     log "=== round $r/$ROUNDS: ${order[*]}"
     for t in "${order[@]}"; do
         alive upstream || die "the upstream Unbound died; see $WORK/upstream/unbound.log"

@@ -14,7 +14,8 @@
 //! listen/{udp,tcp,tls}.rs   client I/O only (RFC 1035, RFC 7766 framing, RFC 7858)
 //!   -> forward.rs           the pipeline: header sanity, allow list (acl.rs), rate limiter
 //!                           (limiter.rs), validation, cache, pending admission, upstream
-//!     -> dns/header.rs      header, flags, the sanity stage, answers for turned-away clients
+//!     -> dns/header.rs      header, flags (dns/flags.rs), the sanity stage, answers for
+//!                           turned-away clients
 //!     -> dns/query.rs       bytes -> ValidQuery or a Rejection (drop/FORMERR/NOTIMP/BADVERS)
 //!     -> cache/{key,store,flight,ttl}.rs   answers by key, bounded store, coalesced
 //!                           misses, TTL rules, serve-stale

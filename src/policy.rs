@@ -1,5 +1,5 @@
-//! The TOML policy file: its schema, and parsing only (validation into a
-//! [`Config`](crate::config::Config) happens in `config/merge.rs`). Unknown keys are refused,
+//! The TOML policy file: its schema, and parsing only (validation into a `Config` happens
+//! in `config/merge.rs`, which imports this module, not the reverse). Unknown keys are refused,
 //! and every error names its line and column.
 //!
 //! ```toml

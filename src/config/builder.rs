@@ -13,8 +13,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
 
-use super::merge::{Found, Sources};
-use super::parse::{check_count, check_duration, Origin};
+use super::parse::{check_count, check_duration, Found, Origin};
 use super::sealed::{Config, TlsListener, Values};
 use super::table::{self, Setting as Row};
 use super::ConfigError;
@@ -42,16 +41,6 @@ pub struct ConfigBuilder {
     /// dropped cannot read a key file readable by root only; the listener needs a restart
     /// to change anyway).
     tls_kept: Option<TlsListener>,
-}
-
-impl Config {
-    /// A builder holding the defaults of the settings table (the built-in upstreams, no
-    /// extra CA, nothing read from disk).
-    pub fn builder() -> ConfigBuilder {
-        Sources::default()
-            .builder()
-            .expect("the settings table's defaults are valid (tested)")
-    }
 }
 
 impl ConfigBuilder {

@@ -3,14 +3,18 @@
 //!
 //! ```text
 //! table.rs     one row per setting: flag, variable, policy key, default, bounds, unit, help
-//! parse.rs     one value's text -> its value, checked against its row, with the row's message
-//! merge.rs     the layers (default < policy file < environment < flag) -> a ConfigBuilder
-//! sections.rs  the policy's [[upstream]] (pins and their expiry, CA files) and [[zone]]
+//! parse.rs     one value's text -> its value, checked against its row, with the row's message;
+//!              a value with its origin (Given, Found)
+//! sealed.rs    the sealed Config (no public constructor or field); restart_needed
 //! builder.rs   the ConfigBuilder: every value checked, TLS configurations and zones built
-//! sealed.rs    the sealed Config it builds (no public constructor or field); restart_needed
+//! sections.rs  the policy's [[upstream]] (pins and their expiry, CA files) and [[zone]]
+//! merge.rs     the layers (default < policy file < environment < flag) -> a ConfigBuilder;
+//!              Config::builder (the table's defaults)
 //! describe.rs  the configuration in words (`strictdot check`) and the README's flag table
 //! ```
 //!
+//! Each file imports only files listed above it (and this module's errors), so there is no
+//! cycle; `tests/module_graph.rs` checks that, and that no runtime module imports this one.
 //! Out-of-range settings are refused, never clamped.
 
 mod builder;
@@ -25,8 +29,8 @@ use std::time::Duration;
 
 pub use builder::ConfigBuilder;
 pub use describe::flag_table;
-pub use merge::{Environment, Found, Layer, ProcessEnvironment, Sources};
-pub use parse::Origin;
+pub use merge::{Environment, Layer, ProcessEnvironment, Sources};
+pub use parse::{Found, Origin};
 pub use sealed::{Config, TlsListener};
 
 use rustls_pki_types::pem::PemObject;

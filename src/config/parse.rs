@@ -23,7 +23,7 @@ pub enum Origin {
     Env,
     /// The command line.
     Flag,
-    /// Set in code, through [`ConfigBuilder`](super::ConfigBuilder).
+    /// Set in code, through the `ConfigBuilder`.
     Code,
 }
 
@@ -48,6 +48,17 @@ pub struct Given {
     pub origin: Origin,
     /// The text.
     pub text: String,
+}
+
+/// A setting's values and the layer they came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The setting.
+    pub setting: &'static Setting,
+    /// The layer.
+    pub origin: Origin,
+    /// The values as written (empty: unset).
+    pub values: Vec<String>,
 }
 
 impl Given {
@@ -337,34 +348,52 @@ pub fn written(s: &Setting, origin: Origin, text: &str) -> String {
     }
 }
 
-/// Parses `text` as the setting's kind (tests of the table's defaults and examples).
-#[cfg(test)]
-pub fn check_example(s: &'static Setting, text: &str) {
-    let g = Given {
-        setting: s,
-        origin: Origin::Default,
-        text: text.to_owned(),
-    };
-    let ok = match s.kind {
-        Kind::Count { .. } => g.count().is_ok(),
-        Kind::Duration { .. } => g.duration().is_ok(),
-        Kind::Switch => g.switch().is_ok(),
-        Kind::Choice(_) => g.choice().is_ok(),
-        Kind::Address => g.address().is_ok(),
-        Kind::Upstream => g.upstream().is_ok(),
-        Kind::Pin => g.pin().is_ok(),
-        Kind::Prefix => g.prefix().is_ok(),
-        Kind::User => g.user().is_ok(),
-        Kind::File => !text.is_empty(),
-        Kind::Domain => g.domain().is_ok(),
-    };
-    assert!(ok, "{}: {text:?} does not parse", s.name);
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::table::{PIN_SHA256, RATE_LIMIT, TIMEOUT, UPSTREAM_IDLE_TIMEOUT};
+    use super::super::table::{
+        DefaultValue, PIN_SHA256, RATE_LIMIT, SETTINGS, TIMEOUT, UPSTREAM_IDLE_TIMEOUT,
+    };
     use super::*;
+
+    /// Parses `text` as the setting's kind.
+    fn check_example(s: &'static Setting, text: &str) {
+        let g = Given {
+            setting: s,
+            origin: Origin::Default,
+            text: text.to_owned(),
+        };
+        let ok = match s.kind {
+            Kind::Count { .. } => g.count().is_ok(),
+            Kind::Duration { .. } => g.duration().is_ok(),
+            Kind::Switch => g.switch().is_ok(),
+            Kind::Choice(_) => g.choice().is_ok(),
+            Kind::Address => g.address().is_ok(),
+            Kind::Upstream => g.upstream().is_ok(),
+            Kind::Pin => g.pin().is_ok(),
+            Kind::Prefix => g.prefix().is_ok(),
+            Kind::User => g.user().is_ok(),
+            Kind::File => !text.is_empty(),
+            Kind::Domain => g.domain().is_ok(),
+        };
+        assert!(ok, "{}: {text:?} does not parse", s.name);
+    }
+
+    /// Every row's default and example parse as its kind (the bounds are checked in
+    /// `table.rs`).
+    #[test]
+    fn every_default_and_example_parses() {
+        for s in SETTINGS {
+            let default = match s.default {
+                DefaultValue::Value(v) => Some(v),
+                _ => None,
+            };
+            for value in default.into_iter().chain([s.example]) {
+                for v in value.split(',') {
+                    check_example(s, v);
+                }
+            }
+        }
+    }
 
     fn given(setting: &'static Setting, origin: Origin, text: &str) -> Given {
         Given {

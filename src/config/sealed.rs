@@ -1,10 +1,10 @@
 //! The sealed [`Config`]: a checked configuration that carries everything that could fail
 //! to build (the trust anchors and each upstream's TLS client configuration, the client
 //! TLS server configuration, the zones). It has no public constructor and no public
-//! field; the only way to one is [`ConfigBuilder::build`](super::ConfigBuilder::build)
-//! (`builder.rs`), so whatever holds a `Config` holds one that was checked, and starting a
-//! server from it cannot fail for a configuration reason. Also here: which changed settings
-//! a reload cannot apply.
+//! field; the only way to one is `ConfigBuilder::build` (`builder.rs`, which imports this
+//! module, not the reverse), so whatever holds a `Config` holds one that was checked, and
+//! starting a server from it cannot fail for a configuration reason. Also here: which
+//! changed settings a reload cannot apply.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use rustls::ServerConfig;
 use rustls_pki_types::CertificateDer;
 
-use super::merge::Found;
+use super::parse::Found;
 use super::table;
 use crate::acl::Acl;
 use crate::cache::CacheSettings;
@@ -72,7 +72,7 @@ pub(super) struct Values {
 
 /// Everything the server needs, checked and built.
 ///
-/// Only [`ConfigBuilder::build`](super::ConfigBuilder::build) makes one:
+/// Only `ConfigBuilder::build` makes one:
 ///
 /// ```compile_fail
 /// // No public constructor, no public field.
@@ -283,96 +283,5 @@ mod tests {
         assert_eq!(c.endpoints().len(), 2);
         assert_eq!(c.timeout(), Duration::from_secs(4));
         assert_eq!(c.pool().connect_timeout, Duration::from_secs(2));
-    }
-
-    /// Every setting the table marks `restart` (but logging, which a reload never reads)
-    /// is reported when it changes, and nothing else is.
-    #[test]
-    fn restart_needed_names_exactly_the_restart_rows() {
-        use super::super::merge::{Layer, Sources};
-        use super::super::table::{Kind, Setting as Row};
-        let dir = std::env::temp_dir().join(format!("strictdot-restart-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["a.test".to_owned()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        let other_key = rcgen::KeyPair::generate().unwrap();
-        let other = rcgen::CertificateParams::new(vec!["b.test".to_owned()])
-            .unwrap()
-            .self_signed(&other_key)
-            .unwrap();
-        let files = [
-            ("a.pem", cert.pem()),
-            ("a.key", key.serialize_pem()),
-            ("b.pem", other.pem()),
-            ("b.key", other_key.serialize_pem()),
-        ];
-        for (name, text) in &files {
-            std::fs::write(dir.join(name), text).unwrap();
-        }
-        let path = |name: &str| dir.join(name).display().to_string();
-        let layer = |pairs: &[(&'static Row, String)]| {
-            let mut l = Layer::default();
-            for (s, v) in pairs {
-                l.set(s, vec![v.clone()]);
-            }
-            l
-        };
-        use table::*;
-        let first = layer(&[
-            (&TLS_CERT, path("a.pem")),
-            (&TLS_KEY, path("a.key")),
-            (&LISTEN_TLS, "127.0.0.1:853".to_owned()),
-        ]);
-        let mut changed: Vec<(&'static Row, String)> = vec![
-            (&LISTEN, "127.0.0.1:5359".to_owned()),
-            (&LISTEN_TLS, "127.0.0.1:8853".to_owned()),
-            (&TLS_CERT, path("b.pem")),
-            (&TLS_KEY, path("b.key")),
-            (&METRICS, "127.0.0.1:9153".to_owned()),
-            (&USER, "65532".to_owned()),
-        ];
-        for s in [
-            &TLS_HANDSHAKE_RATE,
-            &MAX_TCP_CLIENTS,
-            &MAX_TCP_PER_CLIENT,
-            &MAX_TCP_QUERIES_PER_CONNECTION,
-            &TCP_IDLE_TIMEOUT,
-            &TCP_READ_TIMEOUT,
-            &MAX_PENDING,
-        ] {
-            // The upper bound: never the default.
-            let max = match s.kind {
-                Kind::Count { max, .. } => max.to_string(),
-                Kind::Duration { max, .. } => super::super::parse::show_duration(max),
-                _ => unreachable!("{} is a count or a duration", s.name),
-            };
-            changed.push((s, max));
-        }
-        let load = |l: Layer| Sources::new(l, Layer::default(), None).load().unwrap();
-        let a = load(first);
-        let b = load(layer(&changed));
-        let mut named = a.restart_needed(&b);
-        named.sort_unstable();
-        let mut rows: Vec<&str> = table::SETTINGS
-            .iter()
-            .filter(|s| s.restart && !s.name.starts_with("log-"))
-            .map(|s| s.name)
-            .collect();
-        rows.sort_unstable();
-        assert_eq!(named, rows);
-        assert!(a.restart_needed(&a.clone()).is_empty());
-        // What a reload does take is not reported.
-        let c = load(layer(&[
-            (&TLS_CERT, path("a.pem")),
-            (&TLS_KEY, path("a.key")),
-            (&LISTEN_TLS, "127.0.0.1:853".to_owned()),
-            (&TIMEOUT, "2s".to_owned()),
-            (&RATE_LIMIT, "5".to_owned()),
-            (&UPSTREAM, "192.0.2.1#x.test".to_owned()),
-        ]));
-        assert!(a.restart_needed(&c).is_empty());
     }
 }

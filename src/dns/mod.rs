@@ -8,6 +8,7 @@ pub mod answer;
 pub mod builder;
 pub mod ede;
 pub mod edns;
+pub mod flags;
 pub mod header;
 pub mod opt;
 pub mod padding;
@@ -16,6 +17,8 @@ pub mod rdata;
 pub mod reader;
 pub mod strip;
 pub mod synth;
+
+pub use reader::name_to_text;
 
 /// Length of the fixed DNS header (RFC 1035 §4.1.1).
 pub const HEADER_LEN: usize = 12;
@@ -105,34 +108,4 @@ pub fn set_message_id(msg: &mut [u8], id: u16) {
     if let Some(head) = msg.get_mut(..2) {
         head.copy_from_slice(&id.to_be_bytes());
     }
-}
-
-/// A wire-format name as presentation text for logs (`www.example.`), with non-printable
-/// and special octets escaped as `\DDD` (RFC 4343 §2.1). Stops at malformed input.
-pub fn name_to_text(wire: &[u8]) -> String {
-    let mut out = String::new();
-    let mut r = reader::Reader::new(wire);
-    while let Ok(len) = r.u8() {
-        if len == 0 || len & 0xC0 != 0 {
-            break;
-        }
-        let Ok(label) = r.take(usize::from(len)) else {
-            break;
-        };
-        for &b in label {
-            match b {
-                b'.' | b'\\' => {
-                    out.push('\\');
-                    out.push(char::from(b));
-                }
-                0x21..=0x7E => out.push(char::from(b)),
-                _ => out.push_str(&format!("\\{b:03}")),
-            }
-        }
-        out.push('.');
-    }
-    if out.is_empty() {
-        out.push('.');
-    }
-    out
 }

@@ -225,6 +225,36 @@ pub fn names_equal(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
 }
 
+/// A wire-format name as presentation text for logs (`www.example.`), with non-printable
+/// and special octets escaped as `\DDD` (RFC 4343 §2.1). Stops at malformed input.
+pub fn name_to_text(wire: &[u8]) -> String {
+    let mut out = String::new();
+    let mut r = Reader::new(wire);
+    while let Ok(len) = r.u8() {
+        if len == 0 || len & 0xC0 != 0 {
+            break;
+        }
+        let Ok(label) = r.take(usize::from(len)) else {
+            break;
+        };
+        for &b in label {
+            match b {
+                b'.' | b'\\' => {
+                    out.push('\\');
+                    out.push(char::from(b));
+                }
+                0x21..=0x7E => out.push(char::from(b)),
+                _ => out.push_str(&format!("\\{b:03}")),
+            }
+        }
+        out.push('.');
+    }
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,7 @@
 //! had one. A leaf of the DNS module: the validator, the header glance and the reply check
 //! all build on it.
 
-use super::header::flags;
-use super::{Rcode, HEADER_LEN, TYPE_OPT};
+use super::{flags, Rcode, HEADER_LEN, TYPE_OPT};
 
 /// The UDP payload size strictdot advertises in the OPT records it writes (the DNS flag day
 /// 2020 figure, which avoids IP fragmentation).
