@@ -293,3 +293,252 @@ async fn end_entity_only_pin_near_expiry_is_warned_after_the_first_handshake() {
         "{lines:#?}"
     );
 }
+
+// ---------------------------------------------------------------- strictdot check --live
+
+/// `strictdot check --live ARGS` with an empty environment, off the runtime's threads (the
+/// fake upstreams run on them): exit code and stdout.
+async fn check_live(args: Vec<String>) -> (Option<i32>, String) {
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+            .args(["check", "--live"])
+            .args(&args)
+            .env_clear()
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), format!("{stdout}{stderr}"))
+}
+
+/// A `YYYY-MM-DD` date `days` from today (UTC).
+fn day_from_today(days: i64) -> String {
+    let d = time::OffsetDateTime::now_utc().date() + time::Duration::days(days);
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// Three upstreams from a policy, each pinned at another place: the intermediate key
+/// (with a name), the end-entity key (pins only), and the root that anchors the path (with
+/// a name). `check --live` authenticates each with the server's verifier, names the pin
+/// that matched and where it sits, sees the spare pin as a backup, and exits 0; the JSON
+/// form holds the same facts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_live_names_the_matched_pin_and_where_it_sits() {
+    let root = ca("Live Root");
+    let inter = intermediate("Live Intermediate", &root);
+    let server = leaf_expiring_in("dot.test", &inter, time::Duration::days(60));
+    let up = UpstreamOptions::new(&server, &[&inter]).start().await;
+    let dir = temp_dir("live-good");
+    let ca_path = dir.join("root.pem");
+    std::fs::write(&ca_path, root.pem()).unwrap();
+    let ca = ca_path.display();
+    let spare = spare_pin();
+    let policy = format!(
+        "[[upstream]]\nname = \"by-intermediate\"\naddress = \"{addr}\"\nauth_name = \"dot.test\"\nca_file = \"{ca}\"\n\
+         pins = [{{ sha256 = \"{i}\", comment = \"issuing CA\", expires = \"2099-12-31\" }}, {{ sha256 = \"{spare}\", comment = \"spare\" }}]\n\
+         [[upstream]]\nname = \"by-leaf\"\naddress = \"{addr}\"\n\
+         pins = [{{ sha256 = \"{l}\", comment = \"server key\" }}, {{ sha256 = \"{spare}\" }}]\n\
+         [[upstream]]\nname = \"by-root\"\naddress = \"{addr}\"\nauth_name = \"dot.test\"\nca_file = \"{ca}\"\n\
+         pins = [{{ sha256 = \"{r}\" }}, {{ sha256 = \"{spare}\" }}]\n",
+        addr = up.addr,
+        i = inter.pin(),
+        l = server.pin(),
+        r = root.pin(),
+    );
+    let path = dir.join("good.toml");
+    std::fs::write(&path, policy).unwrap();
+    let policy_arg = path.display().to_string();
+    // The test CA and intermediate expire in 30 days: warn 10 days ahead only.
+    let args = |json: bool| {
+        let mut a = vec!["--policy".to_owned(), policy_arg.clone()];
+        a.extend(["--warn-days".to_owned(), "10".to_owned()]);
+        if json {
+            a.extend(["--format".to_owned(), "json".to_owned()]);
+        }
+        a
+    };
+    let (code, text) = check_live(args(false)).await;
+    assert_eq!(code, Some(0), "{text}");
+    for needle in [
+        "upstream by-intermediate at ".to_owned(),
+        format!(
+            "matched pin {} 'issuing CA' on the intermediate certificate",
+            inter.pin()
+        ),
+        format!("backup pin: yes, not in use: {spare} 'spare'"),
+        format!("pin {} 'issuing CA': expires on 2099-12-31", inter.pin()),
+        format!(
+            "matched pin {} 'server key' on the end-entity certificate",
+            server.pin()
+        ),
+        format!("matched pin {} on the anchor certificate", root.pin()),
+        format!(
+            "end-entity certificate expires {}",
+            strictdot::upstream::expiry::utc_time(not_after(&server))
+        ),
+        "result: 3 of 3 upstream(s) authenticated, 0 problem(s): exit 0".to_owned(),
+    ] {
+        assert!(text.contains(&needle), "expected '{needle}' in:\n{text}");
+    }
+    // The end-entity pin alone (with a spare) is worth a warning, not a failure.
+    assert!(
+        text.contains("the only matching pin is the end-entity key"),
+        "{text}"
+    );
+
+    let (code, json) = check_live(args(true)).await;
+    assert_eq!(code, Some(0), "{json}");
+    let report: serde_json::Value =
+        serde_json::from_str(&json).expect("check --format json is JSON");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["warn_days"], 10);
+    let ups = report["upstreams"].as_array().unwrap();
+    assert_eq!(ups.len(), 3);
+    let first = &ups[0];
+    assert_eq!(first["name"], "by-intermediate");
+    assert_eq!(first["authenticated"], true);
+    assert_eq!(first["failure"], serde_json::Value::Null);
+    assert_eq!(first["matched_pins"][0]["pin"], inter.pin().to_string());
+    assert_eq!(first["matched_pins"][0]["position"], "intermediate");
+    assert_eq!(first["matched_pins"][0]["comment"], "issuing CA");
+    assert_eq!(first["backup_pin"], true);
+    assert_eq!(first["end_entity"]["timestamp"], not_after(&server));
+    assert_eq!(first["chain"]["timestamp"], not_after(&inter));
+    assert_eq!(first["pins"][0]["expires"], "2099-12-31");
+    assert_eq!(first["pins"][1]["matched"], serde_json::Value::Null);
+    assert_eq!(ups[1]["matched_pins"][0]["position"], "end-entity");
+    assert_eq!(ups[2]["matched_pins"][0]["position"], "anchor");
+    assert_eq!(ups[2]["matched_pins"][0]["pin"], root.pin().to_string());
+}
+
+/// An upstream whose key is not pinned fails the check (exit 1) with the failure class of
+/// the metrics and the Extended DNS Error: an SPKI pin mismatch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_live_fails_on_a_pin_mismatch() {
+    let server = self_signed("p.test");
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let args = vec![
+        "--upstream".to_owned(),
+        up.addr.to_string(),
+        "--pin-sha256".to_owned(),
+        spare_pin().to_string(),
+    ];
+    let (code, text) = check_live(args.clone()).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("NOT AUTHENTICATED: SPKI pin mismatch [pin]"),
+        "{text}"
+    );
+    assert!(text.contains("0 of 1 upstream(s) authenticated"), "{text}");
+    let mut json_args = args;
+    json_args.extend(["--format".to_owned(), "json".to_owned()]);
+    let (code, json) = check_live(json_args).await;
+    assert_eq!(code, Some(1), "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["ok"], false);
+    let u = &report["upstreams"][0];
+    assert_eq!(u["authenticated"], false);
+    assert_eq!(u["failure"]["class"], "pin");
+    assert_eq!(u["failure"]["reason"], "SPKI pin mismatch");
+    assert_eq!(u["matched_pins"].as_array().unwrap().len(), 0);
+}
+
+/// An expired server certificate fails the check (exit 1): the handshake is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_live_fails_on_an_expired_certificate() {
+    let root = ca("Expired Root");
+    let server = expired_leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let ca_path = temp_dir("live-expired").join("root.pem");
+    std::fs::write(&ca_path, root.pem()).unwrap();
+    let (code, text) = check_live(vec![
+        "--upstream".to_owned(),
+        format!("{}#dot.test", up.addr),
+        "--ca-file".to_owned(),
+        ca_path.display().to_string(),
+    ])
+    .await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("NOT AUTHENTICATED: certificate expired [expiry]"),
+        "{text}"
+    );
+}
+
+/// A certificate that expires within --warn-days, and a pin whose `expires` falls within
+/// it, fail the check (exit 1) though the upstream authenticates, each with its days left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_live_fails_when_something_expires_within_warn_days() {
+    let root = ca("Soon Root");
+    let server = leaf_expiring_in(
+        "dot.test",
+        &root,
+        time::Duration::days(5) + time::Duration::hours(12),
+    );
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let dir = temp_dir("live-soon");
+    let ca_path = dir.join("root.pem");
+    std::fs::write(&ca_path, root.pem()).unwrap();
+    // Certificate only: 5 days left, inside a 10-day window, outside a 3-day one.
+    let args = |days: &str| {
+        vec![
+            "--upstream".to_owned(),
+            format!("{}#dot.test", up.addr),
+            "--ca-file".to_owned(),
+            ca_path.display().to_string(),
+            "--warn-days".to_owned(),
+            days.to_owned(),
+        ]
+    };
+    let (code, text) = check_live(args("10")).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("upstream") && text.contains("): authenticated"),
+        "{text}"
+    );
+    assert!(
+        text.contains("PROBLEM: the end-entity certificate expires")
+            && text.contains("5 days left (within --warn-days 10)"),
+        "{text}"
+    );
+    let (code, text) = check_live(args("3")).await;
+    assert_eq!(code, Some(0), "{text}");
+    // A pin dated to end within the window.
+    let soon = day_from_today(2);
+    let policy = format!(
+        "[[upstream]]\nname = \"dated\"\naddress = \"{}\"\nauth_name = \"dot.test\"\nca_file = \"{}\"\n\
+         pins = [{{ sha256 = \"{}\", comment = \"root\", expires = \"{soon}\" }}, {{ sha256 = \"{}\" }}]\n",
+        up.addr,
+        ca_path.display(),
+        root.pin(),
+        spare_pin()
+    );
+    let path = dir.join("dated.toml");
+    std::fs::write(&path, policy).unwrap();
+    let (code, text) = check_live(vec![
+        "--policy".to_owned(),
+        path.display().to_string(),
+        "--warn-days".to_owned(),
+        "3".to_owned(),
+        "--format".to_owned(),
+        "json".to_owned(),
+    ])
+    .await;
+    assert_eq!(code, Some(1), "{text}");
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let u = &report["upstreams"][0];
+    assert_eq!(u["authenticated"], true);
+    assert_eq!(u["pins"][0]["expires"], soon);
+    assert_eq!(u["pins"][0]["days_left"], 2);
+    let problems = u["problems"].to_string();
+    assert!(
+        problems.contains(&format!(
+            "expires on {soon}, 2 days left (within --warn-days 3)"
+        )),
+        "{problems}"
+    );
+}
