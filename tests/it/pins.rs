@@ -542,3 +542,77 @@ async fn check_live_fails_when_something_expires_within_warn_days() {
         "{problems}"
     );
 }
+
+// ---------------------------------------------------------------- strictdot pin
+
+/// `strictdot pin` marks the CA keys of a live chain, and its policy block pins the
+/// intermediate with the root as backup; pasted into a policy, that block authenticates the
+/// server with `check --live`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_marks_ca_keys_and_prints_a_policy_block_that_works() {
+    let root = ca("Block Root");
+    let inter = intermediate("Block Intermediate", &root);
+    let server = leaf_expiring_in("dot.test", &inter, time::Duration::days(60));
+    let up = UpstreamOptions::new(&server, &[&inter, &root])
+        .start()
+        .await;
+    let target = format!("{}#dot.test", up.addr);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+            .args(["pin", &target])
+            .env_clear()
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let ca_mark = "[CA key: basicConstraints CA:TRUE]";
+    for (c, is_ca) in [(&server, false), (&inter, true), (&root, true)] {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(&format!("pin-sha256: {}", c.pin())))
+            .unwrap_or_else(|| panic!("no pin line for {} in {stdout}", c.pin()));
+        assert_eq!(line.contains(ca_mark), is_ca, "{line}");
+    }
+    assert!(
+        stdout.contains("A CA key pin survives the server's routine certificate"),
+        "{stdout}"
+    );
+    let block = &stdout[stdout.find("[[upstream]]").expect("a policy block")..];
+    let policy = strictdot::policy::parse(block, "block").unwrap();
+    let u = &policy.upstreams[0];
+    assert_eq!(u.address, up.addr.to_string());
+    assert_eq!(u.auth_name.as_deref(), Some("dot.test"));
+    let pins: Vec<String> = u.pins.iter().map(|p| p.sha256.clone()).collect();
+    assert_eq!(pins, [inter.pin().to_string(), root.pin().to_string()]);
+    // Pasted with the CA file, it authenticates (the root is a private one here).
+    let dir = temp_dir("pin-block");
+    let ca_path = dir.join("root.pem");
+    std::fs::write(&ca_path, root.pem()).unwrap();
+    let path = dir.join("block.toml");
+    std::fs::write(
+        &path,
+        block.replacen(
+            "pins = [",
+            &format!("ca_file = \"{}\"\npins = [", ca_path.display()),
+            1,
+        ),
+    )
+    .unwrap();
+    let (code, text) = check_live(vec![
+        "--policy".to_owned(),
+        path.display().to_string(),
+        "--warn-days".to_owned(),
+        "10".to_owned(),
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("matched pin {} ", inter.pin()))
+            && text.contains("on the intermediate certificate"),
+        "{text}"
+    );
+}
