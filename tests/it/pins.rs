@@ -616,3 +616,30 @@ async fn pin_marks_ca_keys_and_prints_a_policy_block_that_works() {
         "{text}"
     );
 }
+
+/// The README's "Rotating pins" section gives the order of steps with the commands.
+#[test]
+fn readme_explains_rotating_pins_in_order() {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("### Rotating pins")
+        .expect("a Rotating pins section");
+    let section = &readme[start..];
+    let section = &section[..section[4..].find("\n### ").map_or(section.len(), |e| e + 4)];
+    let mut at = 0;
+    for step in [
+        "strictdot check --live --policy",
+        "strictdot pin ",
+        "expires",
+        "*beside* the old one",
+        "kill -HUP",
+        "Remove the old pin",
+        "--format json",
+        "strictdot-alerts.yml",
+    ] {
+        let found = section[at..]
+            .find(step)
+            .unwrap_or_else(|| panic!("'{step}' missing or out of order in:\n{section}"));
+        at += found;
+    }
+}
