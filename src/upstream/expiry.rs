@@ -172,7 +172,7 @@ impl ExpiryWatch {
         }
         let _ = writeln!(
             out,
-            "# HELP strictdot_upstream_chain_expiry_timestamp_seconds When the first certificate on the path validated in the last authenticated handshake expires.\n# TYPE strictdot_upstream_chain_expiry_timestamp_seconds gauge"
+            "# HELP strictdot_upstream_chain_expiry_timestamp_seconds When the first certificate on the path validated in the last authenticated handshake expires (a --ca-file or ca_file anchor included; compiled-in roots carry no date).\n# TYPE strictdot_upstream_chain_expiry_timestamp_seconds gauge"
         );
         for w in watches.clone() {
             if let Some(at) = last(w).and_then(|v| v.chain_expiry) {

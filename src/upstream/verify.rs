@@ -193,6 +193,19 @@ impl TrustAnchors {
         }
         verdict
     }
+
+    /// The notAfter (seconds since the epoch) of an operator-given anchor that `check`
+    /// accepts at `now`, the latest if the file gave it more than once; `None` for a
+    /// compiled-in root, which carries no date.
+    fn not_after(&self, anchor: &TrustAnchor<'_>, now: UnixTime) -> Option<i64> {
+        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        self.dated
+            .iter()
+            .filter(|d| same_anchor(&d.anchor, anchor))
+            .filter(|d| d.not_before <= now && now <= d.not_after)
+            .map(|d| d.not_after)
+            .max()
+    }
 }
 
 impl fmt::Debug for TrustAnchors {
@@ -252,8 +265,9 @@ pub struct Verified {
     /// could not be read).
     pub end_entity_expiry: Option<i64>,
     /// The earliest notAfter on the accepted path, seconds since the epoch: the end entity,
-    /// the intermediates, and a pinned anchor certificate the server presented. A root of
-    /// the trust store carries no date that webpki checks and is not counted.
+    /// the intermediates, a CA certificate from `--ca-file` or a policy `ca_file` that the
+    /// path ended at, and a pinned anchor certificate the server presented. A compiled-in
+    /// root carries no date and is not counted.
     pub chain_expiry: Option<i64>,
 }
 
@@ -379,7 +393,13 @@ impl StrictVerifier {
         };
         ee.verify_is_valid_for_subject_name(&ServerName::DnsName(name.clone()))
             .map_err(pki_error)?;
-        Ok(record_path(ee_der, &path, pins.unwrap_or_default()))
+        let anchor_expiry = self.roots.not_after(path.anchor(), now);
+        Ok(record_path(
+            ee_der,
+            &path,
+            pins.unwrap_or_default(),
+            anchor_expiry,
+        ))
     }
 
     /// Pins only: accept when the end-entity key is pinned (it signed the handshake) and the
@@ -496,12 +516,20 @@ fn pins_on_path(path: &VerifiedPath<'_>, pins: &[Pin]) -> Vec<(Pin, Position)> {
 }
 
 /// The record of a path webpki validated (name, or name and pins).
-fn record_path(ee_der: &CertificateDer<'_>, path: &VerifiedPath<'_>, pins: &[Pin]) -> Verified {
+/// `anchor_expiry` is the notAfter of the anchor the path ended at, if it is a dated one
+/// (a CA certificate the operator gave; the compiled-in roots carry no date).
+fn record_path(
+    ee_der: &CertificateDer<'_>,
+    path: &VerifiedPath<'_>,
+    pins: &[Pin],
+    anchor_expiry: Option<i64>,
+) -> Verified {
     let ee_expiry = not_after(ee_der);
     let ends = path
         .intermediate_certificates()
         .map(|c| not_after(&c.der()))
-        .chain([ee_expiry]);
+        .chain([ee_expiry])
+        .chain(anchor_expiry.map(Some));
     Verified {
         end_entity: Sha256::digest(ee_der).into(),
         matched: pins_on_path(path, pins),

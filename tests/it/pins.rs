@@ -75,7 +75,8 @@ async fn wait_ready(ops: std::net::SocketAddr) {
 /// matched on the last handshake; every label escaped, and the page passes promtool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiry_and_matched_pin_metrics_pass_promtool() {
-    let root = ca("Test Root");
+    // The root (given as a CA file, so its date counts) outlives the intermediate.
+    let root = dated_ca("Test Root", -1, 365);
     let inter = intermediate("Test Intermediate", &root);
     let server = leaf_expiring_in("dot.test", &inter, time::Duration::days(60));
     let up = UpstreamOptions::new(&server, &[&inter]).start().await;
@@ -328,7 +329,8 @@ fn day_from_today(days: i64) -> String {
 /// form holds the same facts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_live_names_the_matched_pin_and_where_it_sits() {
-    let root = ca("Live Root");
+    // The root (a CA file, so its date counts) outlives the intermediate.
+    let root = dated_ca("Live Root", -1, 365);
     let inter = intermediate("Live Intermediate", &root);
     let server = leaf_expiring_in("dot.test", &inter, time::Duration::days(60));
     let up = UpstreamOptions::new(&server, &[&inter]).start().await;
@@ -539,6 +541,41 @@ async fn check_live_fails_when_something_expires_within_warn_days() {
         problems.contains(&format!(
             "expires on {soon}, 2 days left (within --warn-days 3)"
         )),
+        "{problems}"
+    );
+}
+
+/// A CA certificate given with --ca-file ends the validated path, and the verifier refuses
+/// that path once the certificate expires: its date counts as the chain's. Expiring within
+/// --warn-days, while the server's own certificate has longer, it fails the check (exit 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_live_counts_a_ca_file_anchor_expiring_within_warn_days() {
+    let root = dated_ca("Short Root", -1, 5);
+    let server = leaf_expiring_in("dot.test", &root, time::Duration::days(60));
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let ca_path = temp_dir("live-anchor").join("root.pem");
+    std::fs::write(&ca_path, root.pem()).unwrap();
+    let (code, text) = check_live(vec![
+        "--upstream".to_owned(),
+        format!("{}#dot.test", up.addr),
+        "--ca-file".to_owned(),
+        ca_path.display().to_string(),
+        "--warn-days".to_owned(),
+        "10".to_owned(),
+        "--format".to_owned(),
+        "json".to_owned(),
+    ])
+    .await;
+    assert_eq!(code, Some(1), "{text}");
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let u = &report["upstreams"][0];
+    assert_eq!(u["authenticated"], true);
+    assert_eq!(u["end_entity"]["timestamp"], not_after(&server));
+    assert_eq!(u["chain"]["timestamp"], not_after(&root));
+    let problems = u["problems"].to_string();
+    assert!(
+        problems.contains("a certificate on the validated chain expires")
+            && problems.contains("(within --warn-days 10)"),
         "{problems}"
     );
 }
