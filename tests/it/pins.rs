@@ -256,6 +256,109 @@ async fn one_pin_without_backup_is_warned_at_start() {
     );
 }
 
+/// Waits (10 s at most) for a line containing `until`, collecting the lines seen into
+/// `seen`; whether it came.
+fn wait_for_line(
+    rx: &std::sync::mpsc::Receiver<String>,
+    until: &str,
+    seen: &mut Vec<String>,
+) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(line) = rx.recv_timeout(left) else {
+            return false;
+        };
+        let done = line.contains(until);
+        seen.push(line);
+        if done {
+            return true;
+        }
+    }
+    false
+}
+
+/// At reload too: a policy whose upstream had a backup pin draws no warning at start; the
+/// same policy with one pin left, read again on SIGHUP, names the upstream in a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_pin_without_backup_is_warned_on_reload() {
+    use std::io::BufRead as _;
+    let server = self_signed("p.test");
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let path = temp_dir("one-pin-reload").join("p.toml");
+    let policy = move |pins: &[Pin]| {
+        let pins: Vec<String> = pins
+            .iter()
+            .map(|p| format!("{{ sha256 = \"{p}\" }}"))
+            .collect();
+        format!(
+            "[listen]\naddresses = [\"127.0.0.1:0\"]\n[[upstream]]\nname = \"u\"\naddress = \"{}\"\npins = [{}]\n",
+            up.addr,
+            pins.join(", ")
+        )
+    };
+    let (pin, spare) = (server.pin(), spare_pin());
+    std::fs::write(&path, policy(&[pin, spare])).unwrap();
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+            .arg("--policy")
+            .arg(&path)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = child.0.stderr.take().unwrap();
+    let pid = child.0.id().to_string();
+    let (before, after) = tokio::task::spawn_blocking(move || {
+        let _child = child;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut before = Vec::new();
+        assert!(
+            wait_for_line(&rx, "serving DNS over TCP", &mut before),
+            "never started: {before:#?}"
+        );
+        std::fs::write(&path, policy(&[pin])).unwrap();
+        let hup = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+        assert!(hup.success());
+        let mut after = Vec::new();
+        assert!(
+            wait_for_line(&rx, "configuration reloaded", &mut after),
+            "never reloaded: {after:#?}"
+        );
+        (before, after)
+    })
+    .await
+    .unwrap();
+    assert!(
+        !before
+            .iter()
+            .any(|l| l.contains("relies on exactly one pin")),
+        "{before:#?}"
+    );
+    let warning = after
+        .iter()
+        .find(|l| l.contains("relies on exactly one pin"))
+        .unwrap_or_else(|| panic!("no one-pin warning on reload in {after:#?}"));
+    assert!(
+        warning.contains("WARN")
+            && warning.contains("upstream u:")
+            && warning.contains(&pin.to_string()),
+        "{warning}"
+    );
+}
+
 /// When the only pin that matches is the end-entity key and that certificate expires
 /// within --warn-days, the first authenticated handshake logs a warning (the key may change
 /// with the certificate); a spare pin elsewhere does not silence it.
