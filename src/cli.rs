@@ -35,7 +35,9 @@ pub enum Command {
     Pin(PinArgs),
     /// Exit 0 if a running strictdot's --metrics endpoint reports ready (for HEALTHCHECK).
     Healthcheck(HealthArgs),
-    /// Validate a policy file and print how each upstream will be authenticated.
+    /// Validate the configuration (flags, environment, --policy) and print how each upstream
+    /// will be authenticated; with --live, connect to each and report (exit 1 on a failure
+    /// or an expiry within --warn-days).
     Check(CheckArgs),
 }
 
@@ -157,12 +159,38 @@ pub struct PinArgs {
     pub timeout: Duration,
 }
 
-/// Options of `strictdot check`.
+/// Options of `strictdot check`: its own, and every setting of the forwarder (the
+/// configuration to check is the one the server would run with).
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The policy file to check.
-    #[arg(long = "policy", value_name = "FILE")]
-    pub policy: PathBuf,
+    /// Connect to every upstream with the server's verifier and report: authenticated or
+    /// why not, the matched pin and where it sits, backup pins, expiry dates. Exit 1 if an
+    /// upstream fails or something expires within --warn-days.
+    #[arg(long = "live")]
+    pub live: bool,
+
+    /// Output of --live.
+    #[arg(
+        long = "format",
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "text",
+        requires = "live"
+    )]
+    pub format: CheckFormat,
+
+    /// The forwarder's settings.
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+}
+
+/// Output formats of `strictdot check --live`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON document.
+    Json,
 }
 
 /// Options of `strictdot healthcheck`.

@@ -38,6 +38,7 @@
 pub mod acl;
 pub mod bind;
 pub mod cache;
+pub mod check_cmd;
 pub mod cli;
 pub mod config;
 pub mod dns;

@@ -45,24 +45,7 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Some(Command::Check(args)) => {
-            let mut flags = Layer::default();
-            flags.set(
-                &strictdot::config::table::POLICY,
-                vec![args.policy.display().to_string()],
-            );
-            return match load_config(&flags, &env) {
-                Ok(config) => {
-                    println!("policy {}: valid", args.policy.display());
-                    print!("{}", config.describe());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("strictdot check: error: {e}");
-                    ExitCode::from(2)
-                }
-            };
-        }
+        Some(Command::Check(args)) => return strictdot::check_cmd::main(args, &env),
         None => {}
     }
     let config = match load_config(&flags, &env) {

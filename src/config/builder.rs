@@ -57,6 +57,7 @@ impl ConfigBuilder {
             backoff_max: Duration::from_secs(5),
             tls_min_version: TlsMinVersion::Tls12,
             strategy: Strategy::Latency,
+            expiry_warning: Duration::ZERO,
         };
         let tcp = TcpLimits {
             max_clients: 0,
@@ -127,6 +128,8 @@ setters! {
     tls_min_version: TlsMinVersion => |c, v| c.pool.tls_min_version = v;
     /// `--strategy`.
     strategy: Strategy => |c, v| c.pool.strategy = v;
+    /// `--warn-days`: how long before an expiry strictdot warns.
+    warn_days: u32 => |c, v| c.pool.expiry_warning = Duration::from_secs(u64::from(v) * 86_400);
     /// `--max-upstream-connections`.
     max_upstream_connections: usize => |c, v| c.pool.max_conns = v;
     /// `--max-in-flight`.
@@ -212,7 +215,7 @@ impl ConfigBuilder {
     /// Checks every value and builds the trust anchors, the upstreams' TLS client
     /// configurations, the TLS listeners' server configuration and the zones.
     pub fn build(self) -> Result<Config, ConfigError> {
-        let v = self.config;
+        let mut v = self.config;
         check_ranges(&v)?;
         if v.listen.is_empty() {
             return Err(ConfigError::NoListener);
@@ -221,6 +224,8 @@ impl ConfigBuilder {
             return Err(ConfigError::NoUpstream);
         }
         let endpoints = endpoints(&v)?;
+        let lone_pins = lone_pin_warnings(&v.upstreams);
+        v.warnings.extend(lone_pins);
         let listen_tls = match self.tls {
             Some((addrs, chain, key_pem)) => Some(TlsListener {
                 server_config: server_config(&chain, &key_pem)?,
@@ -260,6 +265,21 @@ impl ConfigBuilder {
             dnssec,
         })
     }
+}
+
+/// A warning for each upstream that relies on exactly one pin: when that key changes, the
+/// upstream fails until the configuration does (RFC 7469 §4.3 asks for a backup pin).
+fn lone_pin_warnings(upstreams: &[UpstreamConfig]) -> Vec<String> {
+    upstreams
+        .iter()
+        .filter_map(|u| match u.mode.pins() {
+            [pin] => Some(format!(
+                "upstream {}: relies on exactly one pin ({pin}), no backup (RFC 7469 §4.3); when that key changes the upstream fails: add a backup pin (the key it will rotate to, or its issuing CA's: `strictdot pin` marks CA keys)",
+                u.name
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Each upstream's endpoint: the shared trust anchors (webpki roots and `--ca-file`), or
@@ -311,6 +331,7 @@ fn check_ranges(c: &Values) -> Result<(), ConfigError> {
     let d = |s: &'static Row, v: Duration| check_duration(s, Origin::Code, v);
     let size = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
     d(&TIMEOUT, c.timeout)?;
+    n(&WARN_DAYS, c.pool.expiry_warning.as_secs() / 86_400)?;
     n(&MAX_UPSTREAM_CONNECTIONS, size(c.pool.max_conns))?;
     n(&MAX_IN_FLIGHT, size(c.pool.conn.max_in_flight))?;
     d(&UPSTREAM_IDLE_TIMEOUT, c.pool.conn.idle_timeout)?;

@@ -256,6 +256,7 @@ impl Sources {
                 "failover" => Strategy::Failover,
                 _ => Strategy::Latency,
             })
+            .warn_days(self.count(&WARN_DAYS)?)
             .max_upstream_connections(self.count(&MAX_UPSTREAM_CONNECTIONS)?)
             .max_in_flight(self.count(&MAX_IN_FLIGHT)?)
             .upstream_idle_timeout(self.one(&UPSTREAM_IDLE_TIMEOUT, Given::duration)?)
@@ -426,7 +427,7 @@ impl Sources {
                     why: "the upstreams come from the policy's [[upstream]] entries, which take their pins from `pins = [...]`; put the pin there, or give the upstreams with --upstream",
                 });
             }
-            return sections::upstreams(&policy.upstreams);
+            return sections::upstreams(&policy.upstreams, self.count(&table::WARN_DAYS)?);
         }
         let pins = self.list(&table::PIN_SHA256, Given::pin)?;
         let specs = self.list(&table::UPSTREAM, Given::upstream)?;

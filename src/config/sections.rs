@@ -9,6 +9,7 @@ use super::parse::{Given, Origin};
 use super::{table, ConfigBuilder, ConfigError};
 use crate::pin::Pin;
 use crate::policy::{UpstreamPolicy, ZonePolicy};
+use crate::upstream::expiry::PinNote;
 use crate::upstream::pool::UpstreamConfig;
 use crate::upstream::verify::AuthMode;
 use crate::upstream_spec::UpstreamSpec;
@@ -25,11 +26,14 @@ fn policy_value<T, E: std::fmt::Display>(
     })
 }
 
-/// The policy's `[[upstream]]` entries, with their pins (expired ones dropped) and CA files.
+/// The policy's `[[upstream]]` entries, with their pins (expired ones dropped) and CA files;
+/// and warnings about pins that expire within `warn_days`.
 pub(super) fn upstreams(
     entries: &[UpstreamPolicy],
+    warn_days: i64,
 ) -> Result<(Vec<UpstreamConfig>, Vec<String>), ConfigError> {
-    let today = today_days();
+    let now = crate::upstream::expiry::now_secs();
+    let today = now.div_euclid(86_400);
     let mut warnings = Vec::new();
     let mut ups = Vec::new();
     for (i, u) in entries.iter().enumerate() {
@@ -40,6 +44,7 @@ pub(super) fn upstreams(
         }
         let spec: UpstreamSpec = policy_value(&key, &text, |s| s.parse::<UpstreamSpec>())?;
         let mut pins = Vec::new();
+        let mut notes = Vec::new();
         let mut expired = Vec::new();
         for pin in &u.pins {
             let value: Pin = policy_value(&key, &pin.sha256, |s| {
@@ -55,13 +60,17 @@ pub(super) fn upstreams(
                 })
             })?;
             let label = pin.comment.clone().unwrap_or_else(|| value.to_string());
+            let mut expires_at = None;
             if let Some(exp) = &pin.expires {
                 let day = policy_value(&key, exp, parse_date)?;
                 if day < today {
                     expired.push(format!("'{label}' expired on {exp}"));
                     continue;
                 }
-                if day - today <= 30 {
+                // Used through its last day: it stops at the next midnight (UTC).
+                let end = (day + 1) * 86_400;
+                expires_at = Some(end);
+                if end - now < warn_days * 86_400 {
                     warnings.push(format!(
                         "upstream {}: pin '{label}' expires on {exp}; add its successor",
                         u.name
@@ -69,6 +78,12 @@ pub(super) fn upstreams(
                 }
             }
             pins.push(value);
+            notes.push(PinNote {
+                pin: value,
+                comment: pin.comment.clone(),
+                expires: pin.expires.as_ref().map(|e| e.trim().to_owned()),
+                expires_at,
+            });
         }
         // An expired pin may go only while another pin still holds: dropping the last one
         // would turn name-and-pins into name only (or pins only into nothing).
@@ -88,16 +103,11 @@ pub(super) fn upstreams(
                 u.name
             ));
         }
-        if pins.len() == 1 && spec.auth_name.is_none() {
-            warnings.push(format!(
-                "upstream {}: only one pin and no name; add a backup pin so a key rotation is not an outage",
-                u.name
-            ));
-        }
         let mode = AuthMode::new(spec.auth_name.clone(), pins)
             .ok_or_else(|| ConfigError::NoAuthentication(format!("{} ({spec})", u.name)))?;
         let mut up = UpstreamConfig::new(spec, mode);
         up.name = u.name.clone();
+        up.pin_notes = notes;
         if let Some(ca) = &u.ca_file {
             up.extra_roots = super::read_pem_certs(Path::new(ca))?;
         }
@@ -144,13 +154,6 @@ pub fn parse_date(s: &str) -> Result<i64, String> {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     Ok(era * 146_097 + doe - 719_468)
-}
-
-fn today_days() -> i64 {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    (secs / 86_400) as i64
 }
 
 #[cfg(test)]

@@ -180,6 +180,14 @@ mod rows {
         ..ROW
     };
 
+    /// `--warn-days`.
+    pub const WARN_DAYS: Setting = Setting {
+        name: "warn-days", env: "STRICTDOT_WARN_DAYS", kind: count(1, 3650), default: Value("30"),
+        unit: "days", value_name: "DAYS", example: "30",
+        help: "Warn this many days before an upstream certificate or a pin expires: `strictdot check --live` exits 1, and the server logs pins that expire (at start and reload) and an only matching pin that is an end-entity key (on the first handshake).",
+        ..ROW
+    };
+
     /// `--strategy`.
     pub const STRATEGY: Setting = Setting {
         name: "strategy", env: "STRICTDOT_STRATEGY", policy: Some("strategy"),
@@ -500,6 +508,7 @@ pub const SETTINGS: &[&Setting] = &[
     &PIN_SHA256,
     &CA_FILE,
     &TLS_MIN_VERSION,
+    &WARN_DAYS,
     &TIMEOUT,
     &MAX_TCP_CLIENTS,
     &TCP_IDLE_TIMEOUT,

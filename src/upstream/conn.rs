@@ -16,11 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::ClientConfig;
-use rustls_pki_types::ServerName;
+use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -164,6 +165,28 @@ impl Shared {
 #[derive(Clone)]
 pub struct Conn {
     shared: Arc<Shared>,
+    /// The end-entity certificate the upstream presented (for the verifier's record).
+    end_entity: Option<Arc<CertificateDer<'static>>>,
+}
+
+/// Opens a TCP connection to `addr` and completes the TLS handshake (authentication happens
+/// inside it, by the verifier in `tls`), before `deadline`.
+pub async fn handshake(
+    addr: SocketAddr,
+    server_name: ServerName<'static>,
+    tls: Arc<ClientConfig>,
+    deadline: Instant,
+) -> Result<TlsStream<TcpStream>, ConnectError> {
+    let handshake = async {
+        let tcp = tcp_connect(addr).await.map_err(ConnectError::Tcp)?;
+        TlsConnector::from(tls)
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| tls_error(&e))
+    };
+    tokio::time::timeout_at(deadline, handshake)
+        .await
+        .map_err(|_| ConnectError::Timeout)?
 }
 
 /// A reserved in-flight slot on a connection.
@@ -212,17 +235,13 @@ impl Conn {
             shutdown,
             metrics,
         } = driver;
-        let (server_name, tls) = (server_name.clone(), tls.clone());
-        let handshake = async {
-            let tcp = tcp_connect(addr).await.map_err(ConnectError::Tcp)?;
-            TlsConnector::from(tls)
-                .connect(server_name, tcp)
-                .await
-                .map_err(|e| tls_error(&e))
-        };
-        let stream = tokio::time::timeout_at(deadline, handshake)
-            .await
-            .map_err(|_| ConnectError::Timeout)??;
+        let stream = handshake(addr, server_name.clone(), tls.clone(), deadline).await?;
+        let end_entity = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|c| Arc::new(c.clone().into_owned()));
         metrics.handshakes.inc();
         if stream.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
             metrics.resumptions.inc();
@@ -247,7 +266,12 @@ impl Conn {
         let (reader, writer) = tokio::io::split(stream);
         tracker.spawn(write_loop(writer, shared.clone()));
         tracker.spawn(read_loop(reader, shared.clone()));
-        Ok(Conn { shared })
+        Ok(Conn { shared, end_entity })
+    }
+
+    /// The end-entity certificate the upstream presented.
+    pub fn end_entity(&self) -> Option<&CertificateDer<'static>> {
+        self.end_entity.as_deref()
     }
 
     /// Whether the connection still takes new queries.

@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::conn::{Conn, ConnError, ConnLimits, ConnectError, Dial, Driver, Slot};
+use super::expiry::{ExpiryWatch, PinNote};
 use super::tls::{client_config, TlsMinVersion};
-use super::verify::{AuthMode, FailureKind, TrustAnchors};
+use super::verify::{AuthMode, FailureKind, LastVerified, StrictVerifier, TrustAnchors, Verified};
 use crate::dns::answer::ReplyInfo;
 use crate::dns::query::ValidQuery;
 use crate::metrics::{Histogram, Metrics};
@@ -37,13 +38,18 @@ pub struct UpstreamConfig {
     pub mode: AuthMode,
     /// CA certificates trusted for this upstream only, besides the shared ones.
     pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// The pins of `mode` with what the policy says about them (comment, expiry date), in
+    /// the same order; for `check`, logs and metrics only.
+    pub pin_notes: Vec<PinNote>,
 }
 
 impl UpstreamConfig {
-    /// An upstream named after its address, with no CA certificates of its own.
+    /// An upstream named after its address, with no CA certificates of its own, its pins
+    /// without comment or expiry date.
     pub fn new(spec: UpstreamSpec, mode: AuthMode) -> UpstreamConfig {
         UpstreamConfig {
             name: spec.to_string(),
+            pin_notes: mode.pins().iter().copied().map(PinNote::bare).collect(),
             spec,
             mode,
             extra_roots: Vec::new(),
@@ -62,6 +68,11 @@ pub struct Endpoint {
     addr: SocketAddr,
     server_name: ServerName<'static>,
     tls: Arc<ClientConfig>,
+    /// The record of the verifier inside `tls`: what its latest accepted handshake
+    /// established (matched pins, expiry dates).
+    verified: Arc<LastVerified>,
+    /// The configured pins with their comments and expiry dates.
+    pins: Vec<PinNote>,
 }
 
 impl Endpoint {
@@ -71,6 +82,7 @@ impl Endpoint {
         roots: TrustAnchors,
         min_version: TlsMinVersion,
     ) -> Endpoint {
+        let verifier = Arc::new(StrictVerifier::new(upstream.mode.clone(), roots));
         Endpoint {
             label: upstream.name.clone(),
             addr: upstream.spec.addr,
@@ -78,8 +90,48 @@ impl Endpoint {
                 Some(name) => ServerName::DnsName(name.clone()),
                 None => ServerName::IpAddress(upstream.spec.addr.ip().into()),
             },
-            tls: client_config(upstream.mode.clone(), roots, min_version),
+            verified: verifier.last_verified(),
+            tls: client_config(verifier, min_version),
+            pins: upstream.pin_notes.clone(),
         }
+    }
+
+    /// The upstream's name (its address unless a policy names it).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The upstream's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The configured pins with their comments and expiry dates.
+    pub fn pins(&self) -> &[PinNote] {
+        &self.pins
+    }
+
+    /// Connects and completes one handshake with the upstream's own TLS configuration and
+    /// verifier (the server's), sends no query, and closes. On success, returns what the
+    /// verifier established (`None` only if its record was overwritten meanwhile).
+    pub async fn authenticate(&self, deadline: Instant) -> Result<Option<Verified>, ConnectError> {
+        use tokio::io::AsyncWriteExt as _;
+        let mut stream = super::conn::handshake(
+            self.addr,
+            self.server_name.clone(),
+            self.tls.clone(),
+            deadline,
+        )
+        .await?;
+        let verified = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|ee| self.verified.of(ee));
+        // close_notify; the verdict is in either way.
+        let _ = tokio::time::timeout_at(deadline, stream.shutdown()).await;
+        Ok(verified)
     }
 }
 
@@ -118,6 +170,9 @@ pub struct PoolSettings {
     pub tls_min_version: TlsMinVersion,
     /// How upstreams are chosen.
     pub strategy: Strategy,
+    /// Warn (once, on the first authenticated handshake) when an upstream's only matching
+    /// pin is an end-entity key whose certificate expires sooner than this.
+    pub expiry_warning: Duration,
 }
 
 /// The class of an upstream's latest failure, told to clients in Extended DNS Errors.
@@ -169,6 +224,8 @@ struct Upstream {
     ever_connected: AtomicBool,
     /// Whether a background probe is under way.
     probing: AtomicBool,
+    /// Certificate and pin expiry, from the verifier's record of each handshake.
+    expiry: ExpiryWatch,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -225,6 +282,12 @@ impl Pool {
                 latency: Histogram::default(),
                 ever_connected: AtomicBool::new(false),
                 probing: AtomicBool::new(false),
+                expiry: ExpiryWatch::new(
+                    &e.label,
+                    e.verified.clone(),
+                    &e.pins,
+                    settings.expiry_warning,
+                ),
             })
             .collect();
         Pool {
@@ -412,6 +475,7 @@ impl Pool {
             u.latency
                 .render(out, "strictdot_upstream_latency_seconds", &u.metric_label);
         }
+        ExpiryWatch::render(self.upstreams.iter().map(|u| &u.expiry), out);
     }
 
     /// Runs until `stop`: every [`PROBE_EVERY`], an upstream whose backoff has run out gets
@@ -466,6 +530,7 @@ impl Pool {
             Ok(conn) => {
                 up.record_success();
                 up.ever_connected.store(true, Ordering::Relaxed);
+                up.expiry.observe(conn.end_entity());
                 Ok(conn)
             }
             Err(e) => {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rustls::ClientConfig;
 use rustls_pki_types::CertificateDer;
 
-use super::verify::{AuthMode, StrictVerifier, TrustAnchors};
+use super::verify::{StrictVerifier, TrustAnchors};
 
 /// The lowest TLS version strictdot will speak to an upstream (RFC 8310 §9 / RFC 7525).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,17 +31,16 @@ pub fn trust_anchors(extra: &[CertificateDer<'static>]) -> Result<TrustAnchors, 
     TrustAnchors::new(webpki_roots::TLS_SERVER_ROOTS, extra).map_err(AnchorError)
 }
 
-/// The client configuration for one upstream authenticated by `mode`.
+/// The client configuration for one upstream, authenticated by `verifier` (built over its
+/// mode and trust anchors, see [`StrictVerifier::new`]).
 pub fn client_config(
-    mode: AuthMode,
-    roots: TrustAnchors,
+    verifier: Arc<StrictVerifier>,
     min_version: TlsMinVersion,
 ) -> Arc<ClientConfig> {
     let versions: &[&'static rustls::SupportedProtocolVersion] = match min_version {
         TlsMinVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsMinVersion::Tls13 => &[&rustls::version::TLS13],
     };
-    let verifier = Arc::new(StrictVerifier::new(mode, roots));
     let mut config =
         ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_protocol_versions(versions)

@@ -16,15 +16,21 @@
 //! ends at one outside its validity period is refused here, see [`TrustAnchors`]), and
 //! there is no setting that turns any of this off. The SPKI bytes hashed for a pin are the ones webpki itself parsed and
 //! verified signatures with, so the hash and the checks cannot disagree about the key.
+//!
+//! An accepted verification also leaves a [`Verified`] record in the verifier's
+//! [`LastVerified`] slot: which configured pins were on the accepted path and where, and
+//! when its certificates expire. `strictdot check --live`, the expiry metrics and the
+//! rotation warnings read it after the handshake; nothing decides anything from it.
 
 use std::cell::Cell;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
 use rustls_pki_types::{CertificateDer, DnsName, ServerName, TrustAnchor, UnixTime};
+use sha2::{Digest, Sha256};
 use webpki::{EndEntityCert, KeyUsage, VerifiedPath};
 
 use crate::pin::Pin;
@@ -187,6 +193,19 @@ impl TrustAnchors {
         }
         verdict
     }
+
+    /// The notAfter (seconds since the epoch) of an operator-given anchor that `check`
+    /// accepts at `now`, the latest if the file gave it more than once; `None` for a
+    /// compiled-in root, which carries no date.
+    fn not_after(&self, anchor: &TrustAnchor<'_>, now: UnixTime) -> Option<i64> {
+        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        self.dated
+            .iter()
+            .filter(|d| same_anchor(&d.anchor, anchor))
+            .filter(|d| d.not_before <= now && now <= d.not_after)
+            .map(|d| d.not_after)
+            .max()
+    }
 }
 
 impl fmt::Debug for TrustAnchors {
@@ -204,11 +223,93 @@ fn same_anchor(a: &TrustAnchor<'_>, b: &TrustAnchor<'_>) -> bool {
         && a.subject_public_key_info.as_ref() == b.subject_public_key_info.as_ref()
 }
 
+/// Where a certificate with a pinned key sits on the path that authenticated an upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Position {
+    /// The server's own certificate: its key signed the handshake, and it changes whenever
+    /// the server's operator renews the certificate with a new key.
+    EndEntity,
+    /// A CA certificate between the end entity and the trust anchor.
+    Intermediate,
+    /// The trust anchor that ended the path: a root of the trust store (name and pins), or
+    /// in pins-only mode a presented self-issued CA certificate taken as the sole anchor.
+    Anchor,
+}
+
+impl Position {
+    /// The word used in `check`, logs and JSON.
+    pub fn label(self) -> &'static str {
+        match self {
+            Position::EndEntity => "end-entity",
+            Position::Intermediate => "intermediate",
+            Position::Anchor => "anchor",
+        }
+    }
+}
+
+/// What an accepted verification established besides "accepted": the configured pins
+/// found on the accepted path and where, and when that path's certificates expire. Read
+/// after a completed handshake (`strictdot check --live`, the expiry metrics, the rotation
+/// warnings); never consulted for a decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// SHA-256 of the end-entity certificate (DER), tying the record to the connection
+    /// that presented that certificate.
+    end_entity: [u8; 32],
+    /// The configured pins on the accepted path with where each sits, end entity first
+    /// (empty in name-only mode). In pins-only mode: every pinned key that on its own
+    /// authenticates the end entity (its own key, or a presented certificate that signs
+    /// down to it).
+    pub matched: Vec<(Pin, Position)>,
+    /// notAfter of the end-entity certificate, seconds since the epoch (`None`: the date
+    /// could not be read).
+    pub end_entity_expiry: Option<i64>,
+    /// The earliest notAfter on the accepted path, seconds since the epoch: the end entity,
+    /// the intermediates, a CA certificate from `--ca-file` or a policy `ca_file` that the
+    /// path ended at, and a pinned anchor certificate the server presented. A compiled-in
+    /// root carries no date and is not counted.
+    pub chain_expiry: Option<i64>,
+}
+
+impl Verified {
+    /// Whether every matched pin is the end-entity key (and one is): the pins then hold
+    /// only until the server's next certificate with a new key.
+    pub fn only_end_entity_matched(&self) -> bool {
+        !self.matched.is_empty()
+            && self
+                .matched
+                .iter()
+                .all(|(_, at)| *at == Position::EndEntity)
+    }
+}
+
+/// The record of a verifier's latest accepted verification, shared with whoever reads it
+/// after a handshake.
+#[derive(Debug, Default)]
+pub struct LastVerified(Mutex<Option<Verified>>);
+
+impl LastVerified {
+    /// The record of the latest accepted verification, if it accepted `end_entity` (the
+    /// certificate the connection at hand presented; a resumed session presents the one of
+    /// its original handshake).
+    pub fn of(&self, end_entity: &CertificateDer<'_>) -> Option<Verified> {
+        let digest: [u8; 32] = Sha256::digest(end_entity).into();
+        let slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref().filter(|v| v.end_entity == digest).cloned()
+    }
+
+    fn store(&self, verified: Verified) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(verified);
+    }
+}
+
 /// The rustls verifier for one upstream. See the module documentation.
 pub struct StrictVerifier {
     mode: AuthMode,
     roots: TrustAnchors,
     algs: WebPkiSupportedAlgorithms,
+    /// The latest accepted verification, for reports only.
+    last: Arc<LastVerified>,
 }
 
 impl fmt::Debug for StrictVerifier {
@@ -227,6 +328,7 @@ impl StrictVerifier {
             mode,
             roots,
             algs: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            last: Arc::default(),
         }
     }
 
@@ -235,12 +337,17 @@ impl StrictVerifier {
         &self.mode
     }
 
+    /// The slot holding this verifier's latest accepted verification.
+    pub fn last_verified(&self) -> Arc<LastVerified> {
+        self.last.clone()
+    }
+
     fn verify_chain(
         &self,
         ee_der: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
-    ) -> Result<(), rustls::Error> {
+    ) -> Result<Verified, rustls::Error> {
         let ee = EndEntityCert::try_from(ee_der).map_err(pki_error)?;
         let (name, pins) = match &self.mode {
             AuthMode::Name(name) => (name, None),
@@ -273,21 +380,36 @@ impl StrictVerifier {
             None,
             Some(&on_path),
         );
-        if let Err(e) = result {
+        let path = match result {
+            Ok(path) => path,
             // A path that failed only our checks says more than webpki's last error.
-            return Err(match (anchor_refused.get(), pin_refused.get()) {
-                (Some(why), _) => other_error(why),
-                (None, true) => other_error(PinFailure::NotOnValidatedChain),
-                (None, false) => pki_error(e),
-            });
-        }
+            Err(e) => {
+                return Err(match (anchor_refused.get(), pin_refused.get()) {
+                    (Some(why), _) => other_error(why),
+                    (None, true) => other_error(PinFailure::NotOnValidatedChain),
+                    (None, false) => pki_error(e),
+                })
+            }
+        };
         ee.verify_is_valid_for_subject_name(&ServerName::DnsName(name.clone()))
-            .map_err(pki_error)
+            .map_err(pki_error)?;
+        let anchor_expiry = self.roots.not_after(path.anchor(), now);
+        Ok(record_path(
+            ee_der,
+            &path,
+            pins.unwrap_or_default(),
+            anchor_expiry,
+        ))
     }
 
     /// Pins only: accept when the end-entity key is pinned (it signed the handshake) and the
     /// certificate is within its validity period, or when a presented certificate with a
     /// pinned key, taken as the sole trust anchor, validates a path to the end-entity.
+    ///
+    /// The first of these that holds decides, as it would alone; after it, the remaining
+    /// pinned certificates are still tried, only to list in the record every pinned key
+    /// that authenticates this end entity (so a CA pin beside an end-entity pin is seen as
+    /// a working backup). Their failures change nothing.
     fn verify_pins_only(
         &self,
         ee: &EndEntityCert<'_>,
@@ -295,21 +417,36 @@ impl StrictVerifier {
         intermediates: &[CertificateDer<'_>],
         pins: &[Pin],
         now: UnixTime,
-    ) -> Result<(), rustls::Error> {
-        if pins.contains(&Pin::of_spki(&ee.subject_public_key_info())) {
-            return check_validity(ee_der, now);
+    ) -> Result<Verified, rustls::Error> {
+        let ee_expiry = not_after(ee_der);
+        let mut record = Verified {
+            end_entity: Sha256::digest(ee_der).into(),
+            matched: Vec::new(),
+            end_entity_expiry: ee_expiry,
+            chain_expiry: ee_expiry,
+        };
+        let ee_pin = Pin::of_spki(&ee.subject_public_key_info());
+        if pins.contains(&ee_pin) {
+            check_validity(ee_der, now)?;
+            record.matched.push((ee_pin, Position::EndEntity));
         }
         let mut last_error = None;
         for (i, cert) in intermediates.iter().enumerate() {
             let Ok(anchor) = webpki::anchor_from_trusted_cert(cert) else {
                 continue;
             };
-            if !pins.contains(&Pin::of_spki(&webpki::spki_for_anchor(&anchor))) {
+            let pin = Pin::of_spki(&webpki::spki_for_anchor(&anchor));
+            if !pins.contains(&pin) {
                 continue;
             }
+            let accepted = !record.matched.is_empty();
             // webpki does not check a trust anchor's own dates; a pinned certificate that
             // is out of its validity period authenticates nothing.
-            check_validity(cert, now)?;
+            match check_validity(cert, now) {
+                Ok(()) => {}
+                Err(e) if !accepted => return Err(e),
+                Err(_) => continue,
+            }
             let others: Vec<CertificateDer<'_>> = intermediates
                 .iter()
                 .enumerate()
@@ -325,9 +462,23 @@ impl StrictVerifier {
                 None,
                 None,
             ) {
-                Ok(_) => return Ok(()),
-                Err(e) => last_error = Some(e),
+                Ok(path) => {
+                    if !accepted {
+                        // The path that decided: its dates are the chain's.
+                        let ends = path
+                            .intermediate_certificates()
+                            .map(|c| not_after(&c.der()))
+                            .chain([ee_expiry, not_after(cert)]);
+                        record.chain_expiry = earliest(ends);
+                    }
+                    record.matched.push((pin, self_issued_position(cert)));
+                }
+                Err(e) if !accepted => last_error = Some(e),
+                Err(_) => {}
             }
+        }
+        if !record.matched.is_empty() {
+            return Ok(record);
         }
         match last_error {
             // A pinned certificate was presented but does not sign down to the end entity;
@@ -343,12 +494,71 @@ impl StrictVerifier {
 /// Whether any certificate of a validated path (end entity, intermediates, anchor) has a
 /// pinned SubjectPublicKeyInfo.
 fn path_has_pin(path: &VerifiedPath<'_>, pins: &[Pin]) -> bool {
-    let pinned = |spki: &[u8]| pins.contains(&Pin::of_spki(spki));
-    pinned(&path.end_entity().subject_public_key_info())
-        || path
-            .intermediate_certificates()
-            .any(|c| pinned(&c.subject_public_key_info()))
-        || pinned(&webpki::spki_for_anchor(path.anchor()))
+    !pins_on_path(path, pins).is_empty()
+}
+
+/// The pinned keys of a validated path with where each sits, end entity first.
+fn pins_on_path(path: &VerifiedPath<'_>, pins: &[Pin]) -> Vec<(Pin, Position)> {
+    let ee = Pin::of_spki(&path.end_entity().subject_public_key_info());
+    let intermediates = path.intermediate_certificates().map(|c| {
+        (
+            Pin::of_spki(&c.subject_public_key_info()),
+            Position::Intermediate,
+        )
+    });
+    let anchor = Pin::of_spki(&webpki::spki_for_anchor(path.anchor()));
+    [(ee, Position::EndEntity)]
+        .into_iter()
+        .chain(intermediates)
+        .chain([(anchor, Position::Anchor)])
+        .filter(|(pin, _)| pins.contains(pin))
+        .collect()
+}
+
+/// The record of a path webpki validated (name, or name and pins).
+/// `anchor_expiry` is the notAfter of the anchor the path ended at, if it is a dated one
+/// (a CA certificate the operator gave; the compiled-in roots carry no date).
+fn record_path(
+    ee_der: &CertificateDer<'_>,
+    path: &VerifiedPath<'_>,
+    pins: &[Pin],
+    anchor_expiry: Option<i64>,
+) -> Verified {
+    let ee_expiry = not_after(ee_der);
+    let ends = path
+        .intermediate_certificates()
+        .map(|c| not_after(&c.der()))
+        .chain([ee_expiry])
+        .chain(anchor_expiry.map(Some));
+    Verified {
+        end_entity: Sha256::digest(ee_der).into(),
+        matched: pins_on_path(path, pins),
+        end_entity_expiry: ee_expiry,
+        chain_expiry: earliest(ends),
+    }
+}
+
+/// notAfter of a certificate, seconds since the epoch (`None` if x509-parser cannot read it).
+fn not_after(der: &CertificateDer<'_>) -> Option<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(cert.validity().not_after.timestamp())
+}
+
+/// The earliest of some dates; `None` if any is unknown (an unknown date may be the earliest).
+fn earliest(dates: impl IntoIterator<Item = Option<i64>>) -> Option<i64> {
+    dates
+        .into_iter()
+        .try_fold(i64::MAX, |min, d| d.map(|d| min.min(d)))
+        .filter(|&d| d != i64::MAX)
+}
+
+/// Where a presented certificate taken as the sole anchor (pins only) sits: a self-issued
+/// CA (subject = issuer) is an anchor, any other an intermediate.
+fn self_issued_position(der: &CertificateDer<'_>) -> Position {
+    match x509_parser::parse_x509_certificate(der) {
+        Ok((_, c)) if c.subject().as_raw() == c.issuer().as_raw() => Position::Anchor,
+        _ => Position::Intermediate,
+    }
 }
 
 /// Enforces notBefore/notAfter of a certificate accepted by its pinned key alone.
@@ -403,7 +613,8 @@ impl ServerCertVerifier for StrictVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         // The name checked is the configured one, never what the caller passed: the caller
         // uses the same value, and this way no call path can substitute another.
-        self.verify_chain(end_entity, intermediates, now)?;
+        let verified = self.verify_chain(end_entity, intermediates, now)?;
+        self.last.store(verified);
         Ok(ServerCertVerified::assertion())
     }
 

@@ -10,6 +10,7 @@ mod client;
 mod dnssec_zones;
 mod ede;
 mod ops;
+mod pins;
 mod pipeline;
 mod policy;
 mod privacy;

@@ -121,6 +121,22 @@ pub fn expired_leaf(name: &str, issuer: &Issued) -> Issued {
     Issued { cert, key }
 }
 
+/// A server certificate for `name` signed by `issuer` that expires `left` from now.
+pub fn leaf_expiring_in(name: &str, issuer: &Issued, left: time::Duration) -> Issued {
+    let key = KeyPair::generate().unwrap();
+    let mut p = params(name, &[name], false);
+    p.not_after = time::OffsetDateTime::now_utc() + left;
+    let cert = p.signed_by(&key, &issuer.cert, &issuer.key).unwrap();
+    Issued { cert, key }
+}
+
+/// notAfter of a certificate, seconds since the epoch.
+pub fn not_after(c: &Issued) -> i64 {
+    let der = c.der();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    cert.validity().not_after.timestamp()
+}
+
 /// A self-signed server certificate for `name`.
 pub fn self_signed(name: &str) -> Issued {
     let key = KeyPair::generate().unwrap();
