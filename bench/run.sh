@@ -24,6 +24,10 @@
 #   BENCH_STRICTDOT_BIN=...  binary to test (default target/release/strictdot)
 #   BENCH_STRICTDOT_BIN_B=... a second strictdot binary, run as the proxy "strictdot_b" (add
 #                            it to BENCH_PROXIES) for an interleaved A/B of two builds
+#   BENCH_WORKLOADS="hit-udp hit-tcp hit-tls latency-hit miss-udp miss-tcp miss-tls latency"
+#                            workloads per proxy, run in this order (also: latency-tcp
+#                            latency-tls); *-tls ones are skipped for stubby (no DoT frontend)
+#   BENCH_REFERENCES="upstream plain"   reference sessions (the ceiling, the plain Unbound)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +45,12 @@ PROXIES=${BENCH_PROXIES:-"strictdot stubby unbound dnsdist kresd"}
 OUT_DIR=${BENCH_OUT:-$BENCH_DIR/results}
 STRICTDOT=${BENCH_STRICTDOT_BIN:-$ROOT/target/release/strictdot}
 STRICTDOT_B=${BENCH_STRICTDOT_BIN_B:-}
+ALL_WORKLOADS="hit-udp hit-tcp hit-tls latency-hit miss-udp miss-tcp miss-tls latency latency-tcp latency-tls"
+WORKLOADS=${BENCH_WORKLOADS:-"hit-udp hit-tcp hit-tls latency-hit miss-udp miss-tcp miss-tls latency"}
+REFERENCES=${BENCH_REFERENCES:-"upstream plain"}
+for w in $WORKLOADS; do
+    [[ " $ALL_WORKLOADS " == *" $w "* ]] || { echo "unknown workload '$w' (choose from $ALL_WORKLOADS)" >&2; exit 1; }
+done
 # strictdot reads STRICTDOT_* variables; none from the caller's environment may leak in.
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^STRICTDOT_' || true)
 # dnsperf -t: a query unanswered after this many seconds counts as lost. dnsperf 2.10 keeps
@@ -193,7 +203,8 @@ print(json.dumps({k: conv(v) for k, v in (a.split("=", 1) for a in sys.argv[1:])
 
 START_EPOCH=$(date +%s)
 n_proxies=$(wc -w <<<"$PROXIES")
-est=$(((ROUNDS * (n_proxies * (6 * (DURATION + 1) + 8) + 6 * (DURATION + 1))) / 60 + 1))
+n_work=$(wc -w <<<"$WORKLOADS")
+est=$(((ROUNDS * (n_proxies * (n_work * (DURATION + 2) + 8) + 6 * (DURATION + 1))) / 60 + 1))
 log "work directory $WORK; ${DURATION}s per run, $ROUNDS rounds, proxies: $PROXIES; expect about $est min"
 
 # ---------------------------------------------------------------------------------------
@@ -232,9 +243,14 @@ log "certificates: CA $CA, leaf for bench.test (CA:FALSE)"
 NODELAY=$WORK/nodelay.so
 gcc -O2 -Wall -shared -fPIC -o "$NODELAY" "$BENCH_DIR/nodelay.c" -ldl || die "could not build nodelay.so"
 
-read -r UP_PORT PLAIN_PORT P_STRICTDOT P_STUBBY P_UNBOUND P_DNSDIST P_KRESD P_STRICTDOT_B <<<"$($PY freeports 8)"
+read -r UP_PORT PLAIN_PORT P_STRICTDOT P_STUBBY P_UNBOUND P_DNSDIST P_KRESD P_STRICTDOT_B \
+    T_STRICTDOT T_UNBOUND T_DNSDIST T_KRESD T_STRICTDOT_B <<<"$($PY freeports 13)"
 declare -A PORT_OF=([strictdot]=$P_STRICTDOT [strictdot_b]=$P_STRICTDOT_B [stubby]=$P_STUBBY [unbound]=$P_UNBOUND
     [dnsdist]=$P_DNSDIST [kresd]=$P_KRESD [upstream]=$UP_PORT [plain]=$PLAIN_PORT)
+# The DoT frontend of each proxy that has one (stubby has none), for the *-tls workloads.
+# Each presents the benchmark's leaf certificate; dnsperf -m dot does not verify it.
+declare -A TLS_PORT_OF=([strictdot]=$T_STRICTDOT [strictdot_b]=$T_STRICTDOT_B [unbound]=$T_UNBOUND
+    [dnsdist]=$T_DNSDIST [kresd]=$T_KRESD)
 
 unbound_common() { # unbound_common DIR NAME
     cat <<EOF
@@ -328,8 +344,9 @@ start_strictdot() {
     # logs nothing per query (start-up and upstream state changes only).
     start_proc strictdot "$d/strictdot.log" "$STRICTDOT" \
         --listen "127.0.0.1:$P_STRICTDOT" \
+        --listen-tls "127.0.0.1:$T_STRICTDOT" --tls-cert "$LEAF" --tls-key "$LEAF_KEY" \
         --upstream "127.0.0.1:$UP_PORT#bench.test" --ca-file "$CA" \
-        --rate-limit 0 --log-level info
+        --tls-handshake-rate 0 --rate-limit 0 --log-level info
 }
 
 # The second build of an A/B (BENCH_STRICTDOT_BIN_B), with exactly the same flags.
@@ -339,8 +356,9 @@ start_strictdot_b() {
     [[ -x $STRICTDOT_B ]] || die "strictdot_b needs BENCH_STRICTDOT_BIN_B (an executable)"
     start_proc strictdot_b "$d/strictdot.log" "$STRICTDOT_B" \
         --listen "127.0.0.1:$P_STRICTDOT_B" \
+        --listen-tls "127.0.0.1:$T_STRICTDOT_B" --tls-cert "$LEAF" --tls-key "$LEAF_KEY" \
         --upstream "127.0.0.1:$UP_PORT#bench.test" --ca-file "$CA" \
-        --rate-limit 0 --log-level info
+        --tls-handshake-rate 0 --rate-limit 0 --log-level info
 }
 
 start_stubby() {
@@ -374,6 +392,10 @@ start_unbound() {
         unbound_common "$d" unbound
         cat <<EOF
     interface: 127.0.0.1@$P_UNBOUND
+    interface: 127.0.0.1@$T_UNBOUND
+    tls-port: $T_UNBOUND
+    tls-service-key: "$LEAF_KEY"
+    tls-service-pem: "$LEAF"
     num-threads: 2
     incoming-num-tcp: 1000
     num-queries-per-thread: 4096
@@ -402,6 +424,7 @@ start_dnsdist() {
 setSecurityPollSuffix("")
 setACL({"127.0.0.0/8"})
 addLocal("127.0.0.1:$P_DNSDIST", { reusePort = true, maxInFlight = 128 })
+addTLSLocal("127.0.0.1:$T_DNSDIST", "$LEAF", "$LEAF_KEY", { provider = "openssl", reusePort = true, maxInFlight = 128 })
 newServer({ address = "127.0.0.1:$UP_PORT", name = "upstream", tls = "openssl",
             subjectName = "bench.test", validateCertificates = true, caStore = "$CA",
             checkName = "bench.", checkType = "A", checkInterval = 1, maxInFlight = 128 })
@@ -416,6 +439,8 @@ start_kresd() {
     mkdir -p "$d/cache"
     cat >"$d/config.lua" <<EOF
 net.listen('127.0.0.1', $P_KRESD, { kind = 'dns' })
+net.listen('127.0.0.1', $T_KRESD, { kind = 'tls' })
+net.tls('$LEAF', '$LEAF_KEY')
 cache.open(100 * MB, 'lmdb://$d/cache')
 -- the upstream serves only bench.; nothing to validate against the root trust anchor
 trust_anchors.remove('.')
@@ -532,20 +557,38 @@ run_proxy_session() { # run_proxy_session PROXY ROUND
     # evict entries while they are fresh: once millions of unique names have filled it,
     # the hit names would never get in and dnsdist's "cache hit" would be forwarding.
     PERF_SECONDS=5 perf "$p" hit-warm "$r" "$port" udp "$HIT_FILE" "$pid" -n 2
-    perf "$p" hit-udp "$r" "$port" udp "$HIT_FILE" "$pid"
-    perf "$p" hit-tcp "$r" "$port" tcp "$HIT_FILE" "$pid"
-    # Latency of a cache hit at the fixed rate (the name set is in the cache by now).
-    perf "$p" latency-hit "$r" "$port" udp "$HIT_FILE" "$pid" -Q "$LAT_QPS" -v
-    # Cache-miss: unique names, new for each run.
-    f=$(miss_file "$r" "$p" mu "$MISS_NAMES")
-    perf "$p" miss-udp "$r" "$port" udp "$f" "$pid" -n 1
-    rm -f "$f"
-    f=$(miss_file "$r" "$p" mt "$MISS_NAMES")
-    perf "$p" miss-tcp "$r" "$port" tcp "$f" "$pid" -n 1
-    rm -f "$f"
-    f=$(miss_file "$r" "$p" l $((LAT_QPS * DURATION + 10000)))
-    perf "$p" latency "$r" "$port" udp "$f" "$pid" -n 1 -Q "$LAT_QPS" -v
-    rm -f "$f"
+    local w tport=${TLS_PORT_OF[$p]:-}
+    for w in $WORKLOADS; do
+        if [[ $w == *-tls && -z $tport ]]; then
+            continue # no DoT frontend (stubby)
+        fi
+        case $w in
+        hit-udp) perf "$p" hit-udp "$r" "$port" udp "$HIT_FILE" "$pid" ;;
+        hit-tcp) perf "$p" hit-tcp "$r" "$port" tcp "$HIT_FILE" "$pid" ;;
+        hit-tls) perf "$p" hit-tls "$r" "$tport" dot "$HIT_FILE" "$pid" ;;
+        # Latency of a cache hit at the fixed rate (the name set is in the cache by now).
+        latency-hit) perf "$p" latency-hit "$r" "$port" udp "$HIT_FILE" "$pid" -Q "$LAT_QPS" -v ;;
+        # Cache-miss: unique names, new for each run.
+        miss-udp | miss-tcp | miss-tls)
+            f=$(miss_file "$r" "$p" "$w" "$MISS_NAMES")
+            case $w in
+            miss-udp) perf "$p" "$w" "$r" "$port" udp "$f" "$pid" -n 1 ;;
+            miss-tcp) perf "$p" "$w" "$r" "$port" tcp "$f" "$pid" -n 1 ;;
+            miss-tls) perf "$p" "$w" "$r" "$tport" dot "$f" "$pid" -n 1 ;;
+            esac
+            rm -f "$f"
+            ;;
+        latency | latency-tcp | latency-tls)
+            f=$(miss_file "$r" "$p" "$w" $((LAT_QPS * DURATION + 10000)))
+            case $w in
+            latency) perf "$p" "$w" "$r" "$port" udp "$f" "$pid" -n 1 -Q "$LAT_QPS" -v ;;
+            latency-tcp) perf "$p" "$w" "$r" "$port" tcp "$f" "$pid" -n 1 -Q "$LAT_QPS" -v ;;
+            latency-tls) perf "$p" "$w" "$r" "$tport" dot "$f" "$pid" -n 1 -Q "$LAT_QPS" -v ;;
+            esac
+            rm -f "$f"
+            ;;
+        esac
+    done
 
     hwm=$(vmhwm_kb "$pid")
     local cpu_total
@@ -632,6 +675,7 @@ meta = {
         "gcc": sh("gcc --version | head -1"),
     },
     "params": {"duration_s": $DURATION, "rounds": $ROUNDS, "clients": $CLIENTS,
+               "workloads": "$WORKLOADS".split(), "references": "$REFERENCES".split(),
                "outstanding": $OUTSTANDING, "latency_qps": $LAT_QPS, "hit_names": $HIT_NAMES,
                "miss_names_per_run": $MISS_NAMES, "dnsperf_timeout_s": $DNSPERF_TIMEOUT,
                "proxies": "$PROXIES".split()},
@@ -646,7 +690,8 @@ start_upstream
 start_plain
 
 read -ra PLIST <<<"$PROXIES"
-TARGETS=(upstream plain "${PLIST[@]}")
+read -ra RLIST <<<"$REFERENCES"
+TARGETS=("${RLIST[@]}" "${PLIST[@]}")
 for ((r = 1; r <= ROUNDS; r++)); do
     n=${#TARGETS[@]}
     order=()
