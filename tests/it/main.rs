@@ -11,6 +11,7 @@ mod pipeline;
 mod policy;
 mod privacy;
 mod reload;
+mod resumption;
 mod support;
 mod unbound;
 mod upstream;
