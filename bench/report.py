@@ -256,6 +256,7 @@ def render_md(res):
                 fmt(s["answers_per_cpu_s"])))
         w("")
     render_transport_ratios(summary, p, w)
+    render_churn(res.get("churn_summary") or {}, p, w)
     for wl, title, desc in LATENCIES:
         render_latency(summary, p, w, wl, title % p["latency_qps"], desc)
     w("## (e) Latency at a fixed %d QPS over UDP" % p["latency_qps"])
@@ -454,6 +455,50 @@ def render_transport_ratios(summary, p, w):
         w("")
 
 
+def summarize_churn(churns):
+    """Medians over rounds of the short-lived-client runs, per (workload, target)."""
+    out = {}
+    groups = {}
+    for c in churns:
+        groups.setdefault((c["workload"], c["target"]), []).append(c)
+    for (wl, t), cs in groups.items():
+        cpu_ms = [1000.0 * c["cpu_s"] / c["handshakes"] for c in cs if c.get("handshakes")]
+        out.setdefault(wl, {})[t] = {
+            "rounds": len(cs),
+            "handshakes_per_s": median([c.get("handshakes_per_s") for c in cs]),
+            "resumed_share": median([c.get("resumed_share") for c in cs]),
+            "errors": sum(c.get("errors", 0) for c in cs),
+            "cpu_s": median([c.get("cpu_s") for c in cs]),
+            "cpu_ms_per_handshake": median(cpu_ms),
+        }
+    return out
+
+
+def render_churn(cs, p, w):
+    if not cs:
+        return
+    w("## Short-lived DoT clients")
+    w("")
+    w("[churn.py](../churn.py) with %d threads for %d s: each connection is a TLS handshake, "
+      "one cache-hit query and its answer, then close. `churn-tls`: the client never offers "
+      "a session (every handshake full); `churn-tls-resume`: each thread offers the ticket "
+      "of its previous connection. **CPU ms / handshake** is the proxy's CPU time divided "
+      "by the connections completed." % (p["clients"], p["duration_s"]))
+    w("")
+    w("| Workload | Proxy | Handshakes/s | Resumed | Errors | CPU s | CPU ms / handshake |")
+    w("|---|---|--:|--:|--:|--:|--:|")
+    for wl in ("churn-tls", "churn-tls-resume"):
+        for px in p["proxies"]:
+            s = cs.get(wl, {}).get(px)
+            if not s:
+                continue
+            w("| %s | %s | %s | %s | %d | %s | %s |" % (
+                wl, LABEL.get(px, px), fmt(s["handshakes_per_s"]),
+                fmt(100 * (s["resumed_share"] or 0), 1, "%"), s["errors"], fmt(s["cpu_s"], 2),
+                fmt(s["cpu_ms_per_handshake"], 3)))
+    w("")
+
+
 def render_latency(summary, p, w, wl, title, desc):
     lat = summary.get(wl, {})
     if not lat:
@@ -494,9 +539,11 @@ def main():
         meta, wall = old["meta"], old.get("wall_s")
         runs = [enrich(r) for r in old["runs"]]
         sessions, traffic = old["sessions"], old["traffic"]
+        churns = old.get("churns", [])
     else:
         meta = json.load(open(args.meta))
         runs, sessions, traffic, wall = [], [], [], None
+        churns = []
         for line in open(args.raw):
             line = line.strip()
             if not line:
@@ -509,6 +556,8 @@ def main():
                 sessions.append(rec)
             elif kind == "traffic":
                 traffic.append(parse_traffic(rec))
+            elif kind == "churn":
+                churns.append(rec)
             elif kind == "timing":
                 wall = rec.get("wall_s")
     measured = [r for r in runs if r["workload"] not in ("warmup", "hit-warm")]
@@ -518,7 +567,8 @@ def main():
                            if r["target"] == s["target"] and r["round"] == s["round"])
     summary, per_proxy = summarize(measured, sessions, traffic)
     res = {"meta": meta, "wall_s": wall, "summary": summary, "per_proxy": per_proxy,
-           "runs": runs, "sessions": sessions, "traffic": traffic}
+           "runs": runs, "sessions": sessions, "traffic": traffic, "churns": churns,
+           "churn_summary": summarize_churn(churns)}
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(res, f, indent=1, sort_keys=True)

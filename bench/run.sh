@@ -26,8 +26,12 @@
 #                            it to BENCH_PROXIES) for an interleaved A/B of two builds
 #   BENCH_WORKLOADS="hit-udp hit-tcp hit-tls latency-hit miss-udp miss-tcp miss-tls latency"
 #                            workloads per proxy, run in this order (also: latency-tcp
-#                            latency-tls); *-tls ones are skipped for stubby (no DoT frontend)
+#                            latency-tls, churn-tls, churn-tls-resume); the DoT ones are
+#                            skipped for stubby (no DoT frontend)
 #   BENCH_REFERENCES="upstream plain"   reference sessions (the ceiling, the plain Unbound)
+#   BENCH_QPS=               a fixed rate (dnsperf -Q) for the hit/miss workloads too
+#   BENCH_PROFILE_DIR=       profile strictdot in every measured run: `perf record -g` and
+#                            `perf stat -e 'syscalls:sys_enter_*'` files go to this directory
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -45,7 +49,7 @@ PROXIES=${BENCH_PROXIES:-"strictdot stubby unbound dnsdist kresd"}
 OUT_DIR=${BENCH_OUT:-$BENCH_DIR/results}
 STRICTDOT=${BENCH_STRICTDOT_BIN:-$ROOT/target/release/strictdot}
 STRICTDOT_B=${BENCH_STRICTDOT_BIN_B:-}
-ALL_WORKLOADS="hit-udp hit-tcp hit-tls latency-hit miss-udp miss-tcp miss-tls latency latency-tcp latency-tls"
+ALL_WORKLOADS="hit-udp hit-tcp hit-tls latency-hit miss-udp miss-tcp miss-tls latency latency-tcp latency-tls churn-tls churn-tls-resume"
 WORKLOADS=${BENCH_WORKLOADS:-"hit-udp hit-tcp hit-tls latency-hit miss-udp miss-tcp miss-tls latency"}
 REFERENCES=${BENCH_REFERENCES:-"upstream plain"}
 for w in $WORKLOADS; do
@@ -487,8 +491,22 @@ perf() {
     c0=$(cpu_ticks "$cpu_pid")
     u0=$(cpu_ticks "${PIDS[upstream]}")
     m0=$(machine_busy_ticks)
+    local fixed=() prof=()
+    if [[ -n ${BENCH_QPS:-} && $workload != latency* ]]; then
+        fixed=(-Q "$BENCH_QPS")
+    fi
+    if [[ -n ${BENCH_PROFILE_DIR:-} && $target == strictdot* && $workload != warmup && $workload != hit-warm ]]; then
+        mkdir -p "$BENCH_PROFILE_DIR"
+        local pbase=$BENCH_PROFILE_DIR/$target-$workload-r$round
+        perf record -g -F 499 -p "$cpu_pid" -o "$pbase.data" -- sleep "$secs" >/dev/null 2>&1 &
+        prof+=($!)
+        perf stat -e 'syscalls:sys_enter_*' -p "$cpu_pid" -o "$pbase.syscalls" -- sleep "$secs" >/dev/null 2>&1 &
+        prof+=($!)
+    fi
     { time dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$data" -c "$CLIENTS" -q "$OUTSTANDING" \
-        -l "$secs" -t "$DNSPERF_TIMEOUT" "$@" >"$out" 2>&1 || true; } 2>"$out.time"
+        -l "$secs" -t "$DNSPERF_TIMEOUT" "${fixed[@]}" "$@" >"$out" 2>&1 || true; } 2>"$out.time"
+    local pp
+    for pp in "${prof[@]}"; do wait "$pp" || true; done
     m1=$(machine_busy_ticks)
     c1=$(cpu_ticks "$cpu_pid")
     u1=$(cpu_ticks "${PIDS[upstream]}")
@@ -520,6 +538,24 @@ if r.get("sent", 0) >= r["datafile_lines"] and r["workload"].startswith("miss"):
     print("    WARNING: dnsperf reached the end of its %d-name file" % r["datafile_lines"])
 EOF
     rm -f "$out" "$out.time"
+}
+
+# churn TARGET WORKLOAD ROUND PORT CPU_PID [--resume]: short-lived DoT clients (bench/churn.py),
+# one query per TLS connection, for DURATION seconds; one JSON record of kind "churn".
+churn() {
+    local target=$1 workload=$2 round=$3 port=$4 cpu_pid=$5 c0 c1 rec
+    shift 5
+    c0=$(cpu_ticks "$cpu_pid")
+    rec=$(python3 "$BENCH_DIR/churn.py" 127.0.0.1 "$port" --seconds "$DURATION" \
+        --threads "$CLIENTS" --names "$HIT_FILE" "$@") || {
+        log "  $target $workload: churn.py failed"
+        return 0
+    }
+    c1=$(cpu_ticks "$cpu_pid")
+    rec=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(kind="churn", target=sys.argv[2], workload=sys.argv[3], round=int(sys.argv[4]), cpu_s=float(sys.argv[5])); print(json.dumps(r))' \
+        "$rec" "$target" "$workload" "$round" "$(ticks_to_s $((c1 - c0)))")
+    echo "$rec" >>"$RAW"
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("    %-9s %-16s %6.0f handshakes/s  resumed %5.1f%%  errors %d  cpu %.2f s" % (r["target"], r["workload"], r["handshakes_per_s"], 100*r["resumed_share"], r["errors"], r["cpu_s"]))' "$rec" >&2
 }
 
 # Cache-miss name files are generated per (round, target, workload) so that no name is
@@ -559,13 +595,15 @@ run_proxy_session() { # run_proxy_session PROXY ROUND
     PERF_SECONDS=5 perf "$p" hit-warm "$r" "$port" udp "$HIT_FILE" "$pid" -n 2
     local w tport=${TLS_PORT_OF[$p]:-}
     for w in $WORKLOADS; do
-        if [[ $w == *-tls && -z $tport ]]; then
+        if [[ $w == *-tls* && -z $tport ]]; then
             continue # no DoT frontend (stubby)
         fi
         case $w in
         hit-udp) perf "$p" hit-udp "$r" "$port" udp "$HIT_FILE" "$pid" ;;
         hit-tcp) perf "$p" hit-tcp "$r" "$port" tcp "$HIT_FILE" "$pid" ;;
         hit-tls) perf "$p" hit-tls "$r" "$tport" dot "$HIT_FILE" "$pid" ;;
+        churn-tls) churn "$p" "$w" "$r" "$tport" "$pid" ;;
+        churn-tls-resume) churn "$p" "$w" "$r" "$tport" "$pid" --resume ;;
         # Latency of a cache hit at the fixed rate (the name set is in the cache by now).
         latency-hit) perf "$p" latency-hit "$r" "$port" udp "$HIT_FILE" "$pid" -Q "$LAT_QPS" -v ;;
         # Cache-miss: unique names, new for each run.
