@@ -21,7 +21,10 @@ const WAIT: Duration = Duration::from_secs(3);
 
 /// A client TLS configuration trusting `root`, with rustls' default in-memory store of
 /// sessions (so a second connection with the same configuration offers a ticket).
-fn client_config(root: &Issued, versions: &[&'static rustls::SupportedProtocolVersion]) -> Arc<rustls::ClientConfig> {
+fn client_config(
+    root: &Issued,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(root.der()).unwrap();
     Arc::new(
@@ -58,7 +61,9 @@ async fn one_exchange(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Ha
         s.read_exact(&mut buf).await.unwrap();
         buf
     };
-    let reply = tokio::time::timeout(WAIT, read).await.expect("answer in time");
+    let reply = tokio::time::timeout(WAIT, read)
+        .await
+        .expect("answer in time");
     assert_eq!(parse(&reply).response_code(), ResponseCode::NotImp);
     let _ = s.shutdown().await;
     kind
@@ -97,7 +102,10 @@ async fn start_tls(root: &Issued) -> (SocketAddr, Arc<Metrics>, CancellationToke
 async fn returning_client_resumes_after_many_others() {
     let root = ca("Listener CA");
     let (addr, metrics, token) = start_tls(&root).await;
-    for versions in [&[&rustls::version::TLS13][..], &[&rustls::version::TLS12][..]] {
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
         let returning = client_config(&root, versions);
         assert_eq!(
             one_exchange(addr, returning.clone()).await,
