@@ -498,9 +498,9 @@ perf() {
     if [[ -n ${BENCH_PROFILE_DIR:-} && $target == strictdot* && $workload != warmup && $workload != hit-warm ]]; then
         mkdir -p "$BENCH_PROFILE_DIR"
         local pbase=$BENCH_PROFILE_DIR/$target-$workload-r$round
-        perf record -g -F 499 -p "$cpu_pid" -o "$pbase.data" -- sleep "$secs" >/dev/null 2>&1 &
+        command perf record -g -F 499 -p "$cpu_pid" -o "$pbase.data" -- sleep "$secs" >/dev/null 2>&1 &
         prof+=($!)
-        perf stat -e 'syscalls:sys_enter_*' -p "$cpu_pid" -o "$pbase.syscalls" -- sleep "$secs" >/dev/null 2>&1 &
+        command perf stat -e 'syscalls:sys_enter_*' -p "$cpu_pid" -o "$pbase.syscalls" -- sleep "$secs" >/dev/null 2>&1 &
         prof+=($!)
     fi
     { time dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$data" -c "$CLIENTS" -q "$OUTSTANDING" \
