@@ -36,6 +36,15 @@ WORKLOADS = [
     ("miss-tcp", "(b) Cache miss over TCP", "unique names, client TCP (pipelined)"),
     ("hit-udp", "(c) Cache hit over UDP", "a small repeated name set, warmed first"),
     ("hit-tcp", "(d) Cache hit over TCP", "a small repeated name set, warmed first"),
+    ("miss-tls", "(i) Cache miss over DoT", "unique names, the client speaks DNS-over-TLS to "
+     "the proxy (dnsperf -m dot)"),
+    ("hit-tls", "(j) Cache hit over DoT", "the small repeated name set, the client speaks "
+     "DNS-over-TLS to the proxy (dnsperf -m dot)"),
+]
+# Fixed-rate latency workloads: (workload, title, what dnsperf sends).
+LATENCIES = [
+    ("latency-tcp", "(k) Latency at a fixed %d QPS over TCP", "cache-miss names over client TCP"),
+    ("latency-tls", "(l) Latency at a fixed %d QPS over DoT", "cache-miss names over client DoT"),
 ]
 # Which reference a workload's QPS is divided by: (target, workload) of the reference.
 REFERENCE = {
@@ -43,6 +52,8 @@ REFERENCE = {
     "miss-tcp": ("upstream", "miss-dot"),
     "hit-udp": ("plain", "hit-udp"),
     "hit-tcp": ("plain", "hit-tcp"),
+    "miss-tls": ("upstream", "miss-dot"),
+    "hit-tls": ("plain", "hit-tcp"),
 }
 # Known causes, shown only when the symptom is seen in the numbers.
 EXPLAIN = {
@@ -205,6 +216,8 @@ def render_md(res):
         w("| %s | %s |" % (k, v.replace("|", "\\|")))
     w("")
     for wl, title, desc in WORKLOADS:
+        if wl not in summary:
+            continue  # not selected (BENCH_WORKLOADS)
         ref_t, ref_w = REFERENCE[wl]
         ref_name = {"upstream": "ceiling (f): dnsperf -m dot straight at the upstream",
                     "plain": "(g): dnsperf -m %s at a plain Unbound without TLS"
@@ -242,6 +255,10 @@ def render_md(res):
                 fmt(s["bad_rcode_pct"], 2), fmt(s["cpu_s"], 2),
                 fmt(s["answers_per_cpu_s"])))
         w("")
+    render_transport_ratios(summary, p, w)
+    render_churn(res.get("churn_summary") or {}, p, w)
+    for wl, title, desc in LATENCIES:
+        render_latency(summary, p, w, wl, title % p["latency_qps"], desc)
     w("## (e) Latency at a fixed %d QPS over UDP" % p["latency_qps"])
     w("")
     w("`dnsperf -Q %d -v` with cache-miss names; percentiles over the per-query latencies "
@@ -334,7 +351,7 @@ def render_md(res):
                 LABEL.get(px, px), len(e["failures"]), "; ".join(sorted(set(e["failures"])))))
     for px in p["proxies"]:
         bad = []
-        for wl, title, _ in WORKLOADS + [("latency", "(e) latency", ""),
+        for wl, title, _ in WORKLOADS + [(l[0], l[0], "") for l in LATENCIES] + [("latency", "(e) latency", ""),
                                          ("latency-hit", "(h) hit latency", "")]:
             s = summary.get(wl, {}).get(px)
             if s and (s.get("bad_rcode_pct") or 0) >= 0.5:
@@ -382,6 +399,128 @@ def render_md(res):
     return "\n".join(out)
 
 
+def render_transport_ratios(summary, p, w):
+    """strictdot against the best peer per workload, and each proxy's DoT against its TCP."""
+    peers = [px for px in p["proxies"] if not px.startswith("strictdot")]
+    rows = []
+    for wl, title, _ in WORKLOADS:
+        sd = summary.get(wl, {}).get("strictdot")
+        if not sd:
+            continue
+        cands = [(px, summary[wl][px]) for px in peers if summary.get(wl, {}).get(px)]
+        best_q = max(cands, key=lambda c: c[1].get("good_qps") or 0, default=None)
+        best_c = max(cands, key=lambda c: c[1].get("answers_per_cpu_s") or 0, default=None)
+        def ratio(a, b):
+            return a / b if a and b else None
+        rows.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            title, fmt(sd.get("good_qps")),
+            "%s (%s)" % (fmt(best_q[1].get("good_qps")), LABEL[best_q[0]]) if best_q else "n/a",
+            fmt(ratio(sd.get("good_qps"), best_q[1].get("good_qps") if best_q else None), 2),
+            fmt(sd.get("answers_per_cpu_s")),
+            "%s (%s)" % (fmt(best_c[1].get("answers_per_cpu_s")), LABEL[best_c[0]]) if best_c else "n/a",
+            fmt(ratio(sd.get("answers_per_cpu_s"),
+                      best_c[1].get("answers_per_cpu_s") if best_c else None), 2)))
+    if rows:
+        w("## strictdot against the best peer")
+        w("")
+        w("Per workload, the peer with the highest median QPS and the one with the most "
+          "answers per CPU-second (not necessarily the same peer).")
+        w("")
+        w("| Workload | strictdot QPS | best peer QPS | ratio | strictdot answers/CPU-s "
+          "| best peer answers/CPU-s | ratio |")
+        w("|---|--:|--:|--:|--:|--:|--:|")
+        for r in rows:
+            w(r)
+        w("")
+    rows = []
+    for px in p["proxies"]:
+        for kind in ("hit", "miss"):
+            t = summary.get(kind + "-tls", {}).get(px)
+            c = summary.get(kind + "-tcp", {}).get(px)
+            if not t or not c:
+                continue
+            q = t["good_qps"] / c["good_qps"] if c.get("good_qps") else None
+            e = (t["answers_per_cpu_s"] / c["answers_per_cpu_s"]
+                 if t.get("answers_per_cpu_s") and c.get("answers_per_cpu_s") else None)
+            rows.append("| %s | cache %s | %s | %s | %s | %s |" % (
+                LABEL.get(px, px), kind, fmt(t["good_qps"]), fmt(c["good_qps"]), fmt(q, 2),
+                fmt(e, 2)))
+    if rows:
+        w("## DoT against plain TCP, same proxy")
+        w("")
+        w("| Proxy | Workload | QPS over DoT | QPS over TCP | DoT/TCP QPS | DoT/TCP answers/CPU-s |")
+        w("|---|---|--:|--:|--:|--:|")
+        for r in rows:
+            w(r)
+        w("")
+
+
+def summarize_churn(churns):
+    """Medians over rounds of the short-lived-client runs, per (workload, target)."""
+    out = {}
+    groups = {}
+    for c in churns:
+        groups.setdefault((c["workload"], c["target"]), []).append(c)
+    for (wl, t), cs in groups.items():
+        cpu_ms = [1000.0 * c["cpu_s"] / c["handshakes"] for c in cs if c.get("handshakes")]
+        out.setdefault(wl, {})[t] = {
+            "rounds": len(cs),
+            "handshakes_per_s": median([c.get("handshakes_per_s") for c in cs]),
+            "resumed_share": median([c.get("resumed_share") for c in cs]),
+            "errors": sum(c.get("errors", 0) for c in cs),
+            "cpu_s": median([c.get("cpu_s") for c in cs]),
+            "cpu_ms_per_handshake": median(cpu_ms),
+        }
+    return out
+
+
+def render_churn(cs, p, w):
+    if not cs:
+        return
+    w("## Short-lived DoT clients")
+    w("")
+    w("[churn.py](../churn.py) with %d threads for %d s: each connection is a TLS handshake, "
+      "one cache-hit query and its answer, then close. `churn-tls`: the client never offers "
+      "a session (every handshake full); `churn-tls-resume`: each thread offers the ticket "
+      "of its previous connection. **CPU ms / handshake** is the proxy's CPU time divided "
+      "by the connections completed." % (p["clients"], p["duration_s"]))
+    w("")
+    w("| Workload | Proxy | Handshakes/s | Resumed | Errors | CPU s | CPU ms / handshake |")
+    w("|---|---|--:|--:|--:|--:|--:|")
+    for wl in ("churn-tls", "churn-tls-resume"):
+        for px in p["proxies"]:
+            s = cs.get(wl, {}).get(px)
+            if not s:
+                continue
+            w("| %s | %s | %s | %s | %d | %s | %s |" % (
+                wl, LABEL.get(px, px), fmt(s["handshakes_per_s"]),
+                fmt(100 * (s["resumed_share"] or 0), 1, "%"), s["errors"], fmt(s["cpu_s"], 2),
+                fmt(s["cpu_ms_per_handshake"], 3)))
+    w("")
+
+
+def render_latency(summary, p, w, wl, title, desc):
+    lat = summary.get(wl, {})
+    if not lat:
+        return
+    w("## " + title)
+    w("")
+    w("`dnsperf -Q %d -v`, %s; percentiles over the per-query latencies that `-v` prints "
+      "(answered queries only)." % (p["latency_qps"], desc))
+    w("")
+    w("| Target | p50 (ms) | p90 (ms) | p99 (ms) | p99.9 (ms) | Avg (ms) | Lost % | CPU s |")
+    w("|---|--:|--:|--:|--:|--:|--:|--:|")
+    for t in p["proxies"]:
+        s = lat.get(t)
+        if not s:
+            continue
+        w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            LABEL.get(t, t), fmt(s["p50_ms"], 3), fmt(s["p90_ms"], 3), fmt(s["p99_ms"], 3),
+            fmt(s["p999_ms"], 3), fmt(s["avg_latency_ms"], 3), fmt(s["loss_pct"], 2),
+            fmt(s["cpu_s"], 2)))
+    w("")
+
+
 def fmt_duration(s):
     if s is None:
         return "n/a"
@@ -400,9 +539,11 @@ def main():
         meta, wall = old["meta"], old.get("wall_s")
         runs = [enrich(r) for r in old["runs"]]
         sessions, traffic = old["sessions"], old["traffic"]
+        churns = old.get("churns", [])
     else:
         meta = json.load(open(args.meta))
         runs, sessions, traffic, wall = [], [], [], None
+        churns = []
         for line in open(args.raw):
             line = line.strip()
             if not line:
@@ -415,6 +556,8 @@ def main():
                 sessions.append(rec)
             elif kind == "traffic":
                 traffic.append(parse_traffic(rec))
+            elif kind == "churn":
+                churns.append(rec)
             elif kind == "timing":
                 wall = rec.get("wall_s")
     measured = [r for r in runs if r["workload"] not in ("warmup", "hit-warm")]
@@ -424,7 +567,8 @@ def main():
                            if r["target"] == s["target"] and r["round"] == s["round"])
     summary, per_proxy = summarize(measured, sessions, traffic)
     res = {"meta": meta, "wall_s": wall, "summary": summary, "per_proxy": per_proxy,
-           "runs": runs, "sessions": sessions, "traffic": traffic}
+           "runs": runs, "sessions": sessions, "traffic": traffic, "churns": churns,
+           "churn_summary": summarize_churn(churns)}
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(res, f, indent=1, sort_keys=True)

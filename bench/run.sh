@@ -25,8 +25,14 @@
 #   BENCH_STRICTDOT_BIN_B=... a second strictdot binary, run as the proxy "strictdot_b" (add
 #                            it to BENCH_PROXIES) for an interleaved A/B of two builds; the two
 #                            trade places every other round, so give an even BENCH_ROUNDS
-#   BENCH_WORKLOADS="hit-udp hit-tcp latency-hit miss-udp miss-tcp latency"   workloads to run
-#                            (a subset keeps a focused A/B short; the references follow it)
+#   BENCH_WORKLOADS="hit-udp hit-tcp hit-tls latency-hit miss-udp miss-tcp miss-tls latency"
+#                            workloads per proxy, run in this order (also: latency-tcp
+#                            latency-tls, churn-tls, churn-tls-resume); the DoT ones are
+#                            skipped for stubby (no DoT frontend)
+#   BENCH_REFERENCES="upstream plain"   reference sessions (the ceiling, the plain Unbound)
+#   BENCH_QPS=               a fixed rate (dnsperf -Q) for the hit/miss workloads too
+#   BENCH_PROFILE_DIR=       profile strictdot in every measured run: `perf record -g` and
+#                            `perf stat -e 'syscalls:sys_enter_*'` files go to this directory
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,10 +47,15 @@ LAT_QPS=${BENCH_LATENCY_QPS:-1000}
 HIT_NAMES=${BENCH_HIT_NAMES:-100}
 MISS_NAMES=${BENCH_MISS_NAMES:-$((DURATION * 200000 > 1000000 ? DURATION * 200000 : 1000000))}
 PROXIES=${BENCH_PROXIES:-"strictdot stubby unbound dnsdist kresd"}
-WORKLOADS=" ${BENCH_WORKLOADS:-hit-udp hit-tcp latency-hit miss-udp miss-tcp latency} "
 OUT_DIR=${BENCH_OUT:-$BENCH_DIR/results}
 STRICTDOT=${BENCH_STRICTDOT_BIN:-$ROOT/target/release/strictdot}
 STRICTDOT_B=${BENCH_STRICTDOT_BIN_B:-}
+ALL_WORKLOADS="hit-udp hit-tcp hit-tls latency-hit miss-udp miss-tcp miss-tls latency latency-tcp latency-tls churn-tls churn-tls-resume"
+WORKLOADS=${BENCH_WORKLOADS:-"hit-udp hit-tcp hit-tls latency-hit miss-udp miss-tcp miss-tls latency"}
+REFERENCES=${BENCH_REFERENCES:-"upstream plain"}
+for w in $WORKLOADS; do
+    [[ " $ALL_WORKLOADS " == *" $w "* ]] || { echo "unknown workload '$w' (choose from $ALL_WORKLOADS)" >&2; exit 1; }
+done
 # strictdot reads STRICTDOT_* variables; none from the caller's environment may leak in.
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^STRICTDOT_' || true)
 # dnsperf -t: a query unanswered after this many seconds counts as lost. dnsperf 2.10 keeps
@@ -59,10 +70,6 @@ die() {
 
 for v in DURATION ROUNDS CLIENTS OUTSTANDING LAT_QPS HIT_NAMES MISS_NAMES DNSPERF_TIMEOUT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
-for w in $WORKLOADS; do
-    [[ " hit-udp hit-tcp latency-hit miss-udp miss-tcp latency " == *" $w "* ]] ||
-        die "unknown workload '$w' in BENCH_WORKLOADS (choose from hit-udp hit-tcp latency-hit miss-udp miss-tcp latency)"
 done
 
 # ---------------------------------------------------------------------------------------
@@ -201,7 +208,8 @@ print(json.dumps({k: conv(v) for k, v in (a.split("=", 1) for a in sys.argv[1:])
 
 START_EPOCH=$(date +%s)
 n_proxies=$(wc -w <<<"$PROXIES")
-est=$(((ROUNDS * (n_proxies * (6 * (DURATION + 1) + 8) + 6 * (DURATION + 1))) / 60 + 1))
+n_work=$(wc -w <<<"$WORKLOADS")
+est=$(((ROUNDS * (n_proxies * (n_work * (DURATION + 2) + 8) + 6 * (DURATION + 1))) / 60 + 1))
 log "work directory $WORK; ${DURATION}s per run, $ROUNDS rounds, proxies: $PROXIES; expect about $est min"
 
 # ---------------------------------------------------------------------------------------
@@ -240,9 +248,14 @@ log "certificates: CA $CA, leaf for bench.test (CA:FALSE)"
 NODELAY=$WORK/nodelay.so
 gcc -O2 -Wall -shared -fPIC -o "$NODELAY" "$BENCH_DIR/nodelay.c" -ldl || die "could not build nodelay.so"
 
-read -r UP_PORT PLAIN_PORT P_STRICTDOT P_STUBBY P_UNBOUND P_DNSDIST P_KRESD P_STRICTDOT_B <<<"$($PY freeports 8)"
+read -r UP_PORT PLAIN_PORT P_STRICTDOT P_STUBBY P_UNBOUND P_DNSDIST P_KRESD P_STRICTDOT_B \
+    T_STRICTDOT T_UNBOUND T_DNSDIST T_KRESD T_STRICTDOT_B <<<"$($PY freeports 13)"
 declare -A PORT_OF=([strictdot]=$P_STRICTDOT [strictdot_b]=$P_STRICTDOT_B [stubby]=$P_STUBBY [unbound]=$P_UNBOUND
     [dnsdist]=$P_DNSDIST [kresd]=$P_KRESD [upstream]=$UP_PORT [plain]=$PLAIN_PORT)
+# The DoT frontend of each proxy that has one (stubby has none), for the *-tls workloads.
+# Each presents the benchmark's leaf certificate; dnsperf -m dot does not verify it.
+declare -A TLS_PORT_OF=([strictdot]=$T_STRICTDOT [strictdot_b]=$T_STRICTDOT_B [unbound]=$T_UNBOUND
+    [dnsdist]=$T_DNSDIST [kresd]=$T_KRESD)
 
 unbound_common() { # unbound_common DIR NAME
     cat <<EOF
@@ -329,15 +342,20 @@ EOF
 # 4. The proxies. Each start_* writes its config and starts it; PROXY_PID is the process
 #    whose CPU time and VmHWM are reported.
 # ---------------------------------------------------------------------------------------
+# DNSSEC validation stays on (the default); the bench zone is an unsigned name that the
+# root does not know, so it is named a negative trust anchor, as an operator names a private
+# zone (README, DNSSEC). Through the environment, so a build older than the setting (an A/B)
+# takes the same command line. env execs the binary: the PID is strictdot's.
 start_strictdot() {
     local d=$WORK/strictdot
     mkdir -p "$d"
     # --log-level info: the shutdown "traffic" line is logged at info. At info strictdot
     # logs nothing per query (start-up and upstream state changes only).
-    start_proc strictdot "$d/strictdot.log" "$STRICTDOT" \
+    start_proc strictdot "$d/strictdot.log" env STRICTDOT_INSECURE_ZONE=bench "$STRICTDOT" \
         --listen "127.0.0.1:$P_STRICTDOT" \
+        --listen-tls "127.0.0.1:$T_STRICTDOT" --tls-cert "$LEAF" --tls-key "$LEAF_KEY" \
         --upstream "127.0.0.1:$UP_PORT#bench.test" --ca-file "$CA" \
-        --rate-limit 0 --log-level info
+        --tls-handshake-rate 0 --rate-limit 0 --log-level info
 }
 
 # The second build of an A/B (BENCH_STRICTDOT_BIN_B), with exactly the same flags.
@@ -345,10 +363,11 @@ start_strictdot_b() {
     local d=$WORK/strictdot_b
     mkdir -p "$d"
     [[ -x $STRICTDOT_B ]] || die "strictdot_b needs BENCH_STRICTDOT_BIN_B (an executable)"
-    start_proc strictdot_b "$d/strictdot.log" "$STRICTDOT_B" \
+    start_proc strictdot_b "$d/strictdot.log" env STRICTDOT_INSECURE_ZONE=bench "$STRICTDOT_B" \
         --listen "127.0.0.1:$P_STRICTDOT_B" \
+        --listen-tls "127.0.0.1:$T_STRICTDOT_B" --tls-cert "$LEAF" --tls-key "$LEAF_KEY" \
         --upstream "127.0.0.1:$UP_PORT#bench.test" --ca-file "$CA" \
-        --rate-limit 0 --log-level info
+        --tls-handshake-rate 0 --rate-limit 0 --log-level info
 }
 
 start_stubby() {
@@ -382,6 +401,10 @@ start_unbound() {
         unbound_common "$d" unbound
         cat <<EOF
     interface: 127.0.0.1@$P_UNBOUND
+    interface: 127.0.0.1@$T_UNBOUND
+    tls-port: $T_UNBOUND
+    tls-service-key: "$LEAF_KEY"
+    tls-service-pem: "$LEAF"
     num-threads: 2
     incoming-num-tcp: 1000
     num-queries-per-thread: 4096
@@ -410,6 +433,7 @@ start_dnsdist() {
 setSecurityPollSuffix("")
 setACL({"127.0.0.0/8"})
 addLocal("127.0.0.1:$P_DNSDIST", { reusePort = true, maxInFlight = 128 })
+addTLSLocal("127.0.0.1:$T_DNSDIST", "$LEAF", "$LEAF_KEY", { provider = "openssl", reusePort = true, maxInFlight = 128 })
 newServer({ address = "127.0.0.1:$UP_PORT", name = "upstream", tls = "openssl",
             subjectName = "bench.test", validateCertificates = true, caStore = "$CA",
             checkName = "bench.", checkType = "A", checkInterval = 1, maxInFlight = 128 })
@@ -424,6 +448,8 @@ start_kresd() {
     mkdir -p "$d/cache"
     cat >"$d/config.lua" <<EOF
 net.listen('127.0.0.1', $P_KRESD, { kind = 'dns' })
+net.listen('127.0.0.1', $T_KRESD, { kind = 'tls' })
+net.tls('$LEAF', '$LEAF_KEY')
 cache.open(100 * MB, 'lmdb://$d/cache')
 -- the upstream serves only bench.; nothing to validate against the root trust anchor
 trust_anchors.remove('.')
@@ -458,8 +484,6 @@ gen_names() { # gen_names FILE PREFIX COUNT: unique names PREFIX<i>.bench
     awk -v p="$2" -v n="$3" 'BEGIN { for (i = 0; i < n; i++) printf "%s%d.bench A\n", p, i }' >"$1"
 }
 
-want() { [[ $WORKLOADS == *" $1 "* ]]; } # want WORKLOAD: is it in BENCH_WORKLOADS?
-
 # perf TARGET WORKLOAD ROUND PORT MODE DATAFILE CPU_PID [extra dnsperf args...]
 perf() {
     local target=$1 workload=$2 round=$3 port=$4 mode=$5 data=$6 cpu_pid=$7
@@ -472,8 +496,22 @@ perf() {
     c0=$(cpu_ticks "$cpu_pid")
     u0=$(cpu_ticks "${PIDS[upstream]}")
     m0=$(machine_busy_ticks)
+    local fixed=() prof=()
+    if [[ -n ${BENCH_QPS:-} && $workload != latency* ]]; then
+        fixed=(-Q "$BENCH_QPS")
+    fi
+    if [[ -n ${BENCH_PROFILE_DIR:-} && $target == strictdot* && $workload != warmup && $workload != hit-warm ]]; then
+        mkdir -p "$BENCH_PROFILE_DIR"
+        local pbase=$BENCH_PROFILE_DIR/$target-$workload-r$round
+        command perf record -g -F 499 -p "$cpu_pid" -o "$pbase.data" -- sleep "$secs" >/dev/null 2>&1 &
+        prof+=($!)
+        command perf stat -e 'syscalls:sys_enter_*' -p "$cpu_pid" -o "$pbase.syscalls" -- sleep "$secs" >/dev/null 2>&1 &
+        prof+=($!)
+    fi
     { time dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$data" -c "$CLIENTS" -q "$OUTSTANDING" \
-        -l "$secs" -t "$DNSPERF_TIMEOUT" "$@" >"$out" 2>&1 || true; } 2>"$out.time"
+        -l "$secs" -t "$DNSPERF_TIMEOUT" "${fixed[@]}" "$@" >"$out" 2>&1 || true; } 2>"$out.time"
+    local pp
+    for pp in "${prof[@]}"; do wait "$pp" || true; done
     m1=$(machine_busy_ticks)
     c1=$(cpu_ticks "$cpu_pid")
     u1=$(cpu_ticks "${PIDS[upstream]}")
@@ -505,6 +543,24 @@ if r.get("sent", 0) >= r["datafile_lines"] and r["workload"].startswith("miss"):
     print("    WARNING: dnsperf reached the end of its %d-name file" % r["datafile_lines"])
 EOF
     rm -f "$out" "$out.time"
+}
+
+# churn TARGET WORKLOAD ROUND PORT CPU_PID [--resume]: short-lived DoT clients (bench/churn.py),
+# one query per TLS connection, for DURATION seconds; one JSON record of kind "churn".
+churn() {
+    local target=$1 workload=$2 round=$3 port=$4 cpu_pid=$5 c0 c1 rec
+    shift 5
+    c0=$(cpu_ticks "$cpu_pid")
+    rec=$(python3 "$BENCH_DIR/churn.py" 127.0.0.1 "$port" --seconds "$DURATION" \
+        --threads "$CLIENTS" --names "$HIT_FILE" "$@") || {
+        log "  $target $workload: churn.py failed"
+        return 0
+    }
+    c1=$(cpu_ticks "$cpu_pid")
+    rec=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(kind="churn", target=sys.argv[2], workload=sys.argv[3], round=int(sys.argv[4]), cpu_s=float(sys.argv[5])); print(json.dumps(r))' \
+        "$rec" "$target" "$workload" "$round" "$(ticks_to_s $((c1 - c0)))")
+    echo "$rec" >>"$RAW"
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("    %-9s %-16s %6.0f handshakes/s  resumed %5.1f%%  errors %d  cpu %.2f s" % (r["target"], r["workload"], r["handshakes_per_s"], 100*r["resumed_share"], r["errors"], r["cpu_s"]))' "$rec" >&2
 }
 
 # Cache-miss name files are generated per (round, target, workload) so that no name is
@@ -541,29 +597,41 @@ run_proxy_session() { # run_proxy_session PROXY ROUND
     # it. The hit runs come before the miss runs because dnsdist's packet cache does not
     # evict entries while they are fresh: once millions of unique names have filled it,
     # the hit names would never get in and dnsdist's "cache hit" would be forwarding.
-    if want hit-udp || want hit-tcp || want latency-hit; then
-        PERF_SECONDS=5 perf "$p" hit-warm "$r" "$port" udp "$HIT_FILE" "$pid" -n 2
-    fi
-    ! want hit-udp || perf "$p" hit-udp "$r" "$port" udp "$HIT_FILE" "$pid"
-    ! want hit-tcp || perf "$p" hit-tcp "$r" "$port" tcp "$HIT_FILE" "$pid"
-    # Latency of a cache hit at the fixed rate (the name set is in the cache by now).
-    ! want latency-hit || perf "$p" latency-hit "$r" "$port" udp "$HIT_FILE" "$pid" -Q "$LAT_QPS" -v
-    # Cache-miss: unique names, new for each run.
-    if want miss-udp; then
-        f=$(miss_file "$r" "$p" mu "$MISS_NAMES")
-        perf "$p" miss-udp "$r" "$port" udp "$f" "$pid" -n 1
-        rm -f "$f"
-    fi
-    if want miss-tcp; then
-        f=$(miss_file "$r" "$p" mt "$MISS_NAMES")
-        perf "$p" miss-tcp "$r" "$port" tcp "$f" "$pid" -n 1
-        rm -f "$f"
-    fi
-    if want latency; then
-        f=$(miss_file "$r" "$p" l $((LAT_QPS * DURATION + 10000)))
-        perf "$p" latency "$r" "$port" udp "$f" "$pid" -n 1 -Q "$LAT_QPS" -v
-        rm -f "$f"
-    fi
+    PERF_SECONDS=5 perf "$p" hit-warm "$r" "$port" udp "$HIT_FILE" "$pid" -n 2
+    local w tport=${TLS_PORT_OF[$p]:-}
+    for w in $WORKLOADS; do
+        if [[ $w == *-tls* && -z $tport ]]; then
+            continue # no DoT frontend (stubby)
+        fi
+        case $w in
+        hit-udp) perf "$p" hit-udp "$r" "$port" udp "$HIT_FILE" "$pid" ;;
+        hit-tcp) perf "$p" hit-tcp "$r" "$port" tcp "$HIT_FILE" "$pid" ;;
+        hit-tls) perf "$p" hit-tls "$r" "$tport" dot "$HIT_FILE" "$pid" ;;
+        churn-tls) churn "$p" "$w" "$r" "$tport" "$pid" ;;
+        churn-tls-resume) churn "$p" "$w" "$r" "$tport" "$pid" --resume ;;
+        # Latency of a cache hit at the fixed rate (the name set is in the cache by now).
+        latency-hit) perf "$p" latency-hit "$r" "$port" udp "$HIT_FILE" "$pid" -Q "$LAT_QPS" -v ;;
+        # Cache-miss: unique names, new for each run.
+        miss-udp | miss-tcp | miss-tls)
+            f=$(miss_file "$r" "$p" "$w" "$MISS_NAMES")
+            case $w in
+            miss-udp) perf "$p" "$w" "$r" "$port" udp "$f" "$pid" -n 1 ;;
+            miss-tcp) perf "$p" "$w" "$r" "$port" tcp "$f" "$pid" -n 1 ;;
+            miss-tls) perf "$p" "$w" "$r" "$tport" dot "$f" "$pid" -n 1 ;;
+            esac
+            rm -f "$f"
+            ;;
+        latency | latency-tcp | latency-tls)
+            f=$(miss_file "$r" "$p" "$w" $((LAT_QPS * DURATION + 10000)))
+            case $w in
+            latency) perf "$p" "$w" "$r" "$port" udp "$f" "$pid" -n 1 -Q "$LAT_QPS" -v ;;
+            latency-tcp) perf "$p" "$w" "$r" "$port" tcp "$f" "$pid" -n 1 -Q "$LAT_QPS" -v ;;
+            latency-tls) perf "$p" "$w" "$r" "$tport" dot "$f" "$pid" -n 1 -Q "$LAT_QPS" -v ;;
+            esac
+            rm -f "$f"
+            ;;
+        esac
+    done
 
     hwm=$(vmhwm_kb "$pid")
     local cpu_total
@@ -594,26 +662,20 @@ run_reference_session() { # run_reference_session upstream|plain ROUND
     local t=$1 r=$2 f
     if [[ $t == upstream ]]; then
         log "round $r: ceiling, dnsperf -m dot straight at the upstream Unbound"
-        if want miss-udp || want miss-tcp; then
-            f=$(miss_file "$r" up md "$MISS_NAMES")
-            perf upstream miss-dot "$r" "$UP_PORT" dot "$f" "${PIDS[upstream]}" -n 1
-            rm -f "$f"
-        fi
-        if want latency; then
-            f=$(miss_file "$r" up l $((LAT_QPS * DURATION + 10000)))
-            perf upstream latency "$r" "$UP_PORT" dot "$f" "${PIDS[upstream]}" -n 1 -Q "$LAT_QPS" -v
-            rm -f "$f"
-        fi
+        f=$(miss_file "$r" up md "$MISS_NAMES")
+        perf upstream miss-dot "$r" "$UP_PORT" dot "$f" "${PIDS[upstream]}" -n 1
+        rm -f "$f"
+        f=$(miss_file "$r" up l $((LAT_QPS * DURATION + 10000)))
+        perf upstream latency "$r" "$UP_PORT" dot "$f" "${PIDS[upstream]}" -n 1 -Q "$LAT_QPS" -v
+        rm -f "$f"
     else
         log "round $r: reference, dnsperf -m udp/tcp at the plain Unbound"
-        ! want hit-udp || perf plain hit-udp "$r" "$PLAIN_PORT" udp "$HIT_FILE" "${PIDS[plain]}"
-        ! want hit-tcp || perf plain hit-tcp "$r" "$PLAIN_PORT" tcp "$HIT_FILE" "${PIDS[plain]}"
-        ! want latency-hit || perf plain latency-hit "$r" "$PLAIN_PORT" udp "$HIT_FILE" "${PIDS[plain]}" -Q "$LAT_QPS" -v
-        if want latency; then
-            f=$(miss_file "$r" plain l $((LAT_QPS * DURATION + 10000)))
-            perf plain latency "$r" "$PLAIN_PORT" udp "$f" "${PIDS[plain]}" -n 1 -Q "$LAT_QPS" -v
-            rm -f "$f"
-        fi
+        perf plain hit-udp "$r" "$PLAIN_PORT" udp "$HIT_FILE" "${PIDS[plain]}"
+        perf plain hit-tcp "$r" "$PLAIN_PORT" tcp "$HIT_FILE" "${PIDS[plain]}"
+        perf plain latency-hit "$r" "$PLAIN_PORT" udp "$HIT_FILE" "${PIDS[plain]}" -Q "$LAT_QPS" -v
+        f=$(miss_file "$r" plain l $((LAT_QPS * DURATION + 10000)))
+        perf plain latency "$r" "$PLAIN_PORT" udp "$f" "${PIDS[plain]}" -n 1 -Q "$LAT_QPS" -v
+        rm -f "$f"
     fi
 }
 
@@ -656,6 +718,7 @@ meta = {
         "gcc": sh("gcc --version | head -1"),
     },
     "params": {"duration_s": $DURATION, "rounds": $ROUNDS, "clients": $CLIENTS,
+               "workloads": "$WORKLOADS".split(), "references": "$REFERENCES".split(),
                "outstanding": $OUTSTANDING, "latency_qps": $LAT_QPS, "hit_names": $HIT_NAMES,
                "miss_names_per_run": $MISS_NAMES, "dnsperf_timeout_s": $DNSPERF_TIMEOUT,
                "proxies": "$PROXIES".split()},
@@ -670,7 +733,8 @@ start_upstream
 start_plain
 
 read -ra PLIST <<<"$PROXIES"
-TARGETS=(upstream plain "${PLIST[@]}")
+read -ra RLIST <<<"$REFERENCES"
+TARGETS=("${RLIST[@]}" "${PLIST[@]}")
 for ((r = 1; r <= ROUNDS; r++)); do
     n=${#TARGETS[@]}
     order=()

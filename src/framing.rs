@@ -40,6 +40,17 @@ impl FrameBuf {
         self.buf.len() > self.start
     }
 
+    /// Whether a complete frame (or a bad length prefix) is waiting to be taken.
+    pub fn has_frame(&self) -> bool {
+        match self.buf.get(self.start..) {
+            Some([hi, lo, rest @ ..]) => {
+                let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+                len == 0 || rest.len() >= len
+            }
+            _ => false,
+        }
+    }
+
     /// The next complete frame's message, if one has fully arrived.
     pub fn next_frame(&mut self) -> Option<Result<&[u8], FrameError>> {
         let pending = self.buf.get(self.start..)?;
@@ -97,6 +108,20 @@ mod tests {
             assert_eq!(got[1], vec![7u8; 300]);
             assert!(!fb.has_partial());
         }
+    }
+
+    #[test]
+    fn has_frame_only_when_one_is_complete() {
+        let mut fb = FrameBuf::new();
+        assert!(!fb.has_frame());
+        fb.spare().extend_from_slice(&[0, 3, b'a', b'b']);
+        assert!(!fb.has_frame());
+        fb.spare().extend_from_slice(b"c");
+        assert!(fb.has_frame());
+        assert_eq!(fb.next_frame(), Some(Ok(&b"abc"[..])));
+        assert!(!fb.has_frame());
+        fb.spare().extend_from_slice(&[0, 0]);
+        assert!(fb.has_frame(), "a zero length is taken too (as an error)");
     }
 
     #[test]

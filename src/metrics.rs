@@ -81,6 +81,8 @@ pub struct Metrics {
     pub tls_handshake_limit_hits: Counter,
     /// Completed client TLS handshakes.
     pub tls_client_handshakes: Counter,
+    /// Of those, the ones that resumed an earlier session.
+    pub tls_client_resumptions: Counter,
     /// Client TLS handshakes that failed or timed out.
     pub tls_client_handshake_failures: Counter,
     /// Messages from clients outside the access list.
@@ -400,7 +402,8 @@ impl Metrics {
         format!(
             "udp_queries={} tcp_queries={} tls_queries={} upstream_answers={} cache_hits={} servfail={} \
              truncated={} handshakes={} resumptions={} handshakes_per_100k_answers={:.1} \
-             auth_failures={} connect_failures={} retries={}",
+             auth_failures={} connect_failures={} retries={} client_tls_handshakes={} \
+             client_tls_resumptions={}",
             self.queries(Transport::Udp),
             self.queries(Transport::Tcp),
             self.queries(Transport::Tls),
@@ -414,6 +417,8 @@ impl Metrics {
             self.auth_failures.get(),
             self.connect_failures.get(),
             self.retries.get(),
+            self.tls_client_handshakes.get(),
+            self.tls_client_resumptions.get(),
         )
     }
 

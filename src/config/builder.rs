@@ -314,13 +314,19 @@ fn server_config(
 ) -> Result<Arc<ServerConfig>, ConfigError> {
     let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|e| ConfigError::TlsListener(format!("no usable private key: {e}")))?;
-    let config =
+    let mut config =
         ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| ConfigError::TlsListener(e.to_string()))?
             .with_no_client_auth()
             .with_single_cert(chain.to_vec(), key)
             .map_err(|e| ConfigError::TlsListener(format!("certificate and key: {e}")))?;
+    // Returning clients resume (RFC 8446 §2.2, RFC 5077) with stateless tickets, sealed
+    // with a random key that rustls replaces every 6 hours (a ticket is accepted for at
+    // most 12): the server keeps nothing per session, however many clients come and go.
+    // No early data (rustls' default max_early_data_size 0), so nothing can be replayed.
+    config.ticketer = rustls::crypto::ring::Ticketer::new()
+        .map_err(|e| ConfigError::TlsListener(format!("session tickets: {e}")))?;
     Ok(Arc::new(config))
 }
 

@@ -10,9 +10,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -174,9 +175,11 @@ pub(crate) struct Connection {
     switch: Arc<Switch>,
     limits: TcpLimits,
     metrics: Arc<Metrics>,
-    tracker: TaskTracker,
     shutdown: CancellationToken,
 }
+
+/// Framed answers waiting to be written, above which reading pauses (backpressure).
+const OUT_HIGH: usize = 64 * 1024;
 
 impl Connection {
     /// A connection from `client` over `transport` (TCP or TLS).
@@ -187,117 +190,146 @@ impl Connection {
             switch: ctx.switch.clone(),
             limits: ctx.limits,
             metrics: ctx.metrics.clone(),
-            tracker: ctx.tracker.clone(),
             shutdown: ctx.shutdown.clone(),
         }
     }
 
     /// Serves one client stream (plain TCP or TLS) until it closes, idles out or stalls.
     /// `_caps` are the connection's permits, released when it ends.
+    ///
+    /// One task does everything: it reads as much as has arrived, takes every complete
+    /// frame (a cache hit is framed into the output at once, a forwarded query joins the
+    /// connection's set of pending answers, at most `max_in_flight`), collects the answers
+    /// that are ready, and writes all framed output in one write. No task, channel or
+    /// permit per query. Timers are armed lazily: a deadline that moved on is noticed
+    /// when the old one fires, so a busy connection does not reset a timer per read.
     pub(crate) async fn run<S, C>(self, stream: S, _caps: C)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
         C: Send,
     {
-        let (mut reader, writer) = tokio::io::split(stream);
-        let (tx, rx) = mpsc::channel::<Vec<u8>>(self.limits.max_in_flight.max(1));
-        let writer = self
-            .tracker
-            .spawn(write_answers(writer, rx, self.limits.write_timeout));
-        let in_flight = Arc::new(Semaphore::new(self.limits.max_in_flight));
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        let cap = self.limits.max_in_flight.max(1);
+        let mut pending = FuturesUnordered::new();
         let mut frames = FrameBuf::new();
+        // Framed answers not yet handed to the stream.
+        let mut out: Vec<u8> = Vec::new();
+        // Handed to the stream but perhaps still buffered in it (TLS records).
+        let mut unflushed = false;
+        // Still taking queries: false once the client closed or erred, a frame was bad,
+        // the connection idled out, or shutdown began. Answers already owed are still
+        // written.
+        let mut reading = true;
+        let mut last_read = Instant::now();
         let mut frame_started: Option<Instant> = None;
-        'conn: loop {
-            while let Some(frame) = frames.next_frame() {
+        let read_timer = tokio::time::sleep_until(last_read + self.limits.idle_timeout);
+        tokio::pin!(read_timer);
+        let mut write_since: Option<Instant> = None;
+        let write_timer = tokio::time::sleep_until(last_read + self.limits.write_timeout);
+        tokio::pin!(write_timer);
+        loop {
+            while reading && pending.len() < cap {
+                let Some(frame) = frames.next_frame() else {
+                    break;
+                };
                 frame_started = None;
-                let Ok(msg) = frame else { break 'conn };
-                // At the per-connection cap, reading pauses until one is answered
-                // (backpressure, nothing queued).
-                let permit = match in_flight.clone().try_acquire_owned() {
-                    Ok(p) => p,
-                    Err(_) => {
-                        self.metrics.tcp_in_flight_limit_hits.inc();
-                        tokio::select! {
-                            _ = self.shutdown.cancelled() => break 'conn,
-                            p = in_flight.clone().acquire_owned() => match p {
-                                Ok(p) => p,
-                                Err(_) => break 'conn,
-                            },
-                        }
-                    }
+                let Ok(msg) = frame else {
+                    reading = false;
+                    break;
                 };
                 match self.switch.get().handle(msg, self.client, self.transport) {
                     Outcome::Drop => {}
                     Outcome::Answer(answer) => {
-                        if tx.send(answer).await.is_err() {
-                            break 'conn;
-                        }
+                        push_frame(&mut out, &answer);
                     }
-                    Outcome::Forward(forwarding) => {
-                        let tx = tx.clone();
-                        self.tracker.spawn(async move {
-                            let answer = forwarding.answer().await;
-                            let _ = tx.send(answer).await;
-                            drop(permit);
-                        });
-                    }
+                    Outcome::Forward(forwarding) => pending.push(forwarding.answer()),
                 }
             }
-            // A started frame must complete within the read timeout counted from its first
-            // byte, however slowly the bytes trickle in (no slowloris); otherwise the
-            // connection may sit idle for the idle timeout.
-            let until = if frames.has_partial() {
-                *frame_started.get_or_insert_with(Instant::now) + self.limits.read_timeout
+            // At the per-connection cap, reading pauses until one is answered
+            // (backpressure, nothing queued).
+            let at_cap = pending.len() >= cap;
+            if reading && at_cap && frames.has_frame() {
+                self.metrics.tcp_in_flight_limit_hits.inc();
+            }
+            if !reading && pending.is_empty() && out.is_empty() && !unflushed {
+                break;
+            }
+            if frames.has_partial() {
+                if frame_started.is_none() {
+                    frame_started = Some(last_read);
+                    let deadline = last_read + self.limits.read_timeout;
+                    if read_timer.deadline() > deadline {
+                        read_timer.as_mut().reset(deadline);
+                    }
+                }
             } else {
                 frame_started = None;
-                Instant::now() + self.limits.idle_timeout
-            };
-            let read = tokio::select! {
-                _ = self.shutdown.cancelled() => break,
-                _ = tx.closed() => break,
-                r = tokio::time::timeout_at(until, reader.read_buf(frames.spare())) => r,
-            };
-            match read {
-                Ok(Ok(0)) | Ok(Err(_)) => break,
-                Ok(Ok(_)) => {}
-                Err(_) => {
-                    let busy = in_flight.available_permits() < self.limits.max_in_flight;
-                    if busy && !frames.has_partial() {
-                        // Queries still in flight: not idle (RFC 7766 §6.2.3).
-                        continue;
+            }
+            let want_read = reading && !at_cap && out.len() < OUT_HIGH;
+            let owe_write = !out.is_empty() || unflushed;
+            if owe_write && write_since.is_none() {
+                write_since = Some(Instant::now());
+            }
+            tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled(), if reading => reading = false,
+                Some(answer) = pending.next(), if !pending.is_empty() => {
+                    push_frame(&mut out, &answer);
+                }
+                r = reader.read_buf(frames.spare()), if want_read => match r {
+                    Ok(0) | Err(_) => reading = false,
+                    Ok(_) => last_read = Instant::now(),
+                },
+                // Frames out first; once all are taken, a flush (a TLS stream may still
+                // hold the last record).
+                r = async {
+                    if out.is_empty() {
+                        writer.flush().await.map(|()| None)
+                    } else {
+                        writer.write(&out).await.map(Some)
                     }
-                    self.metrics.tcp_timeouts.inc();
-                    break;
+                }, if owe_write => match r {
+                    Ok(Some(0)) | Err(_) => return,
+                    Ok(Some(n)) => {
+                        out.drain(..n);
+                        unflushed = true;
+                        write_since = None;
+                    }
+                    Ok(None) => {
+                        unflushed = false;
+                        write_since = None;
+                    }
+                },
+                () = &mut read_timer, if want_read => {
+                    // A started frame must complete within the read timeout counted from
+                    // its first byte, however slowly the rest trickles in (no slowloris);
+                    // otherwise the connection may sit idle for the idle timeout.
+                    let deadline = match frame_started {
+                        Some(t) => t + self.limits.read_timeout,
+                        None => last_read + self.limits.idle_timeout,
+                    };
+                    let now = Instant::now();
+                    if deadline > now {
+                        read_timer.as_mut().reset(deadline);
+                    } else if !pending.is_empty() && frame_started.is_none() {
+                        // Queries still in flight: not idle (RFC 7766 §6.2.3).
+                        last_read = now;
+                        read_timer.as_mut().reset(now + self.limits.idle_timeout);
+                    } else {
+                        self.metrics.tcp_timeouts.inc();
+                        reading = false;
+                    }
+                }
+                () = &mut write_timer, if owe_write => {
+                    // The client must take our answers within the write timeout.
+                    match write_since {
+                        Some(t) if t + self.limits.write_timeout <= Instant::now() => return,
+                        Some(t) => write_timer.as_mut().reset(t + self.limits.write_timeout),
+                        None => {}
+                    }
                 }
             }
         }
-        // Answers to queries already taken are still written; then the writer closes.
-        drop(tx);
-        let _ = writer.await;
+        let _ = tokio::time::timeout(self.limits.write_timeout, writer.shutdown()).await;
     }
-}
-
-async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
-    mut writer: W,
-    mut rx: mpsc::Receiver<Vec<u8>>,
-    write_timeout: Duration,
-) {
-    let mut buf = Vec::with_capacity(4096);
-    while let Some(answer) = rx.recv().await {
-        buf.clear();
-        push_frame(&mut buf, &answer);
-        while buf.len() < 64 * 1024 {
-            match rx.try_recv() {
-                Ok(more) => {
-                    push_frame(&mut buf, &more);
-                }
-                Err(_) => break,
-            }
-        }
-        match tokio::time::timeout(write_timeout, writer.write_all(&buf)).await {
-            Ok(Ok(())) => {}
-            _ => return,
-        }
-    }
-    let _ = tokio::time::timeout(write_timeout, writer.shutdown()).await;
 }

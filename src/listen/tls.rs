@@ -58,6 +58,9 @@ pub async fn serve(
             match tokio::time::timeout(read_timeout, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => {
                     metrics.tls_client_handshakes.inc();
+                    if tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                        metrics.tls_client_resumptions.inc();
+                    }
                     conn.run(tls, caps).await;
                 }
                 _ => metrics.tls_client_handshake_failures.inc(),
