@@ -23,6 +23,9 @@ pub struct Bound {
     pub tls: Vec<std::net::TcpListener>,
     /// The operations endpoint, if any.
     pub metrics: Option<std::net::TcpListener>,
+    /// The sockets came from the service manager (socket activation): they outlive this
+    /// process, and what is queued on them at shutdown is left for the next instance.
+    pub inherited: bool,
 }
 
 /// What to bind.
@@ -120,6 +123,7 @@ impl Bound {
                 .map(TcpListener::from_std)
                 .collect::<Result<_, _>>()?,
             metrics: self.metrics.map(TcpListener::from_std).transpose()?,
+            inherited: self.inherited,
         })
     }
 }
@@ -135,6 +139,8 @@ pub struct Listeners {
     pub metrics: Option<TcpListener>,
     /// DNS-over-TLS listeners for clients.
     pub tls: Vec<TcpListener>,
+    /// Inherited from the service manager ([`Bound::inherited`]).
+    pub inherited: bool,
 }
 
 impl Listeners {
@@ -173,11 +179,17 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(socket.into())
 }
 
-/// A non-blocking listening TCP socket on `addr` (SO_REUSEADDR, as tokio and std set it).
+/// A non-blocking listening TCP socket on `addr` (SO_REUSEADDR, as tokio and std set it),
+/// with SO_REUSEPORT on a fixed port so that a new instance can listen beside this one
+/// during a restart (the kernel then spreads new connections over both).
 fn tcp_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
+    // As for UDP: never on port 0, where the kernel could pick a port another
+    // SO_REUSEPORT listener of this user already holds.
+    #[cfg(unix)]
+    socket.set_reuse_port(addr.port() != 0)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;

@@ -13,6 +13,7 @@ use strictdot::cli::{Cli, Command};
 use strictdot::config::{
     Config, ConfigError, Layer, LogFormat, LogLevel, ProcessEnvironment, Sources,
 };
+use strictdot::notify::{Notifier, NotifyEnv};
 use strictdot::{privileges, shutdown, Server};
 use tokio_util::sync::CancellationToken;
 
@@ -122,7 +123,8 @@ async fn serve(config: Config, bound: Bound, flags: Layer, env: Layer) -> ExitCo
     for u in config.upstreams() {
         tracing::info!(upstream = %u.name, address = %u.spec.addr, auth = %u.mode, "upstream configured");
     }
-    let server = Server::new(config.clone());
+    let notifier = Notifier::new(&NotifyEnv::from_process(), std::process::id());
+    let server = Server::new(config.clone()).with_notifier(notifier);
     let listeners = match bound.register() {
         Ok(l) => l,
         Err(e) => {

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,6 +22,13 @@ use crate::acl::mask;
 use crate::forward::{Outcome, Switch, Transport};
 use crate::framing::{push_frame, FrameBuf};
 use crate::metrics::Metrics;
+
+/// At shutdown, a connection closes once no query has arrived for this long...
+const CLOSING_QUIET: Duration = Duration::from_millis(200);
+/// ...or this long after shutdown began, whichever comes first.
+const CLOSING_LIMIT: Duration = Duration::from_secs(2);
+/// How long a closing connection waits for the client's own close after sending its FIN.
+const CLOSING_LINGER: Duration = Duration::from_secs(1);
 
 /// Limits of the TCP listener.
 #[derive(Clone, Copy, Debug)]
@@ -105,12 +113,15 @@ pub struct StreamContext {
     pub tracker: TaskTracker,
     /// Cancelled at shutdown.
     pub shutdown: CancellationToken,
+    /// At shutdown, accept the connections already in the accept queue before closing the
+    /// listener (false for inherited listeners, whose queue waits for the next instance).
+    pub drain_accept_queue: bool,
 }
 
 /// Serves one TCP listener until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, ctx: StreamContext) {
     loop {
-        let Some((stream, peer)) = accept(&listener, &ctx.shutdown).await else {
+        let Some((stream, peer)) = accept(&listener, &ctx).await else {
             break;
         };
         let Some((client, caps)) = admit(&ctx, peer.ip()) else {
@@ -122,15 +133,28 @@ pub async fn serve(listener: TcpListener, ctx: StreamContext) {
     }
 }
 
-/// Accepts the next connection; `None` once `shutdown` is cancelled. Failures (out of file
-/// descriptors and the like) pause briefly instead of spinning.
+/// Accepts the next connection; `None` once `shutdown` is cancelled and (when the context
+/// drains its accept queue) no connection the kernel has completed is left in the queue.
+/// Failures (out of file descriptors and the like) pause briefly instead of spinning.
 pub(crate) async fn accept(
     listener: &TcpListener,
-    shutdown: &CancellationToken,
+    ctx: &StreamContext,
 ) -> Option<(tokio::net::TcpStream, std::net::SocketAddr)> {
     loop {
+        if ctx.shutdown.is_cancelled() {
+            if !ctx.drain_accept_queue {
+                return None;
+            }
+            // Connections the kernel already completed wait in the accept queue; closing
+            // the listener would reset them (unless net.ipv4.tcp_migrate_req moves them to
+            // another listener of the group). Take them, without waiting for more.
+            return match std::future::poll_fn(|cx| Poll::Ready(listener.poll_accept(cx))).await {
+                Poll::Ready(Ok(pair)) => Some(pair),
+                Poll::Ready(Err(_)) | Poll::Pending => None,
+            };
+        }
         tokio::select! {
-            _ = shutdown.cancelled() => return None,
+            _ = ctx.shutdown.cancelled() => continue,
             r = listener.accept() => match r {
                 Ok(pair) => return Some(pair),
                 Err(e) => {
@@ -207,6 +231,9 @@ impl Connection {
         let in_flight = Arc::new(Semaphore::new(self.limits.max_in_flight));
         let mut frames = FrameBuf::new();
         let mut frame_started: Option<Instant> = None;
+        // Set at shutdown to the latest time this connection still reads: until then it
+        // answers what arrives, and closes once quiet for `CLOSING_QUIET`.
+        let mut closing: Option<Instant> = None;
         'conn: loop {
             while let Some(frame) = frames.next_frame() {
                 frame_started = None;
@@ -252,14 +279,24 @@ impl Connection {
                 frame_started = None;
                 Instant::now() + self.limits.idle_timeout
             };
+            let until = match closing {
+                Some(last) => until.min(Instant::now() + CLOSING_QUIET).min(last),
+                None => until,
+            };
             let read = tokio::select! {
-                _ = self.shutdown.cancelled() => break,
+                _ = self.shutdown.cancelled(), if closing.is_none() => {
+                    closing = Some(Instant::now() + CLOSING_LIMIT);
+                    continue;
+                }
                 _ = tx.closed() => break,
                 r = tokio::time::timeout_at(until, reader.read_buf(frames.spare())) => r,
             };
             match read {
                 Ok(Ok(0)) | Ok(Err(_)) => break,
                 Ok(Ok(_)) => {}
+                // Shutting down and quiet: close between queries (RFC 7766 §6.2.3 lets the
+                // server close; a client retries what it had not sent yet elsewhere).
+                Err(_) if closing.is_some() => break,
                 Err(_) => {
                     let busy = in_flight.available_permits() < self.limits.max_in_flight;
                     if busy && !frames.has_partial() {
@@ -274,6 +311,21 @@ impl Connection {
         // Answers to queries already taken are still written; then the writer closes.
         drop(tx);
         let _ = writer.await;
+        if closing.is_some() {
+            // Our FIN is out. Whatever the client still sends is read and dropped until it
+            // closes too: closing with unread data would send a reset, which can destroy
+            // answers the client has not read yet. The client sees a clean end of stream
+            // and asks again on a new connection (to the next instance, in a restart).
+            let mut sink = [0u8; 512];
+            let _ = tokio::time::timeout(CLOSING_LINGER, async {
+                while let Ok(n) = reader.read(&mut sink).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
     }
 }
 

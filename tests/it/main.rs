@@ -11,6 +11,7 @@ mod pipeline;
 mod policy;
 mod privacy;
 mod reload;
+mod restart;
 mod support;
 mod unbound;
 mod upstream;
