@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use strictdot::bind::{Addresses, Bound};
+use strictdot::bind::{Activation, Addresses, Bound};
 use strictdot::cli::{Cli, Command};
 use strictdot::config::{
     Config, ConfigError, Layer, LogFormat, LogLevel, ProcessEnvironment, Sources,
@@ -80,12 +80,23 @@ fn main() -> ExitCode {
         .listen_tls()
         .map(|t| t.addrs().to_vec())
         .unwrap_or_default();
-    let bound = match Bound::bind(Addresses {
+    let addrs = Addresses {
         dns: config.listen(),
         tls: &tls_addrs,
         metrics: config.metrics(),
         udp_sockets: std::thread::available_parallelism().map_or(1, |n| n.get()),
-    }) {
+    };
+    let bound = match Activation::from_process() {
+        Some(activation) => {
+            tracing::info!(
+                sockets = activation.count,
+                "socket activation: serving on the sockets the service manager passed (they replace --listen)"
+            );
+            Bound::inherit(&activation, addrs).map_err(|e| e.to_string())
+        }
+        None => Bound::bind(addrs).map_err(|e| e.to_string()),
+    };
+    let bound = match bound {
         Ok(b) => b,
         Err(e) => {
             eprintln!("strictdot: error: {e}");

@@ -178,7 +178,7 @@ fn take(
 
 /// Takes `socket` out of the kernel's choice for new datagrams while it can still be read:
 /// a UDP socket connected to a peer is skipped when SO_REUSEPORT picks a socket for a
-/// datagram from anyone else (Linux 5.2 and later), and what is already queued on it stays
+/// datagram from anyone else (Linux 5.x and later), and what is already queued on it stays
 /// readable. It is connected to its own address, which sends it nothing; replies still go
 /// out with explicit destinations. With no other socket left in the group, new datagrams
 /// get ICMP port unreachable, which clients see as a refusal at once.

@@ -219,13 +219,18 @@ struct Instance {
 
 impl Instance {
     fn start(dir: &Path, tag: usize, args: &[String]) -> Instance {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_strictdot"));
+        cmd.args(args);
+        Instance::spawn(dir, tag, cmd)
+    }
+
+    fn spawn(dir: &Path, tag: usize, mut cmd: Command) -> Instance {
         let socket = dir.join(format!("notify-{tag}.sock"));
         let _ = std::fs::remove_file(&socket);
         let notify = UnixDatagram::bind(&socket).unwrap();
         notify.set_read_timeout(Some(PROCESS_WAIT)).unwrap();
         let log = dir.join(format!("instance-{tag}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_strictdot"))
-            .args(args)
+        let child = cmd
             .env("NOTIFY_SOCKET", &socket)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -403,4 +408,98 @@ async fn restart_under_load_loses_no_query() {
         .map(|t| t.sent.load(Ordering::Relaxed))
         .sum();
     assert!(sent > 1000, "the load ran ({sent} UDP queries)");
+}
+
+/// strictdot started the way systemd starts a socket-activated service: `udp` and `tcp`
+/// as descriptors 3 and 4, `LISTEN_FDS=2`, `LISTEN_FDNAMES`, and `LISTEN_PID` the pid of
+/// the process that is exec'd (bash's own, which `exec` keeps).
+fn activated(
+    dir: &Path,
+    tag: usize,
+    udp: &socket2::Socket,
+    tcp: &socket2::Socket,
+    args: &[String],
+) -> Instance {
+    use std::os::fd::AsRawFd;
+    let (u, t) = (udp.as_raw_fd(), tcp.as_raw_fd());
+    let script = format!(
+        "exec 100<&{u} 101<&{t} && exec {u}<&- {t}<&- && exec 3<&100 4<&101 100<&- 101<&- && \
+         LISTEN_PID=$$ LISTEN_FDS=2 LISTEN_FDNAMES=dns:dns exec \"$0\" \"$@\""
+    );
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_strictdot"))
+        .args(args);
+    Instance::spawn(dir, tag, cmd)
+}
+
+/// Socket activation: strictdot serves on the sockets it is given (it binds nothing of
+/// its own for DNS: the test holds the port without SO_REUSEPORT), and a restart keeps
+/// them, so a query sent while no instance runs waits in the kernel and is answered by
+/// the next one; a connection made meanwhile waits in the accept queue. This is what
+/// `systemctl restart` does with the shipped units.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_activated_restart_keeps_the_queued_queries() {
+    use socket2::{Domain, Socket, Type};
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let dir = std::env::temp_dir().join(format!("strictdot-activation-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, root.pem()).unwrap();
+
+    let udp = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+    udp.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    let addr = udp.local_addr().unwrap().as_socket().unwrap();
+    let tcp = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    tcp.bind(&addr.into()).unwrap();
+    tcp.listen(128).unwrap();
+    // Inherited across exec, as systemd passes them.
+    udp.set_cloexec(false).unwrap();
+    tcp.set_cloexec(false).unwrap();
+    let args: Vec<String> = vec![
+        "--upstream".into(),
+        format!("{}#dot.test", up.addr),
+        "--ca-file".into(),
+        ca_path.display().to_string(),
+    ];
+
+    let first = activated(&dir, 0, &udp, &tcp, &args).ready().await;
+    let reply = udp_exchange(addr, &query(1, "www.example", 1, None), ANSWER_WAIT)
+        .await
+        .expect("an answer over the inherited UDP socket");
+    check(&reply, 1).unwrap();
+    let mut conn = None;
+    assert_eq!(
+        tcp_query(addr, &mut conn, 2, "www.example").await,
+        Ok(false)
+    );
+    drop(conn);
+    let (code, log) = first.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+
+    // Nothing runs now; the sockets stay open (here the test holds them, under systemd
+    // the socket unit does).
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client
+        .send_to(&query(3, "www.example", 1, None), addr)
+        .await
+        .unwrap();
+    let mut waiting = TcpStream::connect(addr)
+        .await
+        .expect("the accept queue takes it");
+    let second = activated(&dir, 1, &udp, &tcp, &args).ready().await;
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(ANSWER_WAIT, client.recv(&mut buf))
+        .await
+        .expect("the query sent between the two instances is answered")
+        .unwrap();
+    check(&buf[..n], 3).unwrap();
+    assert_eq!(tcp_ask(&mut waiting, 4, "www.example").await, Ok(Some(())));
+    let (code, log) = second.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
