@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use strictdot::bind::{Activation, Addresses, Bound};
 use strictdot::cli::{Cli, Command};
+use strictdot::config::table::POLICY;
 use strictdot::config::{
     Config, ConfigError, Layer, LogFormat, LogLevel, ProcessEnvironment, Sources,
 };
@@ -26,13 +27,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let flags = cli.proxy.flags;
+    let mut flags = cli.proxy.flags;
+    let default_policy = default_policy(&flags, &env, |p| p.is_file());
+    if let Some(path) = default_policy {
+        flags.set(&POLICY, vec![path.to_owned()]);
+    }
     match Sources::new(flags.clone(), env.clone(), None).logging() {
         Ok((level, format)) => init_logging(level, format),
         Err(e) => {
             eprintln!("strictdot: error: {e}");
             return ExitCode::from(2);
         }
+    }
+    if let Some(path) = default_policy {
+        tracing::info!(
+            policy = path,
+            "no --policy given: reading the default policy file"
+        );
     }
     match &cli.command {
         Some(Command::Pin(args)) => return strictdot::pin_cmd::main(args),
@@ -124,6 +135,20 @@ fn main() -> ExitCode {
     runtime.block_on(serve(config, bound, flags, env))
 }
 
+/// The policy file read when neither `--policy` nor `STRICTDOT_POLICY` names one, if it
+/// exists (the systemd unit and the image rely on it).
+const DEFAULT_POLICY: &str = "/etc/strictdot/strictdot.toml";
+
+/// [`DEFAULT_POLICY`] when no layer names a policy and `exists` says it is there.
+fn default_policy(
+    flags: &Layer,
+    env: &Layer,
+    exists: impl Fn(&std::path::Path) -> bool,
+) -> Option<&'static str> {
+    let named = flags.get(&POLICY).is_some() || env.get(&POLICY).is_some();
+    (!named && exists(std::path::Path::new(DEFAULT_POLICY))).then_some(DEFAULT_POLICY)
+}
+
 /// Reads the policy file the flags or the environment name, and merges every layer:
 /// default < policy < environment < flag.
 fn load_config(flags: &Layer, env: &Layer) -> Result<Config, ConfigError> {
@@ -198,5 +223,22 @@ fn init_logging(level: LogLevel, format: LogFormat) {
         LogFormat::Text => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_policy_is_read_only_when_none_is_named_and_it_exists() {
+        let none = Layer::default();
+        let mut named = Layer::default();
+        named.set(&POLICY, vec!["/tmp/p.toml".into()]);
+        let there = |p: &std::path::Path| p == std::path::Path::new(DEFAULT_POLICY);
+        assert_eq!(default_policy(&none, &none, there), Some(DEFAULT_POLICY));
+        assert_eq!(default_policy(&none, &none, |_| false), None);
+        assert_eq!(default_policy(&named, &none, there), None);
+        assert_eq!(default_policy(&none, &named, there), None);
     }
 }
