@@ -450,13 +450,21 @@ async fn socket_activated_restart_keeps_the_queued_queries() {
     let ca_path = dir.join("ca.pem");
     std::fs::write(&ca_path, root.pem()).unwrap();
 
-    let udp = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
-    udp.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    let addr = udp.local_addr().unwrap().as_socket().unwrap();
-    let tcp = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    tcp.bind(&addr.into()).unwrap();
-    tcp.listen(128).unwrap();
+    // One port for both: the listener takes a free one (SO_REUSEADDR, as systemd sets it,
+    // so TIME_WAIT leftovers do not matter), UDP the same number (retried if taken).
+    let (udp, tcp, addr) = (0..16)
+        .find_map(|_| {
+            let tcp = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            tcp.set_reuse_address(true).unwrap();
+            tcp.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+                .unwrap();
+            let addr = tcp.local_addr().unwrap().as_socket().unwrap();
+            let udp = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+            udp.bind(&addr.into()).ok()?;
+            tcp.listen(128).unwrap();
+            Some((udp, tcp, addr))
+        })
+        .expect("a port free for UDP and TCP");
     // Inherited across exec, as systemd passes them.
     udp.set_cloexec(false).unwrap();
     tcp.set_cloexec(false).unwrap();
