@@ -23,6 +23,9 @@ pub struct Bound {
     pub tls: Vec<std::net::TcpListener>,
     /// The operations endpoint, if any.
     pub metrics: Option<std::net::TcpListener>,
+    /// The sockets came from the service manager (socket activation): they outlive this
+    /// process, and what is queued on them at shutdown is left for the next instance.
+    pub inherited: bool,
 }
 
 /// What to bind.
@@ -120,7 +123,125 @@ impl Bound {
                 .map(TcpListener::from_std)
                 .collect::<Result<_, _>>()?,
             metrics: self.metrics.map(TcpListener::from_std).transpose()?,
+            inherited: self.inherited,
         })
+    }
+}
+
+/// Sockets passed by a service manager (socket activation, as systemd's `sd_listen_fds`):
+/// `$LISTEN_FDS` descriptors from 3 on, meant for this process if `$LISTEN_PID` is its
+/// id, named by `$LISTEN_FDNAMES` (colon-separated; systemd's `FileDescriptorName=`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activation {
+    /// How many descriptors, from 3 on.
+    pub count: usize,
+    /// Their names, in order (may be shorter than `count`).
+    pub names: Vec<String>,
+}
+
+impl Activation {
+    /// The activation the variables describe for process `pid`, or `None` when there is
+    /// none for this process (no variables, another process's, or no descriptors).
+    pub fn from_vars(
+        pid: u32,
+        listen_pid: Option<&str>,
+        listen_fds: Option<&str>,
+        listen_fdnames: Option<&str>,
+    ) -> Option<Activation> {
+        if listen_pid?.trim().parse::<u32>().ok()? != pid {
+            return None;
+        }
+        let count = listen_fds?
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)?;
+        let names = listen_fdnames
+            .map(|n| n.split(':').map(str::to_owned).collect())
+            .unwrap_or_default();
+        Some(Activation { count, names })
+    }
+
+    /// Reads the variables of this process.
+    pub fn from_process() -> Option<Activation> {
+        let var = |k| std::env::var(k).ok();
+        Activation::from_vars(
+            std::process::id(),
+            var("LISTEN_PID").as_deref(),
+            var("LISTEN_FDS").as_deref(),
+            var("LISTEN_FDNAMES").as_deref(),
+        )
+    }
+}
+
+/// What an inherited stream socket is for: its name (`tls`, `metrics`; anything else is
+/// plain DNS), or else its address among the configured ones.
+fn stream_role(name: Option<&str>, local: Option<SocketAddr>, addrs: &Addresses<'_>) -> Role {
+    match name {
+        Some("tls") => Role::Tls,
+        Some("metrics") => Role::Metrics,
+        _ if local.is_some_and(|a| addrs.tls.contains(&a)) => Role::Tls,
+        _ if local.is_some() && local == addrs.metrics => Role::Metrics,
+        _ => Role::Dns,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Dns,
+    Tls,
+    Metrics,
+}
+
+impl Bound {
+    /// Takes the sockets a service manager passed (`activation`): every datagram socket
+    /// serves DNS over UDP, and each stream socket serves DNS over TCP, DNS-over-TLS or
+    /// the operations endpoint ([`stream_role`]). Inherited sockets replace `--listen`;
+    /// a TLS or operations address with no inherited socket is bound as usual. The
+    /// sockets outlive this process, so shutdown leaves their queues to the next instance.
+    pub fn inherit(activation: &Activation, addrs: Addresses<'_>) -> std::io::Result<Bound> {
+        let mut fds = listenfd::ListenFd::from_env();
+        let mut out = Bound {
+            inherited: true,
+            ..Bound::default()
+        };
+        let bad = |i: usize, what: &str| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("inherited descriptor {} (LISTEN_FDS): {what}", i + 3),
+            )
+        };
+        for i in 0..activation.count.min(fds.len()) {
+            let name = activation.names.get(i).map(String::as_str);
+            if let Ok(Some(udp)) = fds.take_udp_socket(i) {
+                udp.set_nonblocking(true)?;
+                out.udp.push(udp);
+                continue;
+            }
+            let Ok(Some(tcp)) = fds.take_tcp_listener(i) else {
+                return Err(bad(i, "not a UDP socket or a listening TCP socket"));
+            };
+            tcp.set_nonblocking(true)?;
+            match stream_role(name, tcp.local_addr().ok(), &addrs) {
+                Role::Dns => out.tcp.push(tcp),
+                Role::Tls => out.tls.push(tcp),
+                Role::Metrics if out.metrics.is_none() => out.metrics = Some(tcp),
+                Role::Metrics => return Err(bad(i, "a second operations endpoint")),
+            }
+        }
+        if out.udp.is_empty() && out.tcp.is_empty() && out.tls.is_empty() {
+            return Err(bad(0, "no DNS socket among the inherited ones"));
+        }
+        let rest = Bound::bind(Addresses {
+            dns: &[],
+            tls: if out.tls.is_empty() { addrs.tls } else { &[] },
+            metrics: addrs.metrics.filter(|_| out.metrics.is_none()),
+            udp_sockets: 1,
+        })
+        .map_err(|e| std::io::Error::new(e.source.kind(), e.to_string()))?;
+        out.tls.extend(rest.tls);
+        out.metrics = out.metrics.or(rest.metrics);
+        Ok(out)
     }
 }
 
@@ -135,6 +256,8 @@ pub struct Listeners {
     pub metrics: Option<TcpListener>,
     /// DNS-over-TLS listeners for clients.
     pub tls: Vec<TcpListener>,
+    /// Inherited from the service manager ([`Bound::inherited`]).
+    pub inherited: bool,
 }
 
 impl Listeners {
@@ -173,13 +296,64 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(socket.into())
 }
 
-/// A non-blocking listening TCP socket on `addr` (SO_REUSEADDR, as tokio and std set it).
+/// A non-blocking listening TCP socket on `addr` (SO_REUSEADDR, as tokio and std set it),
+/// with SO_REUSEPORT on a fixed port so that a new instance can listen beside this one
+/// during a restart (the kernel then spreads new connections over both).
 fn tcp_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
+    // As for UDP: never on port 0, where the kernel could pick a port another
+    // SO_REUSEPORT listener of this user already holds.
+    #[cfg(unix)]
+    socket.set_reuse_port(addr.port() != 0)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activation_is_for_this_process_only() {
+        let a = Activation::from_vars(42, Some("42"), Some("3"), Some("dns:dns:tls"));
+        assert_eq!(
+            a,
+            Some(Activation {
+                count: 3,
+                names: vec!["dns".into(), "dns".into(), "tls".into()],
+            })
+        );
+        assert_eq!(Activation::from_vars(42, Some("43"), Some("3"), None), None);
+        assert_eq!(Activation::from_vars(42, None, Some("3"), None), None);
+        assert_eq!(Activation::from_vars(42, Some("42"), Some("0"), None), None);
+        assert_eq!(Activation::from_vars(42, Some("42"), Some("x"), None), None);
+        let unnamed = Activation::from_vars(42, Some("42"), Some("2"), None).unwrap();
+        assert!(unnamed.names.is_empty());
+    }
+
+    #[test]
+    fn inherited_stream_sockets_are_told_apart_by_name_then_address() {
+        let tls: SocketAddr = "127.0.0.1:853".parse().unwrap();
+        let ops: SocketAddr = "127.0.0.1:9153".parse().unwrap();
+        let dns: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        let addrs = Addresses {
+            dns: &[],
+            tls: &[tls],
+            metrics: Some(ops),
+            udp_sockets: 1,
+        };
+        assert_eq!(stream_role(Some("tls"), Some(dns), &addrs), Role::Tls);
+        assert_eq!(
+            stream_role(Some("metrics"), Some(dns), &addrs),
+            Role::Metrics
+        );
+        assert_eq!(stream_role(None, Some(tls), &addrs), Role::Tls);
+        assert_eq!(stream_role(Some("x"), Some(ops), &addrs), Role::Metrics);
+        assert_eq!(stream_role(None, Some(dns), &addrs), Role::Dns);
+        assert_eq!(stream_role(Some("dns"), None, &addrs), Role::Dns);
+    }
 }

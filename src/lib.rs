@@ -25,8 +25,9 @@
 //!       -> upstream/verify.rs  every authentication decision (name, pins, both)
 //!     -> upstream/plain.rs  local zones the policy sends to local servers in cleartext
 //!     -> dns/answer.rs      check the reply, restore ID and question, truncate for UDP
-//! transport.rs, metrics.rs, prom.rs, http.rs, shutdown.rs   shared leaves: transports,
-//!                           counters, label escaping, the operations endpoint, signals
+//! transport.rs, metrics.rs, prom.rs, http.rs, shutdown.rs, notify.rs   shared leaves:
+//!                           transports, counters, label escaping, the operations
+//!                           endpoint, signals, the service manager's notifications
 //! ```
 //!
 //! [`run`] takes already-bound sockets and a cancellation token, so tests bind port 0 on
@@ -49,6 +50,7 @@ pub mod http;
 pub mod limiter;
 pub mod listen;
 pub mod metrics;
+pub mod notify;
 pub mod pin;
 pub mod pin_cmd;
 pub mod policy;

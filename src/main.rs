@@ -8,11 +8,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use strictdot::bind::{Addresses, Bound};
+use strictdot::bind::{Activation, Addresses, Bound};
 use strictdot::cli::{Cli, Command};
+use strictdot::config::table::POLICY;
 use strictdot::config::{
     Config, ConfigError, Layer, LogFormat, LogLevel, ProcessEnvironment, Sources,
 };
+use strictdot::notify::{Notifier, NotifyEnv};
 use strictdot::{privileges, shutdown, Server};
 use tokio_util::sync::CancellationToken;
 
@@ -25,13 +27,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let flags = cli.proxy.flags;
+    let mut flags = cli.proxy.flags;
+    let default_policy = default_policy(&flags, &env, |p| p.is_file());
+    if let Some(path) = default_policy {
+        flags.set(&POLICY, vec![path.to_owned()]);
+    }
     match Sources::new(flags.clone(), env.clone(), None).logging() {
         Ok((level, format)) => init_logging(level, format),
         Err(e) => {
             eprintln!("strictdot: error: {e}");
             return ExitCode::from(2);
         }
+    }
+    if let Some(path) = default_policy {
+        tracing::info!(
+            policy = path,
+            "no --policy given: reading the default policy file"
+        );
     }
     match &cli.command {
         Some(Command::Pin(args)) => return strictdot::pin_cmd::main(args),
@@ -62,12 +74,23 @@ fn main() -> ExitCode {
         .listen_tls()
         .map(|t| t.addrs().to_vec())
         .unwrap_or_default();
-    let bound = match Bound::bind(Addresses {
+    let addrs = Addresses {
         dns: config.listen(),
         tls: &tls_addrs,
         metrics: config.metrics(),
         udp_sockets: std::thread::available_parallelism().map_or(1, |n| n.get()),
-    }) {
+    };
+    let bound = match Activation::from_process() {
+        Some(activation) => {
+            tracing::info!(
+                sockets = activation.count,
+                "socket activation: serving on the sockets the service manager passed (they replace --listen)"
+            );
+            Bound::inherit(&activation, addrs).map_err(|e| e.to_string())
+        }
+        None => Bound::bind(addrs).map_err(|e| e.to_string()),
+    };
+    let bound = match bound {
         Ok(b) => b,
         Err(e) => {
             eprintln!("strictdot: error: {e}");
@@ -95,6 +118,20 @@ fn main() -> ExitCode {
     runtime.block_on(serve(config, bound, flags, env))
 }
 
+/// The policy file read when neither `--policy` nor `STRICTDOT_POLICY` names one, if it
+/// exists (the systemd unit and the image rely on it).
+const DEFAULT_POLICY: &str = "/etc/strictdot/strictdot.toml";
+
+/// [`DEFAULT_POLICY`] when no layer names a policy and `exists` says it is there.
+fn default_policy(
+    flags: &Layer,
+    env: &Layer,
+    exists: impl Fn(&std::path::Path) -> bool,
+) -> Option<&'static str> {
+    let named = flags.get(&POLICY).is_some() || env.get(&POLICY).is_some();
+    (!named && exists(std::path::Path::new(DEFAULT_POLICY))).then_some(DEFAULT_POLICY)
+}
+
 /// Reads the policy file the flags or the environment name, and merges every layer:
 /// default < policy < environment < flag.
 fn load_config(flags: &Layer, env: &Layer) -> Result<Config, ConfigError> {
@@ -105,7 +142,8 @@ async fn serve(config: Config, bound: Bound, flags: Layer, env: Layer) -> ExitCo
     for u in config.upstreams() {
         tracing::info!(upstream = %u.name, address = %u.spec.addr, auth = %u.mode, "upstream configured");
     }
-    let server = Server::new(config.clone());
+    let notifier = Notifier::new(&NotifyEnv::from_process(), std::process::id());
+    let server = Server::new(config.clone()).with_notifier(notifier);
     let listeners = match bound.register() {
         Ok(l) => l,
         Err(e) => {
@@ -168,5 +206,22 @@ fn init_logging(level: LogLevel, format: LogFormat) {
         LogFormat::Text => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_policy_is_read_only_when_none_is_named_and_it_exists() {
+        let none = Layer::default();
+        let mut named = Layer::default();
+        named.set(&POLICY, vec!["/tmp/p.toml".into()]);
+        let there = |p: &std::path::Path| p == std::path::Path::new(DEFAULT_POLICY);
+        assert_eq!(default_policy(&none, &none, there), Some(DEFAULT_POLICY));
+        assert_eq!(default_policy(&none, &none, |_| false), None);
+        assert_eq!(default_policy(&named, &none, there), None);
+        assert_eq!(default_policy(&none, &named, there), None);
     }
 }

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::dnssec::{self, Validator};
 use crate::forward::{self, Forwarder, Switch};
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
 use crate::upstream::pool::Pool;
 use crate::{cache, http, limiter, listen};
 
@@ -142,6 +143,8 @@ pub struct Server {
     /// One permit per query waiting for an upstream (`--max-pending`), shared by every
     /// transport and every generation.
     pending: Arc<Semaphore>,
+    /// Tells a service manager when the server is ready and when it drains.
+    notifier: Notifier,
 }
 
 /// Reloads a running server's configuration (SIGHUP).
@@ -216,7 +219,15 @@ impl Server {
             metrics,
             upstream_tasks,
             pending,
+            notifier: Notifier::default(),
         }
+    }
+
+    /// Sends readiness and stopping notifications (and watchdog pings) to a service manager
+    /// through `notifier`.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Server {
+        self.notifier = notifier;
+        self
     }
 
     /// The server's counters.
@@ -273,6 +284,12 @@ impl Server {
             metrics: self.metrics.clone(),
             tracker: client_tasks.clone(),
             shutdown: shutdown.clone(),
+            drain_accept_queue: !listeners.inherited,
+        };
+        let udp_drain = if listeners.inherited {
+            listen::udp::Drain::Keep
+        } else {
+            listen::udp::Drain::Handover
         };
         for socket in listeners.udp {
             if let Ok(addr) = socket.local_addr() {
@@ -282,6 +299,7 @@ impl Server {
                 Arc::new(socket),
                 self.switch.clone(),
                 shutdown.clone(),
+                udp_drain,
             ));
         }
         for listener in listeners.tcp {
@@ -308,6 +326,10 @@ impl Server {
                 ));
             }
         }
+        self.notifier.ready();
+        let watchdog = CancellationToken::new();
+        tokio::spawn(self.notifier.clone().watchdog_loop(watchdog.clone()));
+        let _watchdog = watchdog.drop_guard();
         // Limits that were hit are reported in the log once a minute (only when a counter
         // moved), and at shutdown; /metrics has them all the time.
         let mut report = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -325,6 +347,12 @@ impl Server {
                 }
             }
         }
+        // The drain: UDP sockets leave their SO_REUSEPORT groups and answer what is queued,
+        // TCP listeners take what is in their accept queues and close, connections answer
+        // what they have and close between queries (src/listen/), then the queries in
+        // flight finish.
+        self.notifier.stopping();
+        tracing::info!("draining");
         client_tasks.close();
         if tokio::time::timeout(self.config.grace(), client_tasks.wait())
             .await

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -22,6 +23,13 @@ use crate::acl::mask;
 use crate::forward::{Outcome, Switch, Transport};
 use crate::framing::{push_frame, FrameBuf};
 use crate::metrics::Metrics;
+
+/// At shutdown, a connection closes once no query has arrived for this long...
+const CLOSING_QUIET: Duration = Duration::from_millis(200);
+/// ...or this long after shutdown began, whichever comes first.
+const CLOSING_LIMIT: Duration = Duration::from_secs(2);
+/// How long a closing connection waits for the client's own close after sending its FIN.
+const CLOSING_LINGER: Duration = Duration::from_secs(1);
 
 /// Limits of the TCP listener.
 #[derive(Clone, Copy, Debug)]
@@ -106,12 +114,15 @@ pub struct StreamContext {
     pub tracker: TaskTracker,
     /// Cancelled at shutdown.
     pub shutdown: CancellationToken,
+    /// At shutdown, accept the connections already in the accept queue before closing the
+    /// listener (false for inherited listeners, whose queue waits for the next instance).
+    pub drain_accept_queue: bool,
 }
 
 /// Serves one TCP listener until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, ctx: StreamContext) {
     loop {
-        let Some((stream, peer)) = accept(&listener, &ctx.shutdown).await else {
+        let Some((stream, peer)) = accept(&listener, &ctx).await else {
             break;
         };
         let Some((client, caps)) = admit(&ctx, peer.ip()) else {
@@ -123,15 +134,28 @@ pub async fn serve(listener: TcpListener, ctx: StreamContext) {
     }
 }
 
-/// Accepts the next connection; `None` once `shutdown` is cancelled. Failures (out of file
-/// descriptors and the like) pause briefly instead of spinning.
+/// Accepts the next connection; `None` once `shutdown` is cancelled and (when the context
+/// drains its accept queue) no connection the kernel has completed is left in the queue.
+/// Failures (out of file descriptors and the like) pause briefly instead of spinning.
 pub(crate) async fn accept(
     listener: &TcpListener,
-    shutdown: &CancellationToken,
+    ctx: &StreamContext,
 ) -> Option<(tokio::net::TcpStream, std::net::SocketAddr)> {
     loop {
+        if ctx.shutdown.is_cancelled() {
+            if !ctx.drain_accept_queue {
+                return None;
+            }
+            // Connections the kernel already completed wait in the accept queue; closing
+            // the listener would reset them (unless net.ipv4.tcp_migrate_req moves them to
+            // another listener of the group). Take them, without waiting for more.
+            return match std::future::poll_fn(|cx| Poll::Ready(listener.poll_accept(cx))).await {
+                Poll::Ready(Ok(pair)) => Some(pair),
+                Poll::Ready(Err(_)) | Poll::Pending => None,
+            };
+        }
         tokio::select! {
-            _ = shutdown.cancelled() => return None,
+            _ = ctx.shutdown.cancelled() => continue,
             r = listener.accept() => match r {
                 Ok(pair) => return Some(pair),
                 Err(e) => {
@@ -222,6 +246,9 @@ impl Connection {
         let mut reading = true;
         let mut last_read = Instant::now();
         let mut frame_started: Option<Instant> = None;
+        // Set at shutdown to the latest time this connection still reads: until then it
+        // answers what arrives, and stops reading once quiet for `CLOSING_QUIET`.
+        let mut closing: Option<Instant> = None;
         let read_timer = tokio::time::sleep_until(last_read + self.limits.idle_timeout);
         tokio::pin!(read_timer);
         let mut write_since: Option<Instant> = None;
@@ -272,7 +299,11 @@ impl Connection {
             }
             tokio::select! {
                 biased;
-                _ = self.shutdown.cancelled(), if reading => reading = false,
+                _ = self.shutdown.cancelled(), if reading && closing.is_none() => {
+                    let now = Instant::now();
+                    closing = Some(now + CLOSING_LIMIT);
+                    read_timer.as_mut().reset(now + CLOSING_QUIET);
+                }
                 Some(answer) = pending.next(), if !pending.is_empty() => {
                     push_frame(&mut out, &answer);
                 }
@@ -308,9 +339,18 @@ impl Connection {
                         Some(t) => t + self.limits.read_timeout,
                         None => last_read + self.limits.idle_timeout,
                     };
+                    // Shutting down: quiet for CLOSING_QUIET, or CLOSING_LIMIT reached,
+                    // ends reading between queries (RFC 7766 §6.2.3 lets the server close;
+                    // the client asks again elsewhere, the next instance in a restart).
+                    let deadline = match closing {
+                        Some(limit) => deadline.min(last_read + CLOSING_QUIET).min(limit),
+                        None => deadline,
+                    };
                     let now = Instant::now();
                     if deadline > now {
                         read_timer.as_mut().reset(deadline);
+                    } else if closing.is_some() {
+                        reading = false;
                     } else if !pending.is_empty() && frame_started.is_none() {
                         // Queries still in flight: not idle (RFC 7766 §6.2.3).
                         last_read = now;
@@ -331,5 +371,20 @@ impl Connection {
             }
         }
         let _ = tokio::time::timeout(self.limits.write_timeout, writer.shutdown()).await;
+        if closing.is_some() {
+            // Our FIN is out. Whatever the client still sends is read and dropped until it
+            // closes too: closing with unread data would send a reset, which can destroy
+            // answers the client has not read yet. The client sees a clean end of stream
+            // and asks again on a new connection (to the next instance, in a restart).
+            let mut sink = [0u8; 512];
+            let _ = tokio::time::timeout(CLOSING_LINGER, async {
+                while let Ok(n) = reader.read(&mut sink).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
     }
 }

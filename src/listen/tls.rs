@@ -37,7 +37,7 @@ pub async fn serve(
     ctx: StreamContext,
 ) {
     loop {
-        let Some((stream, peer)) = accept(&listener, &ctx.shutdown).await else {
+        let Some((stream, peer)) = accept(&listener, &ctx).await else {
             break;
         };
         let Some((client, caps)) = admit(&ctx, peer.ip()) else {

@@ -9,25 +9,50 @@
 //! (SO_REUSEPORT), that is one such loop per core.
 
 use std::io::ErrorKind;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use futures_util::future::Either;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::net::UdpSocket;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::forward::{Outcome, Switch, Transport};
+use crate::forward::{Forwarding, Outcome, Switch, Transport};
 
 /// Datagrams taken from the socket per wake-up before the loop sends answers again.
 const RECV_BATCH: usize = 64;
 /// Answers sent in one system call at most.
 const SEND_BATCH: usize = 32;
 
-/// Serves one UDP socket until `shutdown` is cancelled, then finishes (and answers) the
-/// queries already under way.
-pub async fn serve(socket: Arc<UdpSocket>, switch: Arc<Switch>, shutdown: CancellationToken) {
+/// How long a socket that has left its SO_REUSEPORT group keeps reading before its last
+/// pass: a datagram whose socket lookup ran just before the group changed can still be
+/// queued just after (the lookup and the enqueue are one softirq pass, microseconds; this
+/// leaves a wide margin).
+const LEAVE_SETTLE: Duration = Duration::from_millis(100);
+
+/// What a UDP socket does with its queue at shutdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drain {
+    /// The socket is ours alone: leave the SO_REUSEPORT group first (so that the kernel
+    /// sends new datagrams to the other sockets of the group, a new instance's), then
+    /// answer every datagram already queued, then close.
+    Handover,
+    /// The socket outlives this process (socket activation): answer what is queued now and
+    /// leave the rest on it for the next instance.
+    Keep,
+}
+
+/// Serves one UDP socket until `shutdown` is cancelled, then drains it as `drain` says and
+/// finishes (and answers) the queries already under way.
+pub async fn serve(
+    socket: Arc<UdpSocket>,
+    switch: Arc<Switch>,
+    shutdown: CancellationToken,
+    drain: Drain,
+) {
     let mut receiver = Receiver::new();
     // FuturesUnordered wakes its own task (a yield) whenever one call has polled every
     // future it holds; with one query in flight, as at low rates, that is every query, and
@@ -38,6 +63,19 @@ pub async fn serve(socket: Arc<UdpSocket>, switch: Arc<Switch>, shutdown: Cancel
     in_flight.push(Either::Right(std::future::pending()));
     let mut answers: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(SEND_BATCH);
     let mut receiving = true;
+    // Set at shutdown: when the last pass over the queue starts.
+    let mut last_pass: Option<Instant> = None;
+    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    // Where each received datagram's outcome goes: an answer to send, a query to drive.
+    macro_rules! handler {
+        () => {
+            |outcome: Outcome, peer: SocketAddr| match outcome {
+                Outcome::Drop => {}
+                Outcome::Answer(answer) => answers.push((answer, peer)),
+                Outcome::Forward(f) => in_flight.push(Either::Left(answered(f, peer))),
+            }
+        };
+    }
     loop {
         tokio::select! {
             biased;
@@ -57,7 +95,38 @@ pub async fn serve(socket: Arc<UdpSocket>, switch: Arc<Switch>, shutdown: Cancel
                 send_all(&socket, &answers).await;
                 answers.clear();
             }
-            _ = shutdown.cancelled(), if receiving => receiving = false,
+            _ = shutdown.cancelled(), if last_pass.is_none() => {
+                let settle = match drain {
+                    Drain::Handover => match leave_group(&socket) {
+                        Ok(()) => LEAVE_SETTLE,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "UDP socket could not leave its SO_REUSEPORT group");
+                            Duration::ZERO
+                        }
+                    },
+                    Drain::Keep => Duration::ZERO,
+                };
+                last_pass = Some(Instant::now() + settle);
+            }
+            _ = tokio::time::sleep_until(last_pass.unwrap_or(far)), if receiving && last_pass.is_some() => {
+                // The last pass: everything queued now, then no more reading.
+                receiving = false;
+                loop {
+                    match take(&mut receiver, &socket, &switch, &mut handler!()) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(_) => continue,
+                    }
+                    if answers.len() >= SEND_BATCH {
+                        send_all(&socket, &answers).await;
+                        answers.clear();
+                    }
+                }
+                if !answers.is_empty() {
+                    send_all(&socket, &answers).await;
+                    answers.clear();
+                }
+            }
             ready = socket.readable(), if receiving => {
                 if ready.is_err() {
                     continue;
@@ -66,28 +135,15 @@ pub async fn serve(socket: Arc<UdpSocket>, switch: Arc<Switch>, shutdown: Cancel
                 // batch, in as few system calls as the ones from upstreams.
                 let mut taken = 0;
                 while taken < RECV_BATCH {
-                    let received = match receiver.receive(&socket) {
-                        Ok(n) => n,
+                    match take(&mut receiver, &socket, &switch, &mut handler!()) {
+                        Ok(n) => taken += n.max(1),
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                         // ICMP errors from earlier sends surface here on some systems.
-                        Err(_) => {
-                            taken += 1;
-                            continue;
-                        }
-                    };
-                    taken += received.max(1);
-                    for (msg, peer) in receiver.datagrams(received) {
-                        match switch.get().handle(msg, peer.ip(), Transport::Udp) {
-                            Outcome::Drop => {}
-                            Outcome::Answer(answer) => answers.push((answer, peer)),
-                            Outcome::Forward(f) => in_flight.push(Either::Left(async move {
-                                (f.answer().await, peer)
-                            })),
-                        }
-                        if answers.len() >= SEND_BATCH {
-                            send_all(&socket, &answers).await;
-                            answers.clear();
-                        }
+                        Err(_) => taken += 1,
+                    }
+                    if answers.len() >= SEND_BATCH {
+                        send_all(&socket, &answers).await;
+                        answers.clear();
                     }
                 }
                 if !answers.is_empty() {
@@ -98,6 +154,46 @@ pub async fn serve(socket: Arc<UdpSocket>, switch: Arc<Switch>, shutdown: Cancel
             else => break,
         }
     }
+}
+
+/// The answer to a forwarded query, with where it goes.
+async fn answered(f: Forwarding, peer: SocketAddr) -> (Vec<u8>, SocketAddr) {
+    (f.answer().await, peer)
+}
+
+/// Receives the datagrams waiting on `socket` (one system call) and hands each one's
+/// outcome to `handle`; returns how many, or `WouldBlock`.
+fn take(
+    receiver: &mut Receiver,
+    socket: &UdpSocket,
+    switch: &Switch,
+    handle: &mut impl FnMut(Outcome, SocketAddr),
+) -> std::io::Result<usize> {
+    let received = receiver.receive(socket)?;
+    for (msg, peer) in receiver.datagrams(received) {
+        handle(switch.get().handle(msg, peer.ip(), Transport::Udp), peer);
+    }
+    Ok(received)
+}
+
+/// Takes `socket` out of the kernel's choice for new datagrams while it can still be read:
+/// a UDP socket connected to a peer is skipped when SO_REUSEPORT picks a socket for a
+/// datagram from anyone else (Linux 5.x and later), and what is already queued on it stays
+/// readable. It is connected to its own address, which sends it nothing; replies still go
+/// out with explicit destinations. With no other socket left in the group, new datagrams
+/// get ICMP port unreachable, which clients see as a refusal at once.
+fn leave_group(socket: &UdpSocket) -> std::io::Result<()> {
+    let local = socket.local_addr()?;
+    let to = match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, local.port()))
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv6Addr::LOCALHOST, local.port()))
+        }
+        _ => local,
+    };
+    socket2::SockRef::from(socket).connect(&to.into())
 }
 
 /// The largest UDP payload; one receive slot holds any datagram whole.

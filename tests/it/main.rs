@@ -15,6 +15,7 @@ mod pipeline;
 mod policy;
 mod privacy;
 mod reload;
+mod restart;
 mod resumption;
 mod support;
 mod unbound;

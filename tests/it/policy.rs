@@ -637,6 +637,7 @@ async fn non_root_binds_with_the_capability_then_holds_none() {
                 &server.pin().to_string(),
             ])
             .env_clear()
+            .env("STRICTDOT_DNSSEC", "off")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -256,7 +256,7 @@ async fn failover_uses_the_first_healthy() {
 async fn latency_prefers_the_faster_upstream() {
     use strictdot::upstream::pool::Strategy;
     let (_r, slow, fast, proxy) = two_upstreams(
-        Behavior::SlowAnswer(40),
+        Behavior::SlowAnswer(150),
         Behavior::Answer,
         Strategy::Latency,
     )

@@ -344,3 +344,24 @@ async fn off_and_negative_trust_anchors_pass_answers_unjudged() {
     let m = &up.seen.messages.lock().unwrap()[0];
     assert_eq!(m[3] & 0x10, 0, "off: the client's CD=0 as sent");
 }
+
+/// With the root anchors compiled in, an upstream that answers every question (DS and
+/// DNSKEY included) with an unsigned A record proves nothing: the answer is not passed on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_forging_everything_unsigned_gets_servfail() {
+    let root = ca("Forger Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let proxy = start_proxy(
+        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).dnssec(Some(Trust {
+            anchors: TrustAnchors::root(),
+            negative: NegativeAnchors::none(),
+        })),
+    )
+    .await;
+    for (name, dnssec_ok) in [("www.example.", true), ("www.example.", false), ("com.", true)] {
+        let got = over_tcp(&proxy, &ask(name, 1, dnssec_ok, 0)).await;
+        assert_eq!(got.rcode, 2, "{name} DO={dnssec_ok}: {got:?}");
+        assert!(!got.ad);
+    }
+}

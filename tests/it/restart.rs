@@ -1,0 +1,515 @@
+//! Restarts that lose nothing: the real binary under a steady load over UDP (a fresh socket
+//! per query) and TCP (persistent connections and a fresh connection per query) while a
+//! second instance starts on the same address (SO_REUSEPORT) and the first one is sent
+//! SIGTERM, over several repetitions. Every query must be answered; a TCP client may
+//! reconnect once after its connection was closed cleanly (end of stream, no reset).
+//!
+//! Readiness is the new instance's `READY=1` on a notification socket the test binds
+//! (the sd_notify protocol, as systemd's `Type=notify` uses it), not a sleep.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::task::JoinSet;
+
+use crate::support::*;
+
+/// Handovers per run (`STRICTDOT_RESTART_REPS` overrides).
+const REPS: usize = 5;
+/// A query unanswered for this long is lost.
+const ANSWER_WAIT: Duration = Duration::from_secs(2);
+/// Longest wait for an instance to become ready or to exit.
+const PROCESS_WAIT: Duration = Duration::from_secs(30);
+
+/// Per-repetition counts of one transport.
+#[derive(Default)]
+struct Tally {
+    sent: AtomicU64,
+    answered: AtomicU64,
+    /// TCP only: answered after one reconnect, the connection having been closed cleanly.
+    reconnected: AtomicU64,
+    lost: AtomicU64,
+}
+
+struct Load {
+    /// The repetition queries are counted in (from 1; 0 is never used once the load runs).
+    epoch: AtomicUsize,
+    stop: AtomicBool,
+    ids: AtomicUsize,
+    /// [transport][epoch]
+    tallies: Vec<Vec<Tally>>,
+    /// What went wrong, for the report (first few).
+    errors: std::sync::Mutex<Vec<String>>,
+}
+
+const UDP: usize = 0;
+const TCP_KEEP: usize = 1;
+const TCP_FRESH: usize = 2;
+const NAMES: [&str; 3] = ["udp (fresh socket)", "tcp (persistent)", "tcp (fresh conn)"];
+
+impl Load {
+    fn new(reps: usize) -> Load {
+        Load {
+            epoch: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            ids: AtomicUsize::new(0),
+            tallies: (0..3)
+                .map(|_| (0..=reps).map(|_| Tally::default()).collect())
+                .collect(),
+            errors: Default::default(),
+        }
+    }
+
+    fn next(&self) -> (u16, String, usize) {
+        let n = self.ids.fetch_add(1, Ordering::Relaxed);
+        (
+            n as u16,
+            format!("r{n}.example"),
+            self.epoch.load(Ordering::SeqCst),
+        )
+    }
+
+    fn count(&self, transport: usize, epoch: usize, outcome: Result<bool, String>) {
+        let t = &self.tallies[transport][epoch];
+        t.sent.fetch_add(1, Ordering::Relaxed);
+        match outcome {
+            Ok(false) => t.answered.fetch_add(1, Ordering::Relaxed),
+            Ok(true) => t.reconnected.fetch_add(1, Ordering::Relaxed),
+            Err(e) => {
+                let mut errors = self.errors.lock().unwrap();
+                if errors.len() < 20 {
+                    errors.push(format!("{} rep {epoch}: {e}", NAMES[transport]));
+                }
+                t.lost.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+}
+
+/// Checks that `reply` answers query `id` with NOERROR.
+fn check(reply: &[u8], id: u16) -> Result<(), String> {
+    let m = parse(reply);
+    if m.id() != id {
+        return Err(format!("reply ID {} for query {id}", m.id()));
+    }
+    if m.response_code() != hickory_proto::op::ResponseCode::NoError {
+        return Err(format!("rcode {:?}", m.response_code()));
+    }
+    Ok(())
+}
+
+async fn udp_query(addr: SocketAddr, id: u16, name: &str) -> Result<bool, String> {
+    let sock = UdpSocket::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    // Connected, so an ICMP refusal shows up as an error rather than a timeout.
+    sock.connect(addr).await.map_err(|e| e.to_string())?;
+    sock.send(&query(id, name, 1, None))
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let mut buf = vec![0u8; 4096];
+    match tokio::time::timeout(ANSWER_WAIT, sock.recv(&mut buf)).await {
+        Ok(Ok(n)) => check(&buf[..n], id).map(|()| false),
+        Ok(Err(e)) => Err(format!("recv: {e}")),
+        Err(_) => Err("no answer".into()),
+    }
+}
+
+/// Sends one query on `conn` and reads its answer: `Ok(None)` when the connection ended
+/// cleanly (end of stream) before the answer, `Err` on a reset, a timeout or a bad answer.
+async fn tcp_ask(conn: &mut TcpStream, id: u16, name: &str) -> Result<Option<()>, String> {
+    let msg = query(id, name, 1, None);
+    let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
+    framed.extend(&msg);
+    if let Err(e) = conn.write_all(&framed).await {
+        return match e.kind() {
+            // The server closed (FIN then our write hit the closed socket): clean enough to
+            // retry only if nothing was reset before; report it.
+            ErrorKind::BrokenPipe => Ok(None),
+            _ => Err(format!("write: {e}")),
+        };
+    }
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let len = conn.read_u16().await?;
+        let mut buf = vec![0u8; usize::from(len)];
+        conn.read_exact(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    match tokio::time::timeout(ANSWER_WAIT, read).await {
+        Ok(Ok(reply)) => check(&reply, id).map(Some),
+        Ok(Err(e)) if e.kind() == ErrorKind::UnexpectedEof => Ok(None),
+        Ok(Err(e)) => Err(format!("read: {e}")),
+        Err(_) => Err("no answer".into()),
+    }
+}
+
+/// One query over TCP on `conn` (opened if `None`), reconnecting once after a clean close.
+async fn tcp_query(
+    addr: SocketAddr,
+    conn: &mut Option<TcpStream>,
+    id: u16,
+    name: &str,
+) -> Result<bool, String> {
+    for attempt in 0..2 {
+        let c = match conn {
+            Some(c) => c,
+            None => conn.insert(
+                TcpStream::connect(addr)
+                    .await
+                    .map_err(|e| format!("connect: {e}"))?,
+            ),
+        };
+        match tcp_ask(c, id, name).await {
+            Ok(Some(())) => return Ok(attempt > 0),
+            Ok(None) => *conn = None,
+            Err(e) => {
+                *conn = None;
+                return Err(e);
+            }
+        }
+    }
+    Err("closed cleanly twice in a row".into())
+}
+
+/// Runs one kind of client at `per_second` queries until the load stops.
+fn spawn_workers(
+    set: &mut JoinSet<()>,
+    load: &Arc<Load>,
+    addr: SocketAddr,
+    transport: usize,
+    workers: usize,
+    per_second: u64,
+) {
+    let every = Duration::from_micros(1_000_000 * workers as u64 / per_second);
+    for _ in 0..workers {
+        let load = load.clone();
+        set.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut conn = None;
+            while !load.stop.load(Ordering::SeqCst) {
+                tick.tick().await;
+                let (id, name, epoch) = load.next();
+                let outcome = match transport {
+                    UDP => udp_query(addr, id, &name).await,
+                    TCP_KEEP => tcp_query(addr, &mut conn, id, &name).await,
+                    _ => tcp_query(addr, &mut None, id, &name).await,
+                };
+                load.count(transport, epoch, outcome);
+            }
+        });
+    }
+}
+
+/// One strictdot process with its own notification socket.
+struct Instance {
+    child: Child,
+    notify: UnixDatagram,
+    log: PathBuf,
+}
+
+impl Instance {
+    fn start(dir: &Path, tag: usize, args: &[String]) -> Instance {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_strictdot"));
+        cmd.args(args);
+        Instance::spawn(dir, tag, cmd)
+    }
+
+    fn spawn(dir: &Path, tag: usize, mut cmd: Command) -> Instance {
+        let socket = dir.join(format!("notify-{tag}.sock"));
+        let _ = std::fs::remove_file(&socket);
+        let notify = UnixDatagram::bind(&socket).unwrap();
+        notify.set_read_timeout(Some(PROCESS_WAIT)).unwrap();
+        let log = dir.join(format!("instance-{tag}.log"));
+        // The fake upstreams sign nothing: these tests are about restarts, not DNSSEC.
+        let child = cmd
+            .env("STRICTDOT_DNSSEC", "off")
+            .env("NOTIFY_SOCKET", &socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Instance { child, notify, log }
+    }
+
+    /// Waits for `READY=1` from the instance.
+    async fn ready(self) -> Instance {
+        tokio::task::spawn_blocking(move || {
+            let mut buf = [0u8; 256];
+            loop {
+                match self.notify.recv(&mut buf) {
+                    Ok(n) if buf[..n].split(|&b| b == b'\n').any(|l| l == b"READY=1") => {
+                        return self;
+                    }
+                    Ok(_) => continue,
+                    Err(e) => panic!(
+                        "no READY=1 ({e}); log:\n{}",
+                        std::fs::read_to_string(&self.log).unwrap_or_default()
+                    ),
+                }
+            }
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Sends SIGTERM and waits for the exit code.
+    async fn terminate(mut self) -> (Option<i32>, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = tokio::time::Instant::now() + PROCESS_WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                return (status.code(), log);
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no exit after SIGTERM"
+            );
+            // Polling the exit status (std has no wait with a deadline).
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// `net.ipv4.tcp_migrate_req` (Linux 5.14+) while the test runs: turned on if it can be,
+/// put back afterwards.
+struct MigrateReq {
+    before: Option<String>,
+    on: bool,
+}
+
+impl MigrateReq {
+    const PATH: &'static str = "/proc/sys/net/ipv4/tcp_migrate_req";
+
+    fn enable() -> MigrateReq {
+        let before = std::fs::read_to_string(Self::PATH).ok();
+        let on = match before.as_deref().map(str::trim) {
+            Some("1") => true,
+            Some(_) => std::fs::write(Self::PATH, "1").is_ok(),
+            None => false,
+        };
+        MigrateReq { before, on }
+    }
+}
+
+impl Drop for MigrateReq {
+    fn drop(&mut self) {
+        if let Some(b) = &self.before {
+            if b.trim() != "1" && self.on {
+                let _ = std::fs::write(Self::PATH, b.trim());
+            }
+        }
+    }
+}
+
+/// A free port for UDP and TCP on 127.0.0.1.
+async fn free_port() -> u16 {
+    let l = strictdot::Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
+        .await
+        .unwrap();
+    l.udp[0].local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restart_under_load_loses_no_query() {
+    let reps = std::env::var("STRICTDOT_RESTART_REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(REPS);
+    let migrate = MigrateReq::enable();
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let dir = std::env::temp_dir().join(format!("strictdot-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, root.pem()).unwrap();
+    let port = free_port().await;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let args: Vec<String> = vec![
+        "--listen".into(),
+        addr.to_string(),
+        "--upstream".into(),
+        format!("{}#dot.test", up.addr),
+        "--ca-file".into(),
+        ca_path.display().to_string(),
+        "--rate-limit".into(),
+        "0".into(),
+    ];
+
+    let mut running = Instance::start(&dir, 0, &args).ready().await;
+    let load = Arc::new(Load::new(reps));
+    let mut clients = JoinSet::new();
+    spawn_workers(&mut clients, &load, addr, UDP, 16, 2000);
+    spawn_workers(&mut clients, &load, addr, TCP_KEEP, 4, 400);
+    spawn_workers(&mut clients, &load, addr, TCP_FRESH, 4, 200);
+
+    for rep in 1..=reps {
+        load.epoch.store(rep, Ordering::SeqCst);
+        let next = Instance::start(&dir, rep, &args).ready().await;
+        let (code, log) = running.terminate().await;
+        assert_eq!(code, Some(0), "rep {rep}: old instance's exit; log:\n{log}");
+        running = next;
+    }
+    load.stop.store(true, Ordering::SeqCst);
+    while clients.join_next().await.is_some() {}
+    let (code, log) = running.terminate().await;
+    assert_eq!(code, Some(0), "last instance's exit; log:\n{log}");
+
+    println!(
+        "restart under load, {reps} handovers (tcp_migrate_req {}):",
+        if migrate.on { "on" } else { "OFF" }
+    );
+    println!(
+        "  {:<20} rep  sent  answered  reconnected  lost",
+        "transport"
+    );
+    let mut lost = [0u64; 3];
+    for (t, name) in NAMES.iter().enumerate() {
+        for (rep, tally) in load.tallies[t].iter().enumerate().skip(1) {
+            let l = tally.lost.load(Ordering::Relaxed);
+            lost[t] += l;
+            println!(
+                "  {name:<20} {rep:>3} {:>5} {:>9} {:>12} {l:>5}",
+                tally.sent.load(Ordering::Relaxed),
+                tally.answered.load(Ordering::Relaxed),
+                tally.reconnected.load(Ordering::Relaxed),
+            );
+        }
+    }
+    let errors = load.errors.lock().unwrap().clone();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(lost[UDP], 0, "UDP queries lost: {errors:#?}");
+    assert_eq!(lost[TCP_KEEP], 0, "TCP queries lost: {errors:#?}");
+    if migrate.on {
+        assert_eq!(lost[TCP_FRESH], 0, "TCP queries lost: {errors:#?}");
+    } else {
+        eprintln!(
+            "WARNING: net.ipv4.tcp_migrate_req could not be turned on: NOT asserting that \
+             fresh TCP connections survive a restart ({} lost)",
+            lost[TCP_FRESH]
+        );
+    }
+    let sent: u64 = load.tallies[UDP]
+        .iter()
+        .map(|t| t.sent.load(Ordering::Relaxed))
+        .sum();
+    assert!(sent > 1000, "the load ran ({sent} UDP queries)");
+}
+
+/// strictdot started the way systemd starts a socket-activated service: `udp` and `tcp`
+/// as descriptors 3 and 4, `LISTEN_FDS=2`, `LISTEN_FDNAMES`, and `LISTEN_PID` the pid of
+/// the process that is exec'd (bash's own, which `exec` keeps).
+fn activated(
+    dir: &Path,
+    tag: usize,
+    udp: &socket2::Socket,
+    tcp: &socket2::Socket,
+    args: &[String],
+) -> Instance {
+    use std::os::fd::AsRawFd;
+    let (u, t) = (udp.as_raw_fd(), tcp.as_raw_fd());
+    let script = format!(
+        "exec 100<&{u} 101<&{t} && exec {u}<&- {t}<&- && exec 3<&100 4<&101 100<&- 101<&- && \
+         LISTEN_PID=$$ LISTEN_FDS=2 LISTEN_FDNAMES=dns:dns exec \"$0\" \"$@\""
+    );
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_strictdot"))
+        .args(args);
+    Instance::spawn(dir, tag, cmd)
+}
+
+/// Socket activation: strictdot serves on the sockets it is given (it binds nothing of
+/// its own for DNS: the test holds the port without SO_REUSEPORT), and a restart keeps
+/// them, so a query sent while no instance runs waits in the kernel and is answered by
+/// the next one; a connection made meanwhile waits in the accept queue. This is what
+/// `systemctl restart` does with the shipped units.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_activated_restart_keeps_the_queued_queries() {
+    use socket2::{Domain, Socket, Type};
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let dir = std::env::temp_dir().join(format!("strictdot-activation-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, root.pem()).unwrap();
+
+    // One port for both: the listener takes a free one (SO_REUSEADDR, as systemd sets it,
+    // so TIME_WAIT leftovers do not matter), UDP the same number (retried if taken).
+    let (udp, tcp, addr) = (0..16)
+        .find_map(|_| {
+            let tcp = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            tcp.set_reuse_address(true).unwrap();
+            tcp.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+                .unwrap();
+            let addr = tcp.local_addr().unwrap().as_socket().unwrap();
+            let udp = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+            udp.bind(&addr.into()).ok()?;
+            tcp.listen(128).unwrap();
+            Some((udp, tcp, addr))
+        })
+        .expect("a port free for UDP and TCP");
+    // Inherited across exec, as systemd passes them.
+    udp.set_cloexec(false).unwrap();
+    tcp.set_cloexec(false).unwrap();
+    let args: Vec<String> = vec![
+        "--upstream".into(),
+        format!("{}#dot.test", up.addr),
+        "--ca-file".into(),
+        ca_path.display().to_string(),
+    ];
+
+    let first = activated(&dir, 0, &udp, &tcp, &args).ready().await;
+    let reply = udp_exchange(addr, &query(1, "www.example", 1, None), ANSWER_WAIT)
+        .await
+        .expect("an answer over the inherited UDP socket");
+    check(&reply, 1).unwrap();
+    let mut conn = None;
+    assert_eq!(
+        tcp_query(addr, &mut conn, 2, "www.example").await,
+        Ok(false)
+    );
+    drop(conn);
+    let (code, log) = first.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+
+    // Nothing runs now; the sockets stay open (here the test holds them, under systemd
+    // the socket unit does).
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client
+        .send_to(&query(3, "www.example", 1, None), addr)
+        .await
+        .unwrap();
+    let mut waiting = TcpStream::connect(addr)
+        .await
+        .expect("the accept queue takes it");
+    let second = activated(&dir, 1, &udp, &tcp, &args).ready().await;
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(ANSWER_WAIT, client.recv(&mut buf))
+        .await
+        .expect("the query sent between the two instances is answered")
+        .unwrap();
+    check(&buf[..n], 3).unwrap();
+    assert_eq!(tcp_ask(&mut waiting, 4, "www.example").await, Ok(Some(())));
+    let (code, log) = second.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
