@@ -18,3 +18,4 @@ mod support;
 mod unbound;
 mod upstream;
 mod validation;
+mod validation_unbound;
