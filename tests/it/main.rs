@@ -21,3 +21,4 @@ mod support;
 mod unbound;
 mod upstream;
 mod validation;
+mod validation_unbound;
