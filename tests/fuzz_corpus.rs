@@ -87,3 +87,8 @@ fn upstream_spec_corpus() {
 fn pin_corpus() {
     replay("pin", props::check_pin);
 }
+
+#[test]
+fn dnssec_corpus() {
+    replay("dnssec", props::check_dnssec);
+}
