@@ -2216,12 +2216,15 @@ fn validate_once(
 /// secure verdict took at least one signature check on a parseable NOERROR/NXDOMAIN answer,
 /// and a second validation with a fresh validator reaches the same report.
 pub fn check_dnssec(data: &[u8]) {
-    let Some((&flags, rest)) = data.split_first() else {
-        return;
-    };
-    let Some((now, rest)) = rest.split_first_chunk::<4>() else {
-        return;
-    };
+    dnssec_verdict(data);
+}
+
+/// [`check_dnssec`], returning the verdict (`None` for an input too short to hold a flag
+/// byte and a time); `tests/fuzz_corpus.rs` holds the seeds to the verdict their names
+/// promise.
+pub fn dnssec_verdict(data: &[u8]) -> Option<Verdict> {
+    let (&flags, rest) = data.split_first()?;
+    let (now, rest) = rest.split_first_chunk::<4>()?;
     let now = u32::from_be_bytes(*now);
     let segs = segments(rest);
     for seg in &segs {
@@ -2278,4 +2281,5 @@ pub fn check_dnssec(data: &[u8]) {
     }
     let (second, _) = validate_once(&anchors, in_order, responses, question, answer, now);
     assert_eq!(report, second, "two fresh validators disagree");
+    Some(report.verdict)
 }

@@ -716,7 +716,8 @@ def dnssec_seeds():
             qname_wire=name("WwW.ExAmple")), keys),
         "secure-compressed": sec_seed(0, z.anchor_ds(), sec_response(
             "www.example", A, z.rrset("www.example", A, as_owner=PTR_Q)), keys),
-        "insecure-no-anchor": sec_seed(0, b"", www, keys),
+        "insecure-no-anchor-above": sec_seed(0, n3.anchor_ds(), www, keys),
+        "indeterminate-root-anchor-no-root-keys": sec_seed(0, b"", www, keys),
         "bogus-tampered": sec_seed(0, z.anchor_ds(), www.replace(bytes([192, 0, 2, 1]), bytes([192, 0, 2, 66])), keys),
         "bogus-expired": sec_seed(0, z.anchor_ds(), www, keys, now=SIG_EXPIRATION + 86400 * 30),
         "bogus-not-yet-valid": sec_seed(0, z.anchor_ds(), www, keys, now=SIG_INCEPTION - 86400 * 30),
@@ -725,7 +726,10 @@ def dnssec_seeds():
             sec_response("www.example", DS_T, (), soa + z.rrset("www.example", NSEC_T))),
         "bogus-wildcard-without-proof": sec_seed(0, z.anchor_ds(), sec_response(
             "x.wild.example", A, z.rrset("*.wild.example", A, as_owner=name("x.wild.example"))), keys),
-        "bogus-nxdomain-without-proof": sec_seed(0, z.anchor_ds(), sec_response("nx.example", A, (), soa, 3), keys),
+        "bogus-nxdomain-without-proof": sec_seed(0, z.anchor_ds(), sec_response("nx.example", A, (), soa, 3), keys,
+            sec_response("nx.example", DS_T, (), soa + z.rrset("ns1.example", NSEC_T) + z.rrset("example", NSEC_T), 3)),
+        "indeterminate-nxdomain-without-proof-or-chain": sec_seed(
+            0, z.anchor_ds(), sec_response("nx.example", A, (), soa, 3), keys),
         "indeterminate-no-keys": sec_seed(0, z.anchor_ds(), www),
         "bogus-wrong-anchor": sec_seed(0, n3.anchor_ds().replace(b"n3.example.", b"example."), www, keys),
     }
