@@ -38,6 +38,7 @@ use strictdot::dns::edns::{
 use strictdot::dns::query::{validate, DropReason, Rejection, ValidQuery};
 use strictdot::dns::rdata::{self, Rdata};
 use strictdot::dns::reader::{NameSpan, Reader, Record};
+use strictdot::dns::strip::strip_dnssec;
 use strictdot::dns::Rcode;
 use strictdot::dnssec::canonical::{canonical_rdata, signed_data, Name};
 use strictdot::dnssec::records::{
@@ -773,6 +774,7 @@ pub fn check_reply(data: &[u8]) {
         return;
     };
     check_accepted_reply(reply, qname, qtype, qclass, &info);
+    check_strip(reply, qname, qtype, qclass);
 
     let mut query = vec![0xBE, 0xEF, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
     query.extend_from_slice(&question);
@@ -2192,7 +2194,12 @@ fn validate_once(
     };
     let report = block_on(validator.validate_report(&fetch, question.0, question.1, answer, now));
     let calls = fetch.calls.load(AtomicOrdering::Relaxed);
-    // The same validator again, its chain cache now warm: the same kind of verdict.
+    // The same validator again, its chain cache now warm: the same kind of verdict. Only
+    // when fetches are answered by question: answered in order, the second run's fetches
+    // would get other responses than the first run's to the same questions.
+    if in_order {
+        return (report, calls);
+    }
     let again = block_on(validator.validate(&fetch, question.0, question.1, answer, now));
     assert_eq!(
         std::mem::discriminant(&report.verdict),
@@ -2231,6 +2238,18 @@ pub fn dnssec_verdict(data: &[u8]) -> Option<Verdict> {
         check_dnssec_rdata(seg);
     }
     let parsed: Vec<Option<SecMessage>> = segs.iter().map(|s| check_dnssec_message(s)).collect();
+    for seg in &segs {
+        // A segment that passes the upstream-reply check for its own question.
+        let question = skip_name(seg, HEADER_LEN).and_then(|end| {
+            let name = seg.get(HEADER_LEN..end)?;
+            Some((name, u16_at(seg, end)?, u16_at(seg, end + 2)?))
+        });
+        if let Some((name, qtype, qclass)) = question {
+            if answer::check_reply(seg, name, qtype, qclass).is_ok() {
+                check_strip(seg, name, qtype, qclass);
+            }
+        }
+    }
     let anchors = segs
         .first()
         .and_then(|s| std::str::from_utf8(s).ok())
@@ -2282,4 +2301,93 @@ pub fn dnssec_verdict(data: &[u8]) -> Option<Verdict> {
     let (second, _) = validate_once(&anchors, in_order, responses, question, answer, now);
     assert_eq!(report, second, "two fresh validators disagree");
     Some(report.verdict)
+}
+
+/// One record as a client reads it: section (1 answer, 2 authority, 3 additional), owner
+/// decompressed (case kept), type, class, TTL, and the RDATA with its names decompressed
+/// (the RFC 3597 §4 types, read by [`ref_rdata`]) or as it is.
+type ReadRecord = (usize, Vec<u8>, u16, u16, u32, Vec<u8>);
+
+/// Every record of a message accepted by `check_reply`, read independently.
+fn read_records(m: &[u8]) -> Vec<ReadRecord> {
+    let mut r = Reader::new(m);
+    r.take(HEADER_LEN).expect("header");
+    r.name(true).expect("question name");
+    r.take(4).expect("question type and class");
+    let mut out = Vec::new();
+    for (section, at) in [(1, 6), (2, 8), (3, 10)] {
+        for _ in 0..u16_at(m, at).expect("count") {
+            let rec = r.record().expect("a checked reply's record");
+            let owner = decode_name(m, rec.name.start).expect("owner");
+            let raw = m.get(rec.rdata_start..rec.rdata_end).expect("rdata");
+            let rdata = match ref_rdata(m, rec.rtype, rec.rdata_start, rec.rdata_end) {
+                Some(Ok(read)) => {
+                    let mut expanded = Vec::new();
+                    let mut pos = rec.rdata_start;
+                    for name in &read.names {
+                        expanded.extend(m.get(pos..name.start).expect("octets before a name"));
+                        expanded.extend(&name.wire);
+                        pos = name.end;
+                    }
+                    expanded.extend(m.get(pos..rec.rdata_end).expect("octets after the names"));
+                    expanded
+                }
+                _ => raw.to_vec(),
+            };
+            out.push((section, owner, rec.rtype, rec.class, rec.ttl, rdata));
+        }
+    }
+    out
+}
+
+/// `dns::strip::strip_dnssec` on a reply `check_reply` accepted for (`qname`, `qtype`,
+/// `qclass`): it returns something exactly when the reply holds an RRSIG, NSEC or NSEC3
+/// record of another type than the question's; the output passes `check_reply` for the
+/// same question, keeps the header (counts aside) and the question byte for byte, and
+/// holds, section by section and in order, exactly the other records, with the same
+/// decompressed owner, type, class, TTL and decompressed RDATA.
+fn check_strip(reply: &[u8], qname: &[u8], qtype: u16, qclass: u16) {
+    let dnssec_only = |rtype: u16| matches!(rtype, 46 | 47 | 50) && rtype != qtype;
+    let before = read_records(reply);
+    let kept: Vec<ReadRecord> = before
+        .iter()
+        .filter(|r| !dnssec_only(r.2))
+        .cloned()
+        .collect();
+    let stripped = strip_dnssec(reply, qtype);
+    let Some(out) = stripped else {
+        assert_eq!(
+            kept.len(),
+            before.len(),
+            "DNSSEC records left in {}",
+            hex(reply)
+        );
+        return;
+    };
+    assert_ne!(
+        kept.len(),
+        before.len(),
+        "stripped with nothing to strip: {}",
+        hex(reply)
+    );
+    if let Err(e) = answer::check_reply(&out, qname, qtype, qclass) {
+        panic!(
+            "stripped reply refused ({e:?}): {} from {}",
+            hex(&out),
+            hex(reply)
+        );
+    }
+    let question_end = skip_name(reply, HEADER_LEN).expect("question") + 4;
+    assert_eq!(out.get(..6), reply.get(..6), "header changed");
+    assert_eq!(
+        out.get(HEADER_LEN..question_end),
+        reply.get(HEADER_LEN..question_end)
+    );
+    assert_eq!(
+        read_records(&out),
+        kept,
+        "records changed: {} from {}",
+        hex(&out),
+        hex(reply)
+    );
 }
