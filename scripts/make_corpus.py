@@ -19,6 +19,10 @@ Input formats (fuzz/props.rs documents them with the properties):
   framing        one seed byte (low 2 bits: how the stream is cut), then a TCP byte stream
   upstream_spec  UTF-8 text: IP[:PORT][#NAME]
   pin            UTF-8 text: a base64 SPKI SHA-256 pin
+  dnssec         one flag byte (0x01 fetches answered in order, else by question; 0x02 validate
+                 the question in the case sent), the validation time (u32), then segments of a
+                 u16 length and that many octets: trust-anchor text, the answer, the responses
+                 the validator's fetches may get
 
 Usage: python3 scripts/make_corpus.py   (stdlib only; run from anywhere)
 """
@@ -469,6 +473,282 @@ def pins():
     return out
 
 
+# ---------------------------------------------------------------------------------------
+# dnssec: signed answers, signed here. Ed25519 (RFC 8032 §5.1) is deterministic, so the
+# same keys (derived from fixed strings) give the same signatures on every run.
+# ---------------------------------------------------------------------------------------
+
+ED_P = 2**255 - 19
+ED_Q = 2**252 + 27742317777372353535851937790883648493
+ED_D = -121665 * pow(121666, ED_P - 2, ED_P) % ED_P
+ED_SQRT_M1 = pow(2, (ED_P - 1) // 4, ED_P)
+
+
+def _ed_add(a, b):
+    """Adds two points in extended coordinates (RFC 8032 §5.1.4)."""
+    x = (a[1] - a[0]) * (b[1] - b[0]) % ED_P
+    y = (a[1] + a[0]) * (b[1] + b[0]) % ED_P
+    c = 2 * a[3] * b[3] * ED_D % ED_P
+    d = 2 * a[2] * b[2] % ED_P
+    e, f, g, h = y - x, d - c, d + c, y + x
+    return (e * f % ED_P, g * h % ED_P, f * g % ED_P, e * h % ED_P)
+
+
+def _ed_mul(k, point):
+    out = (0, 1, 1, 0)
+    while k:
+        if k & 1:
+            out = _ed_add(out, point)
+        point = _ed_add(point, point)
+        k >>= 1
+    return out
+
+
+def _ed_base():
+    y = 4 * pow(5, ED_P - 2, ED_P) % ED_P
+    x2 = (y * y - 1) * pow(ED_D * y * y + 1, ED_P - 2, ED_P) % ED_P
+    x = pow(x2, (ED_P + 3) // 8, ED_P)
+    if (x * x - x2) % ED_P:
+        x = x * ED_SQRT_M1 % ED_P
+    if x & 1:
+        x = ED_P - x
+    return (x, y, 1, x * y % ED_P)
+
+
+ED_B = _ed_base()
+
+
+def _ed_encode(point):
+    zinv = pow(point[2], ED_P - 2, ED_P)
+    x, y = point[0] * zinv % ED_P, point[1] * zinv % ED_P
+    return (y | (x & 1) << 255).to_bytes(32, "little")
+
+
+def _ed_expand(secret):
+    h = hashlib.sha512(secret).digest()
+    a = int.from_bytes(h[:32], "little") & ((1 << 254) - 8) | (1 << 254)
+    return a, h[32:]
+
+
+def ed_public(secret):
+    return _ed_encode(_ed_mul(_ed_expand(secret)[0], ED_B))
+
+
+def ed_sign(secret, msg):
+    a, prefix = _ed_expand(secret)
+    public = _ed_encode(_ed_mul(a, ED_B))
+    r = int.from_bytes(hashlib.sha512(prefix + msg).digest(), "little") % ED_Q
+    big_r = _ed_encode(_ed_mul(r, ED_B))
+    k = int.from_bytes(hashlib.sha512(big_r + public + msg).digest(), "little") % ED_Q
+    return big_r + ((r + k * a) % ED_Q).to_bytes(32, "little")
+
+
+DS_T, RRSIG_T, NSEC_T, DNSKEY_T, NSEC3_T, NSEC3PARAM_T = 43, 46, 47, 48, 50, 51
+SIG_INCEPTION = 1767225600  # 2026-01-01
+SIG_EXPIRATION = 2082758400  # 2036-01-01
+SEC_NOW = 1796083200  # 2026-12-01, inside the window
+ZONE_TTL = 3600
+
+
+def key_tag(rdata):
+    acc = sum(b << 8 if i % 2 == 0 else b for i, b in enumerate(rdata))
+    return (acc + (acc >> 16 & 0xFFFF)) & 0xFFFF
+
+
+def wire_labels(wire):
+    out, pos = [], 0
+    while wire[pos]:
+        out.append(wire[pos + 1:pos + 1 + wire[pos]])
+        pos += 1 + wire[pos]
+    return out
+
+
+def canonical_key(wire):
+    return [label.lower() for label in reversed(wire_labels(wire))]
+
+
+def type_bitmap(rtypes):
+    windows = {}
+    for t in sorted(set(rtypes)):
+        bits = windows.setdefault(t >> 8, bytearray(32))
+        bits[(t & 0xFF) // 8] |= 0x80 >> (t % 8)
+    out = b""
+    for window, bits in sorted(windows.items()):
+        bits = bytes(bits).rstrip(b"\x00")
+        out += bytes([window, len(bits)]) + bits
+    return out
+
+
+def b32hex(data):
+    alphabet = "0123456789abcdefghijklmnopqrstuv"
+    bits = int.from_bytes(data, "big")
+    n = len(data) * 8 // 5
+    return "".join(alphabet[bits >> (5 * (n - 1 - i)) & 31] for i in range(n))
+
+
+def nsec3_hash(owner, salt=b"", iterations=0):
+    h = hashlib.sha1(owner.lower() + salt).digest()
+    for _ in range(iterations):
+        h = hashlib.sha1(h + salt).digest()
+    return h
+
+
+class SignedZone:
+    """A small zone signed with one Ed25519 key (flags 257, a combined KSK/ZSK)."""
+
+    def __init__(self, origin, records, denial):
+        self.origin = name(origin)
+        self.secret = hashlib.sha256(b"strictdot fuzz seed key " + self.origin).digest()
+        self.dnskey = u16(257) + bytes([3, 15]) + ed_public(self.secret)
+        self.tag = key_tag(self.dnskey)
+        ns1 = name("ns1." + origin)
+        soa = ns1 + name("hostmaster." + origin) + u32(1) + u32(7200) + u32(900) + u32(1209600) + u32(300)
+        self.sets = {}
+        for owner, rtype, rdata in [
+            (self.origin, SOA, soa), (self.origin, NS, ns1), (self.origin, DNSKEY_T, self.dnskey),
+            (ns1, A, bytes([192, 0, 2, 53])),
+        ] + [(name(o), t, d) for o, t, d in records]:
+            self.sets.setdefault((owner, rtype), []).append(rdata)
+        owners = sorted({o for o, _ in self.sets}, key=canonical_key)
+        if denial == "nsec":
+            for i, owner in enumerate(owners):
+                nxt = owners[(i + 1) % len(owners)]
+                types = [t for o, t in self.sets if o == owner] + [RRSIG_T, NSEC_T]
+                self.sets[(owner, NSEC_T)] = [nxt + type_bitmap(types)]
+        else:
+            self.sets[(self.origin, NSEC3PARAM_T)] = [bytes([1, 0]) + u16(0) + b"\x00"]
+            hashed = sorted((nsec3_hash(o), o) for o in owners)
+            for i, (h, owner) in enumerate(hashed):
+                nxt = hashed[(i + 1) % len(hashed)][0]
+                types = [t for o, t in self.sets if o == owner] + [RRSIG_T]
+                rdata = bytes([1, 0]) + u16(0) + b"\x00" + bytes([len(nxt)]) + nxt + type_bitmap(types)
+                self.sets[(bytes([32]) + b32hex(h).encode() + self.origin, NSEC3_T)] = [rdata]
+
+    def ds(self):
+        return hashlib.sha256(self.origin + self.dnskey).hexdigest().upper()
+
+    def anchor_ds(self):
+        text = name_text(self.origin)
+        return f"{text} 3600 IN DS {self.tag} 15 2 {self.ds()}\n".encode()
+
+    def anchor_dnskey(self):
+        key = base64.b64encode(self.dnskey[4:]).decode()
+        return f"{name_text(self.origin)} IN DNSKEY 257 3 15 {key}\n".encode()
+
+    def rrsig(self, owner, rtype, rdatas, as_owner=None, expiration=SIG_EXPIRATION):
+        """The RRSIG RDATA over the RRset (RFC 4034 §3.1.8.1); `owner` is the name signed."""
+        labels = len([label for label in wire_labels(owner) if label != b"*"])
+        prefix = (u16(rtype) + bytes([15, labels]) + u32(ZONE_TTL) + u32(expiration)
+                  + u32(SIG_INCEPTION) + u16(self.tag) + self.origin)
+        data = prefix
+        for rdata in sorted(set(rdatas)):
+            data += owner.lower() + u16(rtype) + u16(IN) + u32(ZONE_TTL) + u16(len(rdata)) + rdata
+        return prefix + ed_sign(self.secret, data)
+
+    def rrset(self, owner, rtype, as_owner=None, expiration=SIG_EXPIRATION):
+        """The records of an RRset and its RRSIG, owned by `as_owner` (a wildcard's expansion)."""
+        owner = name(owner) if isinstance(owner, str) else owner
+        rdatas = self.sets[(owner, rtype)]
+        shown = as_owner or owner
+        out = [rr(shown, rtype, d, ZONE_TTL) for d in rdatas]
+        out.append(rr(shown, RRSIG_T, self.rrsig(owner, rtype, rdatas, expiration=expiration), ZONE_TTL))
+        return out
+
+    def all_of(self, rtype):
+        return [r for (o, t) in sorted(self.sets) if t == rtype for r in self.rrset(o, t)]
+
+
+def name_text(wire):
+    return ".".join(label.decode() for label in wire_labels(wire)) + "."
+
+
+def sec_response(qname, qtype, answer=(), authority=(), rcode=0, qname_wire=None):
+    q = question(qname_wire or name(qname), qtype)
+    return (header(0x5353, QR | RD | RA | rcode, 1, len(answer), len(authority))
+            + q + b"".join(answer) + b"".join(authority))
+
+
+def segment(data):
+    return u16(len(data)) + data
+
+
+def sec_seed(flags, anchor, answer, *responses, now=SEC_NOW):
+    return bytes([flags]) + u32(now) + b"".join(segment(s) for s in (anchor, answer) + responses)
+
+
+def dnssec_seeds():
+    """Signed answers with the DNSKEY response the validator fetches, secure, insecure and
+    bogus; and the RDATA parsers' inputs alone."""
+    z = SignedZone("example", [
+        ("www.example", A, bytes([192, 0, 2, 1])),
+        ("www.example", TXT, b"\x05hello"),
+        ("*.wild.example", A, bytes([192, 0, 2, 2])),
+        ("alias.example", CNAME, name("www.example")),
+    ], "nsec")
+    n3 = SignedZone("n3.example", [("www.n3.example", A, bytes([192, 0, 2, 3]))], "nsec3")
+    keys = sec_response("example", DNSKEY_T, z.rrset("example", DNSKEY_T))
+    keys3 = sec_response("n3.example", DNSKEY_T, n3.rrset("n3.example", DNSKEY_T))
+    soa = z.rrset("example", SOA)
+    www = sec_response("www.example", A, z.rrset("www.example", A))
+    out = {
+        "secure-a": sec_seed(0, z.anchor_ds(), www, keys),
+        "secure-a-dnskey-anchor": sec_seed(0, z.anchor_dnskey(), www, keys),
+        "secure-a-fetch-in-order": sec_seed(1, z.anchor_ds(), www, keys),
+        "secure-txt": sec_seed(0, z.anchor_ds(), sec_response("www.example", TXT, z.rrset("www.example", TXT)), keys),
+        "secure-dnskey": sec_seed(0, z.anchor_ds(), keys, keys),
+        "secure-cname": sec_seed(0, z.anchor_ds(), sec_response(
+            "alias.example", A, z.rrset("alias.example", CNAME) + z.rrset("www.example", A)), keys),
+        "secure-wildcard": sec_seed(0, z.anchor_ds(), sec_response(
+            "x.wild.example", A, z.rrset("*.wild.example", A, as_owner=name("x.wild.example")),
+            z.rrset("*.wild.example", NSEC_T)), keys),
+        "secure-nxdomain-nsec": sec_seed(0, z.anchor_ds(), sec_response(
+            "nx.example", A, (), soa + z.rrset("ns1.example", NSEC_T) + z.rrset("example", NSEC_T), 3), keys),
+        "secure-nodata-nsec": sec_seed(0, z.anchor_ds(), sec_response(
+            "www.example", AAAA, (), soa + z.rrset("www.example", NSEC_T)), keys),
+        "secure-nxdomain-nsec3": sec_seed(0, n3.anchor_dnskey(), sec_response(
+            "nx.n3.example", A, (), n3.rrset("n3.example", SOA) + n3.all_of(NSEC3_T), 3), keys3),
+        "secure-nodata-nsec3": sec_seed(0, n3.anchor_ds(), sec_response(
+            "www.n3.example", AAAA, (), n3.rrset("n3.example", SOA) + n3.all_of(NSEC3_T)), keys3),
+        "secure-a-nsec3-zone": sec_seed(0, n3.anchor_ds(), sec_response(
+            "www.n3.example", A, n3.rrset("www.n3.example", A)), keys3),
+        "secure-mixed-case": sec_seed(2, z.anchor_ds(), sec_response(
+            "www.example", A, z.rrset("www.example", A, as_owner=name("WwW.ExAmple")),
+            qname_wire=name("WwW.ExAmple")), keys),
+        "secure-compressed": sec_seed(0, z.anchor_ds(), sec_response(
+            "www.example", A, z.rrset("www.example", A, as_owner=PTR_Q)), keys),
+        "insecure-no-anchor-above": sec_seed(0, n3.anchor_ds(), www, keys),
+        "indeterminate-root-anchor-no-root-keys": sec_seed(0, b"", www, keys),
+        "bogus-tampered": sec_seed(0, z.anchor_ds(), www.replace(bytes([192, 0, 2, 1]), bytes([192, 0, 2, 66])), keys),
+        "bogus-expired": sec_seed(0, z.anchor_ds(), www, keys, now=SIG_EXPIRATION + 86400 * 30),
+        "bogus-not-yet-valid": sec_seed(0, z.anchor_ds(), www, keys, now=SIG_INCEPTION - 86400 * 30),
+        "bogus-no-rrsig": sec_seed(0, z.anchor_ds(), sec_response(
+            "www.example", A, z.rrset("www.example", A)[:1]), keys,
+            sec_response("www.example", DS_T, (), soa + z.rrset("www.example", NSEC_T))),
+        "bogus-wildcard-without-proof": sec_seed(0, z.anchor_ds(), sec_response(
+            "x.wild.example", A, z.rrset("*.wild.example", A, as_owner=name("x.wild.example"))), keys),
+        "bogus-nxdomain-without-proof": sec_seed(0, z.anchor_ds(), sec_response("nx.example", A, (), soa, 3), keys,
+            sec_response("nx.example", DS_T, (), soa + z.rrset("ns1.example", NSEC_T) + z.rrset("example", NSEC_T), 3)),
+        "indeterminate-nxdomain-without-proof-or-chain": sec_seed(
+            0, z.anchor_ds(), sec_response("nx.example", A, (), soa, 3), keys),
+        "indeterminate-no-keys": sec_seed(0, z.anchor_ds(), www),
+        "bogus-wrong-anchor": sec_seed(0, n3.anchor_ds().replace(b"n3.example.", b"example."), www, keys),
+    }
+    # The RDATA parsers alone (each segment goes through every parser).
+    sig = z.rrsig(name("www.example"), A, z.sets[(name("www.example"), A)])
+    for label, rdata in [
+        ("rrsig", sig), ("dnskey", z.dnskey), ("ds", u16(z.tag) + bytes([15, 2]) + bytes.fromhex(z.ds())),
+        ("nsec", z.sets[(name("www.example"), NSEC_T)][0]), ("nsec3", [d for (o, t), v in sorted(n3.sets.items()) if t == NSEC3_T for d in v][0]),
+        ("bitmap-high-window", name("a") + bytes([0, 1, 0x40, 0xFF, 32]) + bytes(31) + b"\x01"),
+        ("bitmap-windows-out-of-order", name("a") + bytes([1, 1, 0x40, 0, 1, 0x40])),
+        ("bitmap-empty-window", name("a") + bytes([0, 0])),
+        ("rrsig-no-signature", sig[:18] + z.origin),
+        ("rrsig-compressed-signer", sig[:18] + b"\xc0\x0c" + sig[-64:]),
+        ("nsec3-zero-hash", bytes([1, 0, 0, 0, 0, 0])),
+    ]:
+        out[f"rdata-{label}"] = sec_seed(0, b"", b"", rdata)
+    return out
+
+
 def write(target, files):
     directory = os.path.join(CORPUS, target)
     os.makedirs(directory, exist_ok=True)
@@ -493,6 +773,7 @@ def main():
         "framing": write("framing", framings(qs)),
         "upstream_spec": write("upstream_spec", {f"spec-{i:02}": s for i, s in enumerate(SPECS)}),
         "pin": write("pin", pins()),
+        "dnssec": write("dnssec", dnssec_seeds()),
     }
     for target, n in counts.items():
         print(f"fuzz/corpus/{target}: {n} files")
