@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 missing=0
-for ref in $(grep -o '`\(it\|lib\|fuzz\|dnssec\|module_graph\)::[a-z0-9_:]*`' SECURITY.md | tr -d '`' | sort -u); do
+for ref in $(grep -o '`\(it\|lib\|fuzz\|dnssec\|module_graph\|fuzz_corpus\)::[a-z0-9_:]*`' SECURITY.md | tr -d '`' | sort -u); do
     name=${ref##*::}
     [[ -n $name ]] || continue
     case $ref in
@@ -23,7 +23,7 @@ for ref in $(grep -o '`\(it\|lib\|fuzz\|dnssec\|module_graph\)::[a-z0-9_:]*`' SE
             missing=1
         }
         ;;
-    dnssec::* | module_graph::*)
+    dnssec::* | module_graph::* | fuzz_corpus::*)
         grep -q "fn $name\b" "tests/${ref%%::*}.rs" || {
             echo "SECURITY.md names $ref, which does not exist" >&2
             missing=1
