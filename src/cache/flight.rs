@@ -1,11 +1,12 @@
 //! Single flight: identical concurrent misses share one upstream query. The first asker
 //! for a key leads it; the others follow and get the leader's answer (or its failure).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
-use super::{Cache, CacheKey};
+use super::key::CacheKey;
 use crate::dns::ede::Cause;
 
 /// The outcome of a shared upstream query.
@@ -28,9 +29,37 @@ pub enum Flight {
     Follower(watch::Receiver<Shared>),
 }
 
+/// The upstream queries under way for one shard's keys.
+#[derive(Default)]
+pub(super) struct Inflight {
+    queries: Mutex<HashMap<CacheKey, watch::Receiver<Shared>>>,
+}
+
+impl Inflight {
+    fn lock(&self) -> MutexGuard<'_, HashMap<CacheKey, watch::Receiver<Shared>>> {
+        self.queries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Leads or follows the upstream query for `key`.
+    pub(super) fn join(self: &Arc<Self>, key: &CacheKey) -> Flight {
+        let mut inflight = self.lock();
+        if let Some(rx) = inflight.get(key) {
+            return Flight::Follower(rx.clone());
+        }
+        let (tx, rx) = watch::channel(Shared::Pending);
+        inflight.insert(key.clone(), rx);
+        Flight::Leader(Leader {
+            inflight: self.clone(),
+            key: key.clone(),
+            tx,
+            finished: false,
+        })
+    }
+}
+
 /// The one query under way for a key. Dropping it unfinished fails the followers.
 pub struct Leader {
-    cache: Arc<Cache>,
+    inflight: Arc<Inflight>,
     key: CacheKey,
     tx: watch::Sender<Shared>,
     finished: bool,
@@ -53,10 +82,7 @@ impl Leader {
         self.finished = true;
         // Once the key has left the in-flight map nobody new can follow, and the map's own
         // receiver is gone: whoever still holds a receiver is a follower.
-        self.cache
-            .shard(&self.key)
-            .lock_inflight()
-            .remove(&self.key);
+        self.inflight.lock().remove(&self.key);
         if self.tx.receiver_count() == 0 {
             return;
         }
@@ -68,81 +94,7 @@ impl Drop for Leader {
     fn drop(&mut self) {
         if !self.finished {
             let _ = self.tx.send(Shared::Failed(None));
-            self.cache
-                .shard(&self.key)
-                .lock_inflight()
-                .remove(&self.key);
+            self.inflight.lock().remove(&self.key);
         }
-    }
-}
-
-impl Cache {
-    /// Leads or follows the upstream query for `key`.
-    pub fn join(self: &Arc<Self>, key: &CacheKey) -> Flight {
-        let mut inflight = self.shard(key).lock_inflight();
-        if let Some(rx) = inflight.get(key) {
-            return Flight::Follower(rx.clone());
-        }
-        let (tx, rx) = watch::channel(Shared::Pending);
-        inflight.insert(key.clone(), rx);
-        Flight::Leader(Leader {
-            cache: self.clone(),
-            key: key.clone(),
-            tx,
-            finished: false,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cache::fixtures::{query, settings};
-
-    #[test]
-    fn a_leader_without_followers_copies_nothing_and_frees_the_key() {
-        let cache = Arc::new(Cache::new(settings()));
-        let key = CacheKey::of(&query(b"\x01a\x00", 1), false);
-        let Flight::Leader(leader) = cache.join(&key) else {
-            panic!("first is leader")
-        };
-        leader.finish(Some(&b"answer"[..]));
-        assert!(matches!(cache.join(&key), Flight::Leader(_)));
-    }
-
-    #[tokio::test]
-    async fn concurrent_misses_coalesce() {
-        let cache = Arc::new(Cache::new(settings()));
-        let q = query(b"\x01a\x00", 1);
-        let key = CacheKey::of(&q, false);
-        let Flight::Leader(leader) = cache.join(&key) else {
-            panic!("first is leader")
-        };
-        let Flight::Follower(mut rx) = cache.join(&key) else {
-            panic!("second follows")
-        };
-        leader.finish(Some(&b"answer"[..]));
-        rx.changed().await.unwrap();
-        assert!(matches!(&*rx.borrow(), Shared::Done(a) if &a[..] == b"answer"));
-        assert!(matches!(cache.join(&key), Flight::Leader(_)));
-    }
-
-    #[tokio::test]
-    async fn followers_learn_why_the_leader_failed() {
-        let cache = Arc::new(Cache::new(settings()));
-        let key = CacheKey::of(&query(b"\x01a\x00", 1), false);
-        let Flight::Leader(leader) = cache.join(&key) else {
-            panic!("first is leader")
-        };
-        let Flight::Follower(mut rx) = cache.join(&key) else {
-            panic!("second follows")
-        };
-        let bogus = Cause::Bogus {
-            info_code: 7,
-            reason: "signature expired",
-        };
-        leader.fail(bogus);
-        rx.changed().await.unwrap();
-        assert!(matches!(&*rx.borrow(), Shared::Failed(Some(c)) if *c == bogus));
     }
 }

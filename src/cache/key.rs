@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use crate::dns::edns::client_subnets;
 use crate::dns::query::{flags, ValidQuery};
 
-use super::SHARDS;
+use super::settings::SHARDS;
 
 /// What identifies a cached answer: the name (case-folded), type and class, and the query
 /// bits that change the answer: DO, CD, AD, RD, and whether the client sent EDNS; and,

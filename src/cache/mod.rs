@@ -8,19 +8,22 @@
 //!
 //! - `key.rs`: what identifies an answer ([`CacheKey`]) and its hash;
 //! - `store.rs`: one shard's bounded store (table, blocks, FIFO eviction);
-//! - `flight.rs`: single flight, one upstream query per key at a time;
-//! - `ttl.rs`: what may be cached and for how long, and the TTLs a client sees.
+//! - `flight.rs`: single flight, one upstream query per key at a time (each shard's
+//!   `Inflight`);
+//! - `ttl.rs`: what may be cached and for how long, and the TTLs a client sees;
+//! - `settings.rs`: [`CacheSettings`] and the shard count, a leaf the others share;
+//! - `fixtures.rs` (tests only): the queries and answers every part's tests use.
 
+#[cfg(test)]
+mod fixtures;
 mod flight;
 mod key;
+mod settings;
 mod store;
 mod ttl;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::dns::edns::own_subnet_echo;
@@ -29,32 +32,13 @@ use crate::dns::Rcode;
 
 pub use flight::{Flight, Leader, Shared};
 pub use key::CacheKey;
+pub use settings::CacheSettings;
 pub use ttl::{cacheable, client_view, STALE_TTL};
 
+use flight::Inflight;
+use settings::SHARDS;
 use store::{entry_bytes, Stamp, Store};
 use ttl::set_ttls;
-
-/// Cache shards: each a mutex over a map, so two cores rarely wait on each other.
-const SHARDS: usize = 16;
-
-/// Cache settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CacheSettings {
-    /// Entries at most (all shards together).
-    pub max_entries: usize,
-    /// Bytes of stored answers at most.
-    pub max_bytes: usize,
-    /// TTLs below this are raised to it (seconds).
-    pub min_ttl: u32,
-    /// TTLs above this are lowered to it (seconds).
-    pub max_ttl: u32,
-    /// How long an upstream SERVFAIL is remembered (seconds; 0: never).
-    pub servfail_ttl: u32,
-    /// Keep expired entries this long to answer when every upstream fails (RFC 8767).
-    pub serve_stale: Option<Duration>,
-    /// Refresh entries still asked for near their expiry.
-    pub prefetch: bool,
-}
 
 /// What a lookup found.
 pub enum Lookup {
@@ -70,17 +54,12 @@ pub enum Lookup {
 /// One shard: its stored answers and the upstream queries under way for its keys.
 struct Shard {
     store: Mutex<Store>,
-    inflight: Mutex<HashMap<CacheKey, watch::Receiver<Shared>>>,
+    inflight: Arc<Inflight>,
 }
 
 impl Shard {
     fn lock_store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
-    }
-    fn lock_inflight(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<CacheKey, watch::Receiver<Shared>>> {
-        self.inflight.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -103,7 +82,7 @@ impl Cache {
         let shards = (0..SHARDS)
             .map(|_| Shard {
                 store: Mutex::new(Store::new(per_shard, max_entries, max_bytes)),
-                inflight: Mutex::new(HashMap::new()),
+                inflight: Arc::default(),
             })
             .collect();
         Cache {
@@ -162,6 +141,11 @@ impl Cache {
         }
     }
 
+    /// Leads or follows the upstream query for `key`.
+    pub fn join(self: &Arc<Self>, key: &CacheKey) -> Flight {
+        self.shard(key).inflight.join(key)
+    }
+
     /// Stores `msg` (an answer for `query`) if it may be cached, and returns the answer the
     /// client should get: with the TTLs as the cache will serve them (clamped to
     /// `--cache-min-ttl`/`--cache-max-ttl`, negative answers at their negative TTL).
@@ -201,91 +185,14 @@ impl Cache {
     }
 }
 
-/// Queries and answers the unit tests of every part share.
-#[cfg(test)]
-mod fixtures {
-    use super::*;
-    use crate::dns::builder::QueryBuilder;
-    use crate::dns::query::validate;
-
-    pub fn settings() -> CacheSettings {
-        CacheSettings {
-            max_entries: 1000,
-            max_bytes: 1 << 20,
-            min_ttl: 0,
-            max_ttl: 86400,
-            servfail_ttl: 2,
-            serve_stale: Some(Duration::from_secs(3600)),
-            prefetch: true,
-        }
-    }
-
-    /// The dotted text of a wire-form name, for the shared query builder.
-    fn text(name: &[u8]) -> String {
-        crate::dns::name_to_text(name)
-    }
-
-    pub fn query(name: &[u8], id: u16) -> ValidQuery {
-        validate(&QueryBuilder::new(&text(name), 1).id(id).build()).unwrap()
-    }
-
-    /// A query for `name` with an OPT carrying the ECS option `ecs` (its data).
-    pub fn query_with_ecs(name: &[u8], id: u16, ecs: &[u8]) -> ValidQuery {
-        let q = QueryBuilder::new(&text(name), 1).id(id).option(8, ecs);
-        validate(&q.build()).unwrap()
-    }
-
-    /// `answer(q, 0, ttl, 1)` with an OPT echoing the ECS option `ecs` (its data).
-    pub fn answer_with_ecs(q: &ValidQuery, ttl: u32, ecs: &[u8]) -> Vec<u8> {
-        let mut m = answer(q, 0, ttl, 1);
-        m[11] = 1;
-        m.extend([0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
-        m.extend((ecs.len() as u16 + 4).to_be_bytes());
-        m.extend([0, 8]);
-        m.extend((ecs.len() as u16).to_be_bytes());
-        m.extend(ecs);
-        m
-    }
-
-    pub fn answer(q: &ValidQuery, rcode: u8, ttl: u32, count: u16) -> Vec<u8> {
-        let mut m = q.bytes()[..12].to_vec();
-        m[2] |= 0x80;
-        m[3] = 0x80 | rcode;
-        m[6..8].copy_from_slice(&count.to_be_bytes());
-        m.extend(q.question());
-        for _ in 0..count {
-            m.extend([0xC0, 0x0C, 0, 1, 0, 1]);
-            m.extend(ttl.to_be_bytes());
-            m.extend([0, 4, 192, 0, 2, 1]);
-        }
-        m
-    }
-
-    pub fn nxdomain(q: &ValidQuery, soa_ttl: u32, minimum: u32) -> Vec<u8> {
-        let mut m = answer(q, 3, 0, 0);
-        m[9] = 1; // NSCOUNT
-        m.extend([0xC0, 0x0C, 0, 6, 0, 1]);
-        m.extend(soa_ttl.to_be_bytes());
-        let mut rdata = vec![0, 0]; // mname, rname: root
-        rdata.extend([0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4]);
-        rdata.extend(minimum.to_be_bytes());
-        m.extend((rdata.len() as u16).to_be_bytes());
-        m.extend(rdata);
-        m
-    }
-
-    pub fn ttl_of_first_answer(msg: &[u8], q: &ValidQuery) -> u32 {
-        let at = 12 + q.question().len() + 6;
-        u32::from_be_bytes(msg[at..at + 4].try_into().unwrap())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::fixtures::ttl_of_first_answer;
     use super::fixtures::{answer, answer_with_ecs, query, query_with_ecs, settings};
+    use super::store::BLOCK;
     use super::*;
-    use std::sync::Arc;
+    use crate::dns::ede::Cause;
+    use std::time::Duration;
 
     #[tokio::test(start_paused = true)]
     async fn hit_rewrites_id_case_and_ttl_then_expires() {
@@ -341,5 +248,197 @@ mod tests {
         let plain = CacheKey::of(&q, false);
         let foreign = answer_with_ecs(&q, 300, &[0, 1, 24, 24, 203, 0, 113]);
         assert_eq!(cache.insert(plain, foreign.clone(), &q, now), foreign);
+    }
+
+    // Single flight (flight.rs) through a whole cache.
+
+    #[test]
+    fn a_leader_without_followers_copies_nothing_and_frees_the_key() {
+        let cache = Arc::new(Cache::new(settings()));
+        let key = CacheKey::of(&query(b"\x01a\x00", 1), false);
+        let Flight::Leader(leader) = cache.join(&key) else {
+            panic!("first is leader")
+        };
+        leader.finish(Some(&b"answer"[..]));
+        assert!(matches!(cache.join(&key), Flight::Leader(_)));
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_coalesce() {
+        let cache = Arc::new(Cache::new(settings()));
+        let q = query(b"\x01a\x00", 1);
+        let key = CacheKey::of(&q, false);
+        let Flight::Leader(leader) = cache.join(&key) else {
+            panic!("first is leader")
+        };
+        let Flight::Follower(mut rx) = cache.join(&key) else {
+            panic!("second follows")
+        };
+        leader.finish(Some(&b"answer"[..]));
+        rx.changed().await.unwrap();
+        assert!(matches!(&*rx.borrow(), Shared::Done(a) if &a[..] == b"answer"));
+        assert!(matches!(cache.join(&key), Flight::Leader(_)));
+    }
+
+    #[tokio::test]
+    async fn followers_learn_why_the_leader_failed() {
+        let cache = Arc::new(Cache::new(settings()));
+        let key = CacheKey::of(&query(b"\x01a\x00", 1), false);
+        let Flight::Leader(leader) = cache.join(&key) else {
+            panic!("first is leader")
+        };
+        let Flight::Follower(mut rx) = cache.join(&key) else {
+            panic!("second follows")
+        };
+        let bogus = Cause::Bogus {
+            info_code: 7,
+            reason: "signature expired",
+        };
+        leader.fail(bogus);
+        rx.changed().await.unwrap();
+        assert!(matches!(&*rx.borrow(), Shared::Failed(Some(c)) if *c == bogus));
+    }
+
+    // One shard's bounded store (store.rs) through a whole cache.
+
+    #[test]
+    fn bounded_in_entries() {
+        let cache = Cache::new(CacheSettings {
+            max_entries: SHARDS * 2,
+            ..settings()
+        });
+        let now = Instant::now();
+        for i in 0..500u32 {
+            let name = format!("\x04n{:03}\x00", i % 1000);
+            let q = query(name.as_bytes(), 1);
+            cache.insert(CacheKey::of(&q, false), answer(&q, 0, 300, 1), &q, now);
+        }
+        assert!(cache.len() <= SHARDS * 2);
+    }
+
+    #[test]
+    fn replacing_an_entry_keeps_one_and_serves_the_new() {
+        let cache = Cache::new(settings());
+        let q = query(b"\x01r\x00", 1);
+        let now = Instant::now();
+        cache.insert(CacheKey::of(&q, false), answer(&q, 0, 300, 1), &q, now);
+        cache.insert(CacheKey::of(&q, false), answer(&q, 0, 100, 1), &q, now);
+        assert_eq!(cache.len(), 1);
+        let Lookup::Fresh(hit, _) = cache.lookup(&CacheKey::of(&q, false), &q, now) else {
+            panic!("miss")
+        };
+        assert_eq!(ttl_of_first_answer(&hit, &q), 100);
+        let bytes: usize = cache.shards.iter().map(|s| s.lock_store().bytes).sum();
+        assert_eq!(bytes, BLOCK, "one block holds both versions");
+    }
+
+    #[test]
+    fn bounded_in_bytes_and_oldest_go_first() {
+        let cache = Cache::new(CacheSettings {
+            max_bytes: SHARDS * 400,
+            ..settings()
+        });
+        let now = Instant::now();
+        let names: Vec<String> = (0..400u32).map(|i| format!("\x05n{i:04}\x00")).collect();
+        for name in &names {
+            let q = query(name.as_bytes(), 1);
+            cache.insert(CacheKey::of(&q, false), answer(&q, 0, 300, 1), &q, now);
+        }
+        for shard in cache.shards.iter() {
+            assert!(shard.lock_store().bytes <= 400);
+        }
+        assert!(cache.len() < 400 && !cache.is_empty());
+        let last = query(names[399].as_bytes(), 1);
+        assert!(matches!(
+            cache.lookup(&CacheKey::of(&last, false), &last, now),
+            Lookup::Fresh(..)
+        ));
+        let first = query(names[0].as_bytes(), 1);
+        assert!(matches!(
+            cache.lookup(&CacheKey::of(&first, false), &first, now),
+            Lookup::Miss
+        ));
+    }
+
+    #[test]
+    fn churn_frees_whole_blocks_and_keeps_bytes_bounded() {
+        let cache = Cache::new(CacheSettings {
+            max_entries: SHARDS * 50,
+            max_bytes: SHARDS * 4 * BLOCK,
+            ..settings()
+        });
+        let now = Instant::now();
+        for i in 0..20_000u32 {
+            let name = format!("\x06c{i:05}\x00");
+            let q = query(name.as_bytes(), 1);
+            cache.insert(CacheKey::of(&q, false), answer(&q, 0, 300, 1), &q, now);
+        }
+        for shard in cache.shards.iter() {
+            let store = shard.lock_store();
+            assert!(store.table.len() <= 50);
+            // 50 entries of ~60 octets fit in one block; the one being filled may be new.
+            assert!(store.blocks.len() <= 2, "{} blocks", store.blocks.len());
+            assert_eq!(
+                store.bytes,
+                store
+                    .blocks
+                    .iter()
+                    .map(|b| b.data.capacity())
+                    .sum::<usize>()
+            );
+            let live: usize = store.blocks.iter().map(|b| b.live).sum();
+            assert_eq!(live, store.table.len());
+        }
+        let q = query(b"\x06c19999\x00", 7);
+        let Lookup::Fresh(hit, _) = cache.lookup(&CacheKey::of(&q, false), &q, now) else {
+            panic!("the newest entry is served")
+        };
+        assert_eq!(&hit[..2], &[0, 7]);
+        assert_eq!(ttl_of_first_answer(&hit, &q), 300);
+    }
+}
+
+#[cfg(test)]
+mod mem_probe {
+    use super::*;
+    use crate::dns::query::validate;
+
+    fn rss_kb() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    #[ignore]
+    fn memory_per_entry() {
+        let cache = Cache::new(CacheSettings {
+            max_entries: 100_000,
+            max_bytes: 32 << 20,
+            min_ttl: 0,
+            max_ttl: 86400,
+            servfail_ttl: 2,
+            serve_stale: None,
+            prefetch: true,
+        });
+        let before = rss_kb();
+        let now = Instant::now();
+        for i in 0..100_000u32 {
+            let name = format!("n{i}");
+            let mut m = vec![0, 1, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, name.len() as u8];
+            m.extend(name.as_bytes());
+            m.extend(b"\x05bench\x00\x00\x01\x00\x01");
+            let q = validate(&m).unwrap();
+            let mut a = m.clone();
+            a[2] |= 0x80;
+            a[7] = 1;
+            a.extend([0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 1, 0x2C, 0, 4, 192, 0, 2, 1]);
+            cache.insert(CacheKey::of(&q, false), a, &q, now);
+        }
+        eprintln!("entries {} rss delta {} kB", cache.len(), rss_kb() - before);
     }
 }

@@ -6,7 +6,7 @@ use crate::dns::query::{flags, read_question, Header, ValidQuery};
 use crate::dns::reader::Reader;
 use crate::dns::{HEADER_LEN, TYPE_OPT};
 
-use super::CacheSettings;
+use super::settings::CacheSettings;
 
 /// Resource record type SOA.
 const TYPE_SOA: u16 = 6;
