@@ -471,6 +471,9 @@ impl Forwarder {
         let asked = query.flags();
         let client_do = query.edns().is_some_and(|e| e.dnssec_ok);
         let rcode = reply.get(3).map_or(0, |b| b & 0x0F);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as u32);
         let outcome = if asked & flags::CD != 0 {
             4 // unchecked: the client validates (RFC 4035 §3.2.2)
         } else if rcode != 0 && rcode != 3 {
@@ -481,9 +484,6 @@ impl Forwarder {
                 forwarder: self.clone(),
                 deadline,
             };
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as u32);
             let verdict = tokio::time::timeout_at(
                 deadline,
                 validator.validate(&fetch, query.qname(), query.qtype(), &reply, now),
@@ -509,6 +509,13 @@ impl Forwarder {
             }
         };
         self.metrics.dnssec_outcomes[outcome].inc();
+        if outcome == 0 {
+            // No record outlives the signatures that vouched for it (RFC 4035 §5.3.3),
+            // in the cache or at the client.
+            if let Some(bound) = dnssec::ttl::signature_bound(&reply, now) {
+                dnssec::ttl::cap_ttls(&mut reply, bound);
+            }
+        }
         let secure = outcome == 0 && (client_do || asked & flags::AD != 0);
         let mut f = u16::from_be_bytes([reply[2], reply[3]]) & !(flags::AD | flags::CD);
         f |= asked & flags::CD;

@@ -11,6 +11,7 @@
 //! chain.rs      the chain of DS/DNSKEY from the closest trust anchor down to a zone
 //! cache.rs      what the chain learned, bounded, with TTLs
 //! budget.rs     the work one validation may do (KeyTrap, NSEC3 hashing)
+//! ttl.rs        a secure answer's TTLs capped by its signatures (RFC 4035 §5.3.3)
 //! ```
 //!
 //! Every untrusted byte goes through [`crate::dns::reader::Reader`].
@@ -22,6 +23,7 @@ pub mod canonical;
 mod chain;
 pub mod denial;
 pub mod records;
+pub mod ttl;
 pub mod validator;
 pub mod verify;
 
