@@ -69,14 +69,25 @@ impl<F: Fetch> Run<'_, F> {
             {
                 continue;
             }
-            verify_rrset(set, apex, keys, &mut self.work)?;
+            let checked = verify_rrset(set, apex, keys, &mut self.work)?;
+            // An NSEC expanded from a wildcard (RRSIG labels below the owner's; some
+            // servers answer so) says what it was signed as: the wildcard's NSEC, so it
+            // counts at the wildcard's name. An expanded NSEC3 means nothing: skipped.
+            let owner = match checked.expanded_from {
+                None => set.owner.clone(),
+                Some(parent) if set.rtype == types::NSEC => match parent.prepend(b"*") {
+                    Some(wildcard) => wildcard,
+                    None => continue,
+                },
+                Some(_) => continue,
+            };
             for rdata in &set.rdatas {
                 if set.rtype == types::NSEC {
                     if let Ok(nsec) = Nsec::parse(rdata) {
-                        proofs.nsecs.push((set.owner.clone(), nsec));
+                        proofs.nsecs.push((owner.clone(), nsec));
                     }
                 } else if let Ok(nsec3) = Nsec3::parse(rdata) {
-                    proofs.nsec3s.push((set.owner.clone(), nsec3));
+                    proofs.nsec3s.push((owner.clone(), nsec3));
                 }
             }
         }

@@ -23,14 +23,16 @@
 //!   the opt-out span included), as a resolver asked with CD=1 would;
 //! - NXDOMAIN, NODATA and NSEC3 wildcard answers come with their NSEC/NSEC3 proofs.
 //!
-//! Two things Unbound 1.17's auth-zone code gets wrong, in either mode (see
-//! [`UPSTREAM_LIMITS`]; the expected verdicts for these cases are asserted in
-//! tests/dnssec.rs, over the in-memory resolver, which serves them right):
-//! - a NODATA answer at an *empty non-terminal of an NSEC zone* (`ent.example. A`)
-//!   carries the SOA but not the NSEC that proves it;
-//! - a wildcard expansion in an NSEC zone carries the wildcard's own NSEC with its owner
-//!   rewritten to the query name (`anything.wild.example. NSEC www.example.` for
-//!   `*.wild.example. NSEC www.example.`), as if NSEC records were expanded too.
+//! One thing Unbound 1.17's auth-zone code gets wrong, in either mode (see
+//! [`UPSTREAM_LIMITS`]; the expected verdict for this case is asserted in tests/dnssec.rs,
+//! over the in-memory resolver, which serves it right): a NODATA answer at an *empty
+//! non-terminal of an NSEC zone* (`ent.example. A`) carries the SOA but not the NSEC that
+//! proves it.
+//!
+//! Its wildcard answers carry the wildcard's NSEC with the owner rewritten to the query
+//! name (`anything.wild.example. NSEC www.example.`, its RRSIG labels those of
+//! `*.wild.example.`); strictdot, like Unbound, counts such an NSEC at the wildcard's name,
+//! which is what it was signed as.
 //!
 //! The reference Unbound (`module-config: "validator iterator"`, `trust-anchor-file:` the
 //! same DS anchor, `ede: yes`) forwards `.` to the upstream **over TLS**
@@ -87,32 +89,14 @@ const TYPE_SOA: u16 = 6;
 
 /// Cases the upstream cannot serve as the zone says (see the module doc): (case label,
 /// why, strictdot's verdict, Unbound's verdict) on what it serves instead.
-const UPSTREAM_LIMITS: &[(&str, &str, Expect, Verdict)] = &[
-    (
-        "empty non-terminal NODATA (NSEC)",
-        "Unbound's auth-zone answers NODATA at an empty non-terminal of an NSEC zone with \
+const UPSTREAM_LIMITS: &[(&str, &str, Expect, Verdict)] = &[(
+    "empty non-terminal NODATA (NSEC)",
+    "Unbound's auth-zone answers NODATA at an empty non-terminal of an NSEC zone with \
          the SOA but without the NSEC that proves it; an unproven NODATA from a signed zone \
          is bogus for both (NSEC Missing)",
-        Expect::Bogus(12),
-        Verdict::Bogus,
-    ),
-    (
-        "wildcard (NSEC)",
-        "Unbound's auth-zone sends the wildcard's NSEC renamed to the query name \
-         (anything.wild.example. NSEC www.example.): strictdot does not take an NSEC that \
-         claims to be wildcard-expanded as the proof that no closer name exists (bogus, NSEC \
-         Missing); Unbound's validator accepts it",
-        Expect::Bogus(12),
-        Verdict::Secure,
-    ),
-    (
-        "wildcard CNAME to a name that does not exist",
-        "the same renamed wildcard NSEC (x.wc.example. NSEC *.wild.example. for \
-         *.wc.example.): bogus for strictdot, accepted by Unbound",
-        Expect::Bogus(12),
-        Verdict::Secure,
-    ),
-];
+    Expect::Bogus(12),
+    Verdict::Bogus,
+)];
 
 /// Cases where Unbound as a validating forwarder legitimately differs from strictdot:
 /// (case label, why, Unbound's verdict). strictdot's expected verdict is asserted for them.
