@@ -291,9 +291,14 @@ impl Server {
         } else {
             listen::udp::Drain::Handover
         };
+        // One line per address, however many SO_REUSEPORT sockets serve it.
+        let mut udp_addrs: Vec<(std::net::SocketAddr, usize)> = Vec::new();
         for socket in listeners.udp {
             if let Ok(addr) = socket.local_addr() {
-                tracing::info!(%addr, "serving DNS over UDP");
+                match udp_addrs.iter_mut().find(|(a, _)| *a == addr) {
+                    Some((_, n)) => *n += 1,
+                    None => udp_addrs.push((addr, 1)),
+                }
             }
             client_tasks.spawn(listen::udp::serve(
                 Arc::new(socket),
@@ -301,6 +306,9 @@ impl Server {
                 shutdown.clone(),
                 udp_drain,
             ));
+        }
+        for (addr, sockets) in udp_addrs {
+            tracing::info!(%addr, sockets, "serving DNS over UDP");
         }
         for listener in listeners.tcp {
             if let Ok(addr) = listener.local_addr() {

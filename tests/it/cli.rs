@@ -475,3 +475,78 @@ fn readme_warns_that_an_untrusted_public_chain_is_likely_interception() {
         assert!(row.contains(needle), "expected '{needle}' in {row}");
     }
 }
+
+/// Runs the binary with `extra` flags on a free port, sends one query over UDP, stops it
+/// with SIGTERM and returns its exit code and log.
+async fn one_query_log(name: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let ca_path = temp_file(&format!("{name}-ca.pem"), root.pem().as_bytes());
+    let port = {
+        let l = strictdot::Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
+            .await
+            .unwrap();
+        l.udp[0].local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+            .args([
+                "--listen",
+                &listen,
+                "--upstream",
+                &format!("{}#dot.test", up.addr),
+                "--dnssec",
+                "off",
+            ])
+            .args(extra)
+            .arg("--ca-file")
+            .arg(&ca_path)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = listen.parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while udp_exchange(
+        addr,
+        &query(1, "secret-name.example", 1, None),
+        Duration::from_millis(200),
+    )
+    .await
+    .is_none()
+    {
+        assert!(Instant::now() < deadline, "strictdot did not come up");
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut stderr = child.0.stderr.take().unwrap();
+    let log = tokio::task::spawn_blocking(move || {
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+        log
+    })
+    .await
+    .unwrap();
+    let code = child.0.wait().unwrap().code();
+    (code, log)
+}
+
+/// Several SO_REUSEPORT sockets serve one address (one per core): it is logged once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_udp_address_is_logged_once() {
+    let (code, log) = one_query_log("udp-once", &[]).await;
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(
+        log.matches("serving DNS over UDP").count(),
+        1,
+        "one line per address:\n{log}"
+    );
+}
