@@ -125,10 +125,23 @@ impl Forwarding {
             }
         };
         pad_for(transport, query.bytes(), &mut answer);
-        fw.metrics.count_response(transport, &answer);
-        fw.metrics.observe_request(transport, received.elapsed());
+        answered(&fw.metrics, transport, &answer, received);
         answer
     }
+}
+
+/// Counts an answer sent over `transport` to a message that arrived at `received`, and logs
+/// its outcome at debug level (never the name: `--log-queries` logs that at info level).
+fn answered(metrics: &Metrics, transport: Transport, answer: &[u8], received: Instant) {
+    let elapsed = received.elapsed();
+    metrics.count_response(transport, answer);
+    metrics.observe_request(transport, elapsed);
+    tracing::debug!(
+        transport = transport.label(),
+        rcode = answer.get(3).map_or(0, |b| b & 0x0F),
+        elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        "answered"
+    );
 }
 
 /// On the encrypted client leg, pads `answer` to a multiple of 468 octets when the client's
@@ -281,8 +294,7 @@ impl Forwarder {
         let mut outcome = self.stages(msg, canonical(client), transport, received);
         if let Outcome::Answer(answer) = &mut outcome {
             pad_for(transport, msg, answer);
-            self.metrics.count_response(transport, answer);
-            self.metrics.observe_request(transport, received.elapsed());
+            answered(&self.metrics, transport, answer, received);
         }
         outcome
     }

@@ -550,3 +550,17 @@ async fn each_udp_address_is_logged_once() {
         "one line per address:\n{log}"
     );
 }
+
+/// `--log-level debug` logs each answered query's outcome, and without `--log-queries` never
+/// its name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_logs_each_answer_without_its_name() {
+    let (code, log) = one_query_log("debug-answer", &["--log-level", "debug"]).await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("answered") && l.contains("rcode=0")),
+        "no debug line for the answer:\n{log}"
+    );
+    assert!(!log.contains("secret-name"), "name logged:\n{log}");
+}
