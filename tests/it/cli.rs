@@ -564,3 +564,23 @@ async fn debug_logs_each_answer_without_its_name() {
     );
     assert!(!log.contains("secret-name"), "name logged:\n{log}");
 }
+
+/// `check` names the strategy as the flag spells it.
+#[test]
+fn check_names_the_strategy_as_the_flag_spells_it() {
+    for strategy in ["latency", "round-robin", "failover"] {
+        let out = strictdot(&[
+            "check",
+            "--upstream",
+            "127.0.0.1#dot.test",
+            "--strategy",
+            strategy,
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!("({strategy} strategy,")),
+            "{strategy}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
