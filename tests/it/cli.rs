@@ -584,3 +584,16 @@ fn check_names_the_strategy_as_the_flag_spells_it() {
         );
     }
 }
+
+/// `pin --cert` given a key file says it holds a private key, and does not call it a CA file.
+#[test]
+fn pin_cert_on_a_key_file_says_it_is_a_key() {
+    let root = ca("Pin Root");
+    let server = leaf("dot.test", &root);
+    let path = temp_file("server.key", server.key.serialize_pem().as_bytes());
+    let out = strictdot(&["pin", "--cert", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("private key"), "{stderr}");
+    assert!(!stderr.contains("CA file"), "{stderr}");
+}
