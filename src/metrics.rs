@@ -428,8 +428,9 @@ impl Metrics {
         );
     }
 
-    /// Traffic and connection figures, as `name=value` pairs, for the log.
-    pub fn traffic_summary(&self) -> String {
+    /// Logs the traffic and connection figures at info level, one field each (a number in
+    /// JSON logs, not one string).
+    pub fn log_traffic(&self) {
         let answered = self.answered.get() + self.cache_hits.get();
         let handshakes = self.handshakes.get();
         let per_100k = if answered > 0 {
@@ -437,27 +438,41 @@ impl Metrics {
         } else {
             0.0
         };
-        format!(
-            "udp_queries={} tcp_queries={} tls_queries={} upstream_answers={} cache_hits={} servfail={} \
-             truncated={} handshakes={} resumptions={} handshakes_per_100k_answers={:.1} \
-             auth_failures={} connect_failures={} retries={} client_tls_handshakes={} \
-             client_tls_resumptions={}",
-            self.queries(Transport::Udp),
-            self.queries(Transport::Tcp),
-            self.queries(Transport::Tls),
-            self.answered.get(),
-            self.cache_hits.get(),
-            self.servfail.get(),
-            self.truncated.get(),
+        tracing::info!(
+            udp_queries = self.queries(Transport::Udp),
+            tcp_queries = self.queries(Transport::Tcp),
+            tls_queries = self.queries(Transport::Tls),
+            upstream_answers = self.answered.get(),
+            cache_hits = self.cache_hits.get(),
+            servfail = self.servfail.get(),
+            truncated = self.truncated.get(),
             handshakes,
-            self.resumptions.get(),
-            per_100k,
-            self.auth_failures.get(),
-            self.connect_failures.get(),
-            self.retries.get(),
-            self.tls_client_handshakes.get(),
-            self.tls_client_resumptions.get(),
-        )
+            resumptions = self.resumptions.get(),
+            handshakes_per_100k_answers = (per_100k * 10.0).round() / 10.0,
+            auth_failures = self.auth_failures.get(),
+            connect_failures = self.connect_failures.get(),
+            retries = self.retries.get(),
+            client_tls_handshakes = self.tls_client_handshakes.get(),
+            client_tls_resumptions = self.tls_client_resumptions.get(),
+            "traffic"
+        );
+    }
+
+    /// Logs the limit counters at info level, one field each, with `message`.
+    pub fn log_limits(&self, message: &str) {
+        tracing::info!(
+            tcp_conn_limit_hits = self.tcp_conn_limit_hits.get(),
+            tcp_client_limit_hits = self.tcp_client_limit_hits.get(),
+            tcp_in_flight_limit_hits = self.tcp_in_flight_limit_hits.get(),
+            tcp_timeouts = self.tcp_timeouts.get(),
+            pending_limit_hits = self.pending_limit_hits.get(),
+            upstream_busy = self.upstream_busy.get(),
+            rate_limited = self.rate_limited.get(),
+            acl_refused = self.acl_refused.get(),
+            dropped = self.dropped.get(),
+            rejected = self.rejected.get(),
+            "{message}"
+        );
     }
 
     /// The limit counters that are not zero, as `name=value` pairs, for the log.

@@ -349,7 +349,7 @@ impl Server {
                 _ = report.tick() => {
                     let now = self.metrics.limit_summary();
                     if now != last && !now.is_empty() {
-                        tracing::info!(counters = %now, "limits hit so far");
+                        self.metrics.log_limits("limits hit so far");
                     }
                     last = now;
                 }
@@ -377,9 +377,9 @@ impl Server {
         let _ = tokio::time::timeout(self.config.grace(), self.upstream_tasks.wait()).await;
         let summary = self.metrics.limit_summary();
         if !summary.is_empty() {
-            tracing::info!(counters = %summary, "limits hit");
+            self.metrics.log_limits("limits hit");
         }
-        tracing::info!(counters = %self.metrics.traffic_summary(), "traffic");
+        self.metrics.log_traffic();
     }
 }
 

@@ -597,3 +597,24 @@ fn pin_cert_on_a_key_file_says_it_is_a_key() {
     assert!(stderr.contains("private key"), "{stderr}");
     assert!(!stderr.contains("CA file"), "{stderr}");
 }
+
+/// JSON logs carry the counters as fields (numbers), not as one string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_counters_as_fields() {
+    let (code, log) = one_query_log("json-fields", &["--log-format", "json"]).await;
+    assert_eq!(code, Some(0), "{log}");
+    let traffic: serde_json::Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "traffic")
+        .unwrap_or_else(|| panic!("no traffic line:\n{log}"));
+    assert!(
+        traffic["fields"]["udp_queries"].as_u64() >= Some(1),
+        "{traffic}"
+    );
+    assert_eq!(
+        traffic["fields"]["tcp_queries"].as_u64(),
+        Some(0),
+        "{traffic}"
+    );
+}
