@@ -80,6 +80,8 @@ pub struct Forwarding {
     stale: Option<Vec<u8>>,
     /// The place under `--max-pending`, released when the answer is ready.
     _pending: OwnedSemaphorePermit,
+    /// When the client's message arrived.
+    received: Instant,
 }
 
 impl Forwarding {
@@ -95,6 +97,7 @@ impl Forwarding {
             key,
             stale,
             _pending,
+            received,
         } = self;
         let deadline = Instant::now() + fw.timeout;
         let reply = match (&fw.cache, key) {
@@ -122,9 +125,23 @@ impl Forwarding {
             }
         };
         pad_for(transport, query.bytes(), &mut answer);
-        fw.metrics.count_response(transport, &answer);
+        answered(&fw.metrics, transport, &answer, received);
         answer
     }
+}
+
+/// Counts an answer sent over `transport` to a message that arrived at `received`, and logs
+/// its outcome at debug level (never the name: `--log-queries` logs that at info level).
+fn answered(metrics: &Metrics, transport: Transport, answer: &[u8], received: Instant) {
+    let elapsed = received.elapsed();
+    metrics.count_response(transport, answer);
+    metrics.observe_request(transport, elapsed);
+    tracing::debug!(
+        transport = transport.label(),
+        rcode = answer.get(3).map_or(0, |b| b & 0x0F),
+        elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        "answered"
+    );
 }
 
 /// On the encrypted client leg, pads `answer` to a multiple of 468 octets when the client's
@@ -272,16 +289,23 @@ impl Forwarder {
     /// Every stage and its order is here (see the module doc); the message and the
     /// answer given now are counted here, by transport.
     pub fn handle(self: &Arc<Self>, msg: &[u8], client: IpAddr, transport: Transport) -> Outcome {
+        let received = Instant::now();
         self.metrics.count_query(transport);
-        let mut outcome = self.stages(msg, canonical(client), transport);
+        let mut outcome = self.stages(msg, canonical(client), transport, received);
         if let Outcome::Answer(answer) = &mut outcome {
             pad_for(transport, msg, answer);
-            self.metrics.count_response(transport, answer);
+            answered(&self.metrics, transport, answer, received);
         }
         outcome
     }
 
-    fn stages(self: &Arc<Self>, msg: &[u8], client: IpAddr, transport: Transport) -> Outcome {
+    fn stages(
+        self: &Arc<Self>,
+        msg: &[u8],
+        client: IpAddr,
+        transport: Transport,
+        received: Instant,
+    ) -> Outcome {
         // 1. Header sanity: runts and responses are dropped before anything else.
         if let Err(reason) = header::sanity(msg) {
             self.metrics.dropped.inc();
@@ -393,6 +417,7 @@ impl Forwarder {
             key,
             stale,
             _pending: permit,
+            received,
         })
     }
 

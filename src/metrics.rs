@@ -95,6 +95,8 @@ pub struct Metrics {
     pub dnssec_time: Histogram,
     /// DS and DNSKEY queries the validator sent (cache hits included).
     pub dnssec_chain_queries: Counter,
+    /// Time from a client message's receipt to its answer, by [`Transport::index`].
+    pub request_duration: [Histogram; 3],
 }
 
 /// DNSSEC outcome labels: the four of RFC 4035 §4.3, and `unchecked` for a client that set
@@ -208,8 +210,26 @@ impl Metrics {
         self.responses[transport.index()][i].inc();
     }
 
+    /// Records the time from a client message's receipt to its answer.
+    pub fn observe_request(&self, transport: Transport, elapsed: Duration) {
+        self.request_duration[transport.index()].observe(elapsed);
+    }
+
     /// Every process-wide series in Prometheus text format (version 0.0.4).
     pub fn render(&self, out: &mut String) {
+        render_build_info(out);
+        render_process(out);
+        let _ = writeln!(
+            out,
+            "# HELP strictdot_request_duration_seconds Time from a client message's receipt to its answer, by transport.\n# TYPE strictdot_request_duration_seconds histogram"
+        );
+        for t in Transport::ALL {
+            self.request_duration[t.index()].render_labelled(
+                out,
+                "strictdot_request_duration_seconds",
+                &format!("transport=\"{}\"", t.label()),
+            );
+        }
         let counter = |out: &mut String, name: &str, help: &str, value: u64| {
             let _ = writeln!(
                 out,
@@ -368,6 +388,24 @@ impl Metrics {
         );
         counter(
             out,
+            "strictdot_client_tls_handshakes_total",
+            "Completed client TLS handshakes (--listen-tls).",
+            self.tls_client_handshakes.get(),
+        );
+        counter(
+            out,
+            "strictdot_client_tls_resumptions_total",
+            "Client TLS handshakes that resumed a session.",
+            self.tls_client_resumptions.get(),
+        );
+        counter(
+            out,
+            "strictdot_client_tls_handshake_failures_total",
+            "Client TLS handshakes that failed or timed out.",
+            self.tls_client_handshake_failures.get(),
+        );
+        counter(
+            out,
             "strictdot_upstream_connect_failures_total",
             "Upstream connections that failed below TLS.",
             self.connect_failures.get(),
@@ -390,8 +428,9 @@ impl Metrics {
         );
     }
 
-    /// Traffic and connection figures, as `name=value` pairs, for the log.
-    pub fn traffic_summary(&self) -> String {
+    /// Logs the traffic and connection figures at info level, one field each (a number in
+    /// JSON logs, not one string).
+    pub fn log_traffic(&self) {
         let answered = self.answered.get() + self.cache_hits.get();
         let handshakes = self.handshakes.get();
         let per_100k = if answered > 0 {
@@ -399,27 +438,41 @@ impl Metrics {
         } else {
             0.0
         };
-        format!(
-            "udp_queries={} tcp_queries={} tls_queries={} upstream_answers={} cache_hits={} servfail={} \
-             truncated={} handshakes={} resumptions={} handshakes_per_100k_answers={:.1} \
-             auth_failures={} connect_failures={} retries={} client_tls_handshakes={} \
-             client_tls_resumptions={}",
-            self.queries(Transport::Udp),
-            self.queries(Transport::Tcp),
-            self.queries(Transport::Tls),
-            self.answered.get(),
-            self.cache_hits.get(),
-            self.servfail.get(),
-            self.truncated.get(),
+        tracing::info!(
+            udp_queries = self.queries(Transport::Udp),
+            tcp_queries = self.queries(Transport::Tcp),
+            tls_queries = self.queries(Transport::Tls),
+            upstream_answers = self.answered.get(),
+            cache_hits = self.cache_hits.get(),
+            servfail = self.servfail.get(),
+            truncated = self.truncated.get(),
             handshakes,
-            self.resumptions.get(),
-            per_100k,
-            self.auth_failures.get(),
-            self.connect_failures.get(),
-            self.retries.get(),
-            self.tls_client_handshakes.get(),
-            self.tls_client_resumptions.get(),
-        )
+            resumptions = self.resumptions.get(),
+            handshakes_per_100k_answers = (per_100k * 10.0).round() / 10.0,
+            auth_failures = self.auth_failures.get(),
+            connect_failures = self.connect_failures.get(),
+            retries = self.retries.get(),
+            client_tls_handshakes = self.tls_client_handshakes.get(),
+            client_tls_resumptions = self.tls_client_resumptions.get(),
+            "traffic"
+        );
+    }
+
+    /// Logs the limit counters at info level, one field each, with `message`.
+    pub fn log_limits(&self, message: &str) {
+        tracing::info!(
+            tcp_conn_limit_hits = self.tcp_conn_limit_hits.get(),
+            tcp_client_limit_hits = self.tcp_client_limit_hits.get(),
+            tcp_in_flight_limit_hits = self.tcp_in_flight_limit_hits.get(),
+            tcp_timeouts = self.tcp_timeouts.get(),
+            pending_limit_hits = self.pending_limit_hits.get(),
+            upstream_busy = self.upstream_busy.get(),
+            rate_limited = self.rate_limited.get(),
+            acl_refused = self.acl_refused.get(),
+            dropped = self.dropped.get(),
+            rejected = self.rejected.get(),
+            "{message}"
+        );
     }
 
     /// The limit counters that are not zero, as `name=value` pairs, for the log.
@@ -442,5 +495,123 @@ impl Metrics {
             .map(|(n, c)| format!("{n}={}", c.get()))
             .collect::<Vec<_>>()
             .join(" ")
+    }
+}
+
+/// The commit strictdot was built from: `STRICTDOT_GIT_COMMIT` at build time, if set.
+pub const COMMIT: &str = match option_env!("STRICTDOT_GIT_COMMIT") {
+    Some(c) => c,
+    None => "unknown",
+};
+
+/// `strictdot_build_info`: the version and commit, as labels of a constant 1.
+fn render_build_info(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "# HELP strictdot_build_info The version and commit strictdot was built from.\n# TYPE strictdot_build_info gauge\nstrictdot_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+        crate::prom::escape_label_value(env!("CARGO_PKG_VERSION")),
+        crate::prom::escape_label_value(COMMIT),
+    );
+}
+
+/// Clock ticks per second in `/proc` (`USER_HZ`): 100 on every architecture Linux exposes
+/// to user space but Alpha.
+const USER_HZ: f64 = 100.0;
+
+/// The process figures Prometheus clients export, read from `/proc/self`.
+#[derive(Debug, Default, PartialEq)]
+pub struct ProcessStats {
+    /// User and system CPU time, seconds.
+    pub cpu_seconds: f64,
+    /// Resident set size, bytes.
+    pub resident_bytes: u64,
+    /// Open file descriptors.
+    pub open_fds: u64,
+    /// Start time, seconds since the epoch.
+    pub start_time_seconds: f64,
+}
+
+impl ProcessStats {
+    /// Reads `/proc/self` (`None` where there is no procfs).
+    pub fn read() -> Option<ProcessStats> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let boot = std::fs::read_to_string("/proc/stat").ok()?;
+        let open_fds = std::fs::read_dir("/proc/self/fd").ok()?.count() as u64;
+        ProcessStats::parse(&stat, &status, &boot, open_fds)
+    }
+
+    /// Parses `/proc/self/stat`, `/proc/self/status` and `/proc/stat`.
+    pub fn parse(stat: &str, status: &str, boot: &str, open_fds: u64) -> Option<ProcessStats> {
+        // The command name (field 2) may hold spaces and parentheses: fields follow the last ')'.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // Field 3 (state) is fields[0]; utime is field 14, stime 15, starttime 22.
+        let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+        let ticks = field(14)? + field(15)?;
+        let start_ticks = field(22)?;
+        let rss_kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .split_whitespace()
+            .next()?
+            .parse::<u64>()
+            .ok()?;
+        let btime = boot
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))?
+            .trim()
+            .parse::<u64>()
+            .ok()?;
+        Some(ProcessStats {
+            cpu_seconds: ticks as f64 / USER_HZ,
+            resident_bytes: rss_kb * 1024,
+            open_fds,
+            start_time_seconds: btime as f64 + start_ticks as f64 / USER_HZ,
+        })
+    }
+}
+
+/// The standard process series (`process_*`), where `/proc` can be read.
+fn render_process(out: &mut String) {
+    let Some(p) = ProcessStats::read() else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {}",
+        p.cpu_seconds
+    );
+    let _ = writeln!(
+        out,
+        "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}",
+        p.resident_bytes
+    );
+    let _ = writeln!(
+        out,
+        "# HELP process_open_fds Number of open file descriptors.\n# TYPE process_open_fds gauge\nprocess_open_fds {}",
+        p.open_fds
+    );
+    let _ = writeln!(
+        out,
+        "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {}",
+        p.start_time_seconds
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_stats_parse_a_name_with_spaces_and_parentheses() {
+        let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 12345 1000 200";
+        let status = "Name:\tx\nVmRSS:\t    2048 kB\nThreads:\t3\n";
+        let boot = "cpu 1 2 3\nbtime 1700000000\nprocesses 9\n";
+        let p = ProcessStats::parse(stat, status, boot, 7).unwrap();
+        assert_eq!(p.cpu_seconds, 3.0);
+        assert_eq!(p.resident_bytes, 2048 * 1024);
+        assert_eq!(p.open_fds, 7);
+        assert_eq!(p.start_time_seconds, 1_700_000_000.0 + 123.45);
     }
 }

@@ -18,19 +18,16 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::cli::PinArgs;
-use crate::config::read_pem_certs;
 use crate::pin::{self, Pin};
 use crate::upstream_spec::UpstreamSpec;
 
 /// Runs the subcommand; exit code 0 on success, 1 if the chain could not be read.
 pub fn main(args: &PinArgs) -> ExitCode {
     let result = match (&args.cert, &args.server) {
-        (Some(path), _) => read_pem_certs(path)
-            .map(|certs| {
-                let head = format!("certificates in {}", path.display());
-                report(&certs, &head, &Origin::default())
-            })
-            .map_err(|e| e.to_string()),
+        (Some(path), _) => read_cert_file(path).map(|certs| {
+            let head = format!("certificates in {}", path.display());
+            report(&certs, &head, &Origin::default())
+        }),
         (None, Some(server)) => {
             fetch_chain(server, args.tls_name.as_deref(), args.timeout).map(|(certs, sni)| {
                 let mut head = format!("chain presented by {}", server.addr);
@@ -56,6 +53,27 @@ pub fn main(args: &PinArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The certificates of the PEM file at `path` (`--cert`), or what is wrong with it, in
+/// words that say what the file is: a certificate file, not a CA file, and a private key is
+/// named as such.
+fn read_cert_file(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    use rustls_pki_types::pem::PemObject as _;
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| format!("certificate file {shown}: {e}"))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("certificate file {shown}: bad PEM: {e}"))?;
+    if certs.is_empty() {
+        let what = if bytes.windows(12).any(|w| w == b"PRIVATE KEY-") {
+            "it holds a private key, not a certificate: give the certificate (chain) file"
+        } else {
+            "no PEM certificate in it"
+        };
+        return Err(format!("certificate file {shown}: {what}"));
+    }
+    Ok(certs)
 }
 
 /// Where the certificates came from, for the suggested policy block.

@@ -291,9 +291,14 @@ impl Server {
         } else {
             listen::udp::Drain::Handover
         };
+        // One line per address, however many SO_REUSEPORT sockets serve it.
+        let mut udp_addrs: Vec<(std::net::SocketAddr, usize)> = Vec::new();
         for socket in listeners.udp {
             if let Ok(addr) = socket.local_addr() {
-                tracing::info!(%addr, "serving DNS over UDP");
+                match udp_addrs.iter_mut().find(|(a, _)| *a == addr) {
+                    Some((_, n)) => *n += 1,
+                    None => udp_addrs.push((addr, 1)),
+                }
             }
             client_tasks.spawn(listen::udp::serve(
                 Arc::new(socket),
@@ -301,6 +306,9 @@ impl Server {
                 shutdown.clone(),
                 udp_drain,
             ));
+        }
+        for (addr, sockets) in udp_addrs {
+            tracing::info!(%addr, sockets, "serving DNS over UDP");
         }
         for listener in listeners.tcp {
             if let Ok(addr) = listener.local_addr() {
@@ -341,7 +349,7 @@ impl Server {
                 _ = report.tick() => {
                     let now = self.metrics.limit_summary();
                     if now != last && !now.is_empty() {
-                        tracing::info!(counters = %now, "limits hit so far");
+                        self.metrics.log_limits("limits hit so far");
                     }
                     last = now;
                 }
@@ -369,9 +377,9 @@ impl Server {
         let _ = tokio::time::timeout(self.config.grace(), self.upstream_tasks.wait()).await;
         let summary = self.metrics.limit_summary();
         if !summary.is_empty() {
-            tracing::info!(counters = %summary, "limits hit");
+            self.metrics.log_limits("limits hit");
         }
-        tracing::info!(counters = %self.metrics.traffic_summary(), "traffic");
+        self.metrics.log_traffic();
     }
 }
 

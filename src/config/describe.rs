@@ -5,6 +5,7 @@
 use super::parse::{range, Origin};
 use super::table::{DefaultValue, Kind, SETTINGS};
 use super::Config;
+use crate::upstream::pool::Strategy;
 use crate::upstream::tls::TlsMinVersion;
 use crate::upstream::verify::AuthMode;
 
@@ -18,11 +19,13 @@ impl Config {
             TlsMinVersion::Tls12 => "TLS 1.2 or 1.3",
             TlsMinVersion::Tls13 => "TLS 1.3 only",
         };
-        let _ = writeln!(
-            out,
-            "upstreams ({:?} strategy, {tls}, no fallback):",
-            self.values.pool.strategy
-        );
+        // As the flag spells it.
+        let strategy = match self.values.pool.strategy {
+            Strategy::Latency => "latency",
+            Strategy::RoundRobin => "round-robin",
+            Strategy::Failover => "failover",
+        };
+        let _ = writeln!(out, "upstreams ({strategy} strategy, {tls}, no fallback):");
         for u in &self.values.upstreams {
             let roots = if u.extra_roots.is_empty() && self.values.extra_roots.is_empty() {
                 "web PKI roots".to_owned()

@@ -475,3 +475,146 @@ fn readme_warns_that_an_untrusted_public_chain_is_likely_interception() {
         assert!(row.contains(needle), "expected '{needle}' in {row}");
     }
 }
+
+/// Runs the binary with `extra` flags on a free port, sends one query over UDP, stops it
+/// with SIGTERM and returns its exit code and log.
+async fn one_query_log(name: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let ca_path = temp_file(&format!("{name}-ca.pem"), root.pem().as_bytes());
+    let port = {
+        let l = strictdot::Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
+            .await
+            .unwrap();
+        l.udp[0].local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+            .args([
+                "--listen",
+                &listen,
+                "--upstream",
+                &format!("{}#dot.test", up.addr),
+                "--dnssec",
+                "off",
+            ])
+            .args(extra)
+            .arg("--ca-file")
+            .arg(&ca_path)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = listen.parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while udp_exchange(
+        addr,
+        &query(1, "secret-name.example", 1, None),
+        Duration::from_millis(200),
+    )
+    .await
+    .is_none()
+    {
+        assert!(Instant::now() < deadline, "strictdot did not come up");
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut stderr = child.0.stderr.take().unwrap();
+    let log = tokio::task::spawn_blocking(move || {
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+        log
+    })
+    .await
+    .unwrap();
+    let code = child.0.wait().unwrap().code();
+    (code, log)
+}
+
+/// Several SO_REUSEPORT sockets serve one address (one per core): it is logged once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_udp_address_is_logged_once() {
+    let (code, log) = one_query_log("udp-once", &[]).await;
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(
+        log.matches("serving DNS over UDP").count(),
+        1,
+        "one line per address:\n{log}"
+    );
+}
+
+/// `--log-level debug` logs each answered query's outcome, and without `--log-queries` never
+/// its name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_logs_each_answer_without_its_name() {
+    let (code, log) = one_query_log("debug-answer", &["--log-level", "debug"]).await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("answered") && l.contains("rcode=0")),
+        "no debug line for the answer:\n{log}"
+    );
+    assert!(!log.contains("secret-name"), "name logged:\n{log}");
+}
+
+/// `check` names the strategy as the flag spells it.
+#[test]
+fn check_names_the_strategy_as_the_flag_spells_it() {
+    for strategy in ["latency", "round-robin", "failover"] {
+        let out = strictdot(&[
+            "check",
+            "--upstream",
+            "127.0.0.1#dot.test",
+            "--strategy",
+            strategy,
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!("({strategy} strategy,")),
+            "{strategy}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `pin --cert` given a key file says it holds a private key, and does not call it a CA file.
+#[test]
+fn pin_cert_on_a_key_file_says_it_is_a_key() {
+    let root = ca("Pin Root");
+    let server = leaf("dot.test", &root);
+    let path = temp_file("server.key", server.key.serialize_pem().as_bytes());
+    let out = strictdot(&["pin", "--cert", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("private key"), "{stderr}");
+    assert!(!stderr.contains("CA file"), "{stderr}");
+}
+
+/// JSON logs carry the counters as fields (numbers), not as one string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_counters_as_fields() {
+    let (code, log) = one_query_log("json-fields", &["--log-format", "json"]).await;
+    assert_eq!(code, Some(0), "{log}");
+    let traffic: serde_json::Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "traffic")
+        .unwrap_or_else(|| panic!("no traffic line:\n{log}"));
+    assert!(
+        traffic["fields"]["udp_queries"].as_u64() >= Some(1),
+        "{traffic}"
+    );
+    assert_eq!(
+        traffic["fields"]["tcp_queries"].as_u64(),
+        Some(0),
+        "{traffic}"
+    );
+}

@@ -46,6 +46,16 @@ async fn metrics_pass_promtool_and_count_traffic() {
         "strictdot_upstream_latency_seconds_count{upstream=",
         "strictdot_auth_failures_total{reason=\"pin\"} 0",
         "strictdot_limit_hits_total{limit=\"rate_limit\"} 0",
+        "strictdot_build_info{version=\"",
+        "process_cpu_seconds_total ",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+        "process_start_time_seconds ",
+        "strictdot_request_duration_seconds_count{transport=\"udp\"} 6",
+        "strictdot_request_duration_seconds_count{transport=\"tls\"} 0",
+        "strictdot_client_tls_handshakes_total 0",
+        "strictdot_client_tls_resumptions_total 0",
+        "strictdot_client_tls_handshake_failures_total 0",
     ] {
         assert!(body.contains(needle), "missing {needle} in:\n{body}");
     }
