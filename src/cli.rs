@@ -39,6 +39,49 @@ pub enum Command {
     /// will be authenticated; with --live, connect to each and report (exit 1 on a failure
     /// or an expiry within --warn-days).
     Check(CheckArgs),
+    /// Print the manual page (roff, for man(1)) generated from this command line.
+    Man,
+    /// Print a shell completion script generated from this command line.
+    Completions(CompletionsArgs),
+}
+
+/// Options of `strictdot completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+/// The shells `strictdot completions` writes for.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// bash (save as /usr/share/bash-completion/completions/strictdot).
+    Bash,
+    /// zsh (save as _strictdot in a directory of $fpath).
+    Zsh,
+    /// fish (save as ~/.config/fish/completions/strictdot.fish).
+    Fish,
+}
+
+/// Writes the manual page of the whole command line, subcommands included, as roff.
+pub fn write_man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    clap_mangen::Man::new(cmd).render(out)
+}
+
+/// Writes the completion script for `shell`.
+pub fn write_completions(shell: CompletionShell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let shell = match shell {
+        CompletionShell::Bash => Shell::Bash,
+        CompletionShell::Zsh => Shell::Zsh,
+        CompletionShell::Fish => Shell::Fish,
+    };
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "strictdot", out);
 }
 
 /// The forwarder's flags as written on the command line (no defaults, no environment:

@@ -475,3 +475,43 @@ fn readme_warns_that_an_untrusted_public_chain_is_likely_interception() {
         assert!(row.contains(needle), "expected '{needle}' in {row}");
     }
 }
+
+#[test]
+fn man_subcommand_prints_roff_naming_every_flag() {
+    let out = strictdot(&["man"]);
+    assert!(out.status.success(), "{out:?}");
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH strictdot"), "no title header");
+    // roff escapes '-' as '\-'; undo that to find each long flag.
+    let plain = page.replace("\\-", "-");
+    for s in strictdot::config::table::SETTINGS {
+        assert!(
+            plain.contains(&format!("--{}", s.name)),
+            "--{} missing",
+            s.name
+        );
+    }
+    for sub in ["pin", "healthcheck", "check", "man", "completions"] {
+        assert!(plain.contains(sub), "subcommand {sub} missing");
+    }
+}
+
+#[test]
+fn completions_subcommand_writes_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef strictdot"),
+        ("fish", "complete -c strictdot"),
+    ] {
+        let out = strictdot(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {out:?}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains(marker), "{shell}: no {marker:?}");
+        assert!(script.contains("upstream"), "{shell}: no --upstream");
+        assert!(script.contains("healthcheck"), "{shell}: no subcommand");
+    }
+    let bash = String::from_utf8(strictdot(&["completions", "bash"]).stdout).unwrap();
+    assert!(bash.contains("--upstream"));
+    let bad = strictdot(&["completions", "tcsh"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
