@@ -19,6 +19,7 @@ use crate::upstream_spec::UpstreamSpec;
 #[derive(Debug, Parser)]
 #[command(name = "strictdot", version, about, long_about = None)]
 #[command(args_conflicts_with_subcommands = true)]
+#[command(after_help = EXAMPLES)]
 pub struct Cli {
     /// A subcommand; without one, strictdot runs the forwarder.
     #[command(subcommand)]
@@ -92,6 +93,47 @@ pub struct ProxyArgs {
     pub flags: Layer,
 }
 
+/// Examples shown after the flags in `--help` (and in the man page).
+const EXAMPLES: &str = "\
+Examples:
+  Forward 127.0.0.1:5353 to Quad9, authenticated by name:
+    strictdot -l 127.0.0.1:5353 -u '9.9.9.9:853#dns.quad9.net'
+  A private resolver authenticated by its key, with a backup pin:
+    strictdot -u 192.0.2.7:853 --pin-sha256 CURRENT_PIN= --pin-sha256 BACKUP_PIN=
+  Check the configuration and each upstream, then serve with metrics for HEALTHCHECK:
+    strictdot check --live --policy /etc/strictdot/strictdot.toml
+    strictdot --policy /etc/strictdot/strictdot.toml --metrics 127.0.0.1:9153
+  Install the manual page and bash completions:
+    strictdot man > /usr/local/share/man/man1/strictdot.1
+    strictdot completions bash > /usr/share/bash-completion/completions/strictdot";
+
+/// The `--help` heading a setting is listed under, from its policy section (or its name,
+/// for the settings the policy file cannot set).
+pub fn heading(s: &Setting) -> &'static str {
+    let policy = s.policy.unwrap_or("");
+    let section = policy.split('.').next().unwrap_or("");
+    if policy.starts_with("[[upstream]]")
+        || matches!(policy, "tls_min_version" | "strategy")
+        || matches!(s.name, "ca-file" | "warn-days")
+    {
+        "Upstreams"
+    } else if section == "listen" && policy.contains('.') {
+        "Listening"
+    } else if section == "limits" {
+        "Limits"
+    } else if section == "cache" {
+        "Cache"
+    } else if section == "dnssec" {
+        "DNSSEC"
+    } else if section == "privacy" {
+        "Privacy"
+    } else if s.name.starts_with("log-") {
+        "Logging"
+    } else {
+        "Configuration"
+    }
+}
+
 /// The clap argument of one setting.
 fn arg(s: &'static Setting) -> Arg {
     let mut help = s.help.replace('`', "");
@@ -104,7 +146,10 @@ fn arg(s: &'static Setting) -> Arg {
         DefaultValue::Unset => {}
     }
     help.push_str(&format!(" [env: {}]", s.env));
-    let mut arg = Arg::new(s.name).long(s.name).help(help);
+    let mut arg = Arg::new(s.name)
+        .long(s.name)
+        .help(help)
+        .help_heading(heading(s));
     if let Some(c) = s.short {
         arg = arg.short(c);
     }
@@ -294,6 +339,22 @@ mod tests {
     fn cli_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_setting_has_a_help_heading() {
+        use crate::config::table;
+        for s in table::SETTINGS {
+            let h = heading(s);
+            assert!(
+                h != "Configuration" || s.name == "policy",
+                "{} has no heading",
+                s.name
+            );
+        }
+        assert_eq!(heading(&table::UPSTREAM), "Upstreams");
+        assert_eq!(heading(&table::LISTEN), "Listening");
+        assert_eq!(heading(&table::TIMEOUT), "Limits");
     }
 
     #[test]

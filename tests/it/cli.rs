@@ -515,3 +515,42 @@ fn completions_subcommand_writes_each_shell() {
     let bad = strictdot(&["completions", "tcsh"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn help_groups_flags_under_headings_and_shows_examples() {
+    let out = strictdot(&["--help"]);
+    assert!(out.status.success(), "{out:?}");
+    let help = String::from_utf8(out.stdout).unwrap();
+    // The heading a flag is listed under: the last unindented "Name:" line above it.
+    let under = |flag: &str| {
+        let mut heading = "";
+        for line in help.lines() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                heading = line;
+            }
+            if line.trim_start().starts_with(flag) || line.contains(&format!(", {flag}")) {
+                return heading.to_owned();
+            }
+        }
+        panic!("{flag} missing from --help:\n{help}")
+    };
+    for (heading, flag) in [
+        ("Upstreams:", "--upstream <"),
+        ("Upstreams:", "--pin-sha256 <"),
+        ("Listening:", "--listen <"),
+        ("Listening:", "--metrics <"),
+        ("Limits:", "--rate-limit <"),
+        ("Cache:", "--cache-size <"),
+        ("DNSSEC:", "--dnssec <"),
+        ("Privacy:", "--keep-ecs"),
+        ("Logging:", "--log-level <"),
+    ] {
+        assert_eq!(under(flag), heading, "{flag}");
+    }
+    let at = |needle: &str| {
+        help.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing"))
+    };
+    assert!(at("Examples:") > at("Logging:"));
+    assert!(help.contains("strictdot completions bash"));
+}
