@@ -554,3 +554,42 @@ fn help_groups_flags_under_headings_and_shows_examples() {
     assert!(at("Examples:") > at("Logging:"));
     assert!(help.contains("strictdot completions bash"));
 }
+
+/// The image's HEALTHCHECK asks --metrics 127.0.0.1:9153; a `docker run` example that
+/// replaces the CMD without serving metrics there would be marked unhealthy forever.
+#[test]
+fn readme_docker_examples_serve_what_the_healthcheck_asks() {
+    let dockerfile = include_str!("../../Dockerfile");
+    let probe = "--metrics\", \"127.0.0.1:9153\"";
+    let healthcheck = dockerfile
+        .split("HEALTHCHECK")
+        .nth(1)
+        .and_then(|h| h.split("ENTRYPOINT").next())
+        .expect("Dockerfile has a HEALTHCHECK");
+    assert!(healthcheck.contains(probe), "{healthcheck}");
+    let cmd = dockerfile.lines().find(|l| l.starts_with("CMD ")).unwrap();
+    assert!(
+        cmd.contains(probe),
+        "the default CMD serves the metrics: {cmd}"
+    );
+
+    let readme = include_str!("../../README.md").replace("\\\n", " ");
+    let runs: Vec<&str> = readme
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("docker run "))
+        .collect();
+    assert!(runs.len() >= 3, "{runs:?}");
+    for run in runs {
+        // Arguments after the image name replace the CMD.
+        let words: Vec<&str> = run.split_whitespace().collect();
+        let image = (1..words.len())
+            .find(|&i| words[i] == "strictdot" && words[i - 1] != "--name")
+            .expect(run);
+        let args = &words[image + 1..];
+        let metrics = args
+            .windows(2)
+            .any(|w| w[0] == "--metrics" && w[1] == "127.0.0.1:9153");
+        assert!(args.is_empty() || metrics, "unhealthy example: {run}");
+    }
+}
