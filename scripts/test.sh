@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every strictdot test. The Unbound integration tests (tests/it/unbound.rs) need
-# unbound and kdig, the metrics test promtool; this script installs them (and dig,
-# openssl) with apt-get when any is missing, then runs `cargo test --all-targets` with any extra arguments passed through:
+# unbound and kdig, the metrics test promtool; this script installs the package of each
+# missing tool with apt-get (--no-install-recommends; the list is in the README's Testing), then runs `cargo test --all-targets` with any extra arguments passed through:
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh unbound_        # only tests whose names contain "unbound_"
@@ -12,23 +12,46 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # unbound lives in /usr/sbin, which is not always on PATH.
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
+# Each tool the tests run, and the Debian/Ubuntu package that has it. Only the packages of
+# missing tools are installed, without recommended packages (README, "Testing").
+declare -A package_of=(
+    [unbound]=unbound [kdig]=knot-dnsutils [dig]=bind9-dnsutils [openssl]=openssl
+    [promtool]=prometheus [setcap]=libcap2-bin [setpriv]=util-linux [ldns-signzone]=ldnsutils
+)
 missing=()
+packages=()
 for tool in unbound kdig dig openssl promtool setcap setpriv ldns-signzone; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         missing+=("$tool")
+        packages+=("${package_of[$tool]}")
     fi
 done
 
-# Whether a unbound daemon (not a kernel thread named *unbound*) is running.
-unbound_running() {
-    pgrep -x unbound >/dev/null 2>&1
+# Whether a daemon of this exact name (not a kernel thread named like it) is running.
+running() {
+    pgrep -x "$1" >/dev/null 2>&1
+}
+
+# Stops a daemon the package install started; one that ran before is left alone.
+stop_started() {
+    local name=$1 was=$2
+    if [[ $was == no ]] && running "$name"; then
+        echo "scripts/test.sh: stopping the $name service the package install started" >&2
+        if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+            "${sudo[@]}" systemctl stop "$name.service" || true
+        elif command -v service >/dev/null 2>&1; then
+            "${sudo[@]}" service "$name" stop || true
+        fi
+        if running "$name"; then
+            echo "scripts/test.sh: warning: a $name started by the install is still running" >&2
+        fi
+    fi
 }
 
 if ((${#missing[@]} > 0)); then
-    echo "scripts/test.sh: missing ${missing[*]}; installing with apt-get" >&2
+    echo "scripts/test.sh: missing ${missing[*]}; installing ${packages[*]} with apt-get" >&2
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "scripts/test.sh: apt-get not found; install unbound, knot-dnsutils (kdig)," \
-            "bind9-dnsutils (dig) and openssl yourself" >&2
+        echo "scripts/test.sh: apt-get not found; install ${packages[*]} yourself" >&2
         exit 1
     fi
     sudo=()
@@ -36,38 +59,21 @@ if ((${#missing[@]} > 0)); then
         if command -v sudo >/dev/null 2>&1; then
             sudo=(sudo)
         else
-            echo "scripts/test.sh: not root and no sudo; cannot install ${missing[*]}" >&2
+            echo "scripts/test.sh: not root and no sudo; cannot install ${packages[*]}" >&2
             exit 1
         fi
     fi
-    was_running=no
-    if unbound_running; then
-        was_running=yes
-    fi
+    # A unbound or Prometheus the user already runs is never stopped: only one the install
+    # started (the tests start their own unbound on free loopback ports; Prometheus is
+    # installed for promtool alone, Debian has no package with promtool only).
+    unbound_was=no prometheus_was=no
+    running unbound && unbound_was=yes
+    running prometheus && prometheus_was=yes
     "${sudo[@]}" apt-get update
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y unbound knot-dnsutils bind9-dnsutils openssl prometheus libcap2-bin \
-        util-linux ldnsutils
-    # The prometheus package is installed for promtool only (the metrics test runs
-    # `promtool check metrics`); a server its install may have started is stopped below.
-    if pgrep -x prometheus >/dev/null 2>&1; then
-        "${sudo[@]}" pkill -x prometheus || true
-    fi
-    # Installing the unbound package may start the system resolver service. The tests run
-    # their own unbound on free loopback ports, but a system unbound started here would
-    # keep running (and may take over 127.0.0.1:53), so stop one that this install
-    # started. A unbound that was already running before is left alone.
-    if [[ $was_running == no ]] && unbound_running; then
-        echo "scripts/test.sh: stopping the unbound service the package install started" >&2
-        if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
-            "${sudo[@]}" systemctl stop unbound.service || true
-        elif command -v service >/dev/null 2>&1; then
-            "${sudo[@]}" service unbound stop || true
-        fi
-        if unbound_running; then
-            echo "scripts/test.sh: warning: a system unbound is still running" >&2
-        fi
-    fi
+        apt-get install -y --no-install-recommends "${packages[@]}"
+    stop_started prometheus "$prometheus_was"
+    stop_started unbound "$unbound_was"
 fi
 
 for tool in unbound kdig promtool; do

@@ -19,6 +19,7 @@ use crate::upstream_spec::UpstreamSpec;
 #[derive(Debug, Parser)]
 #[command(name = "strictdot", version, about, long_about = None)]
 #[command(args_conflicts_with_subcommands = true)]
+#[command(after_help = EXAMPLES)]
 pub struct Cli {
     /// A subcommand; without one, strictdot runs the forwarder.
     #[command(subcommand)]
@@ -39,6 +40,49 @@ pub enum Command {
     /// will be authenticated; with --live, connect to each and report (exit 1 on a failure
     /// or an expiry within --warn-days).
     Check(CheckArgs),
+    /// Print the manual page (roff, for man(1)) generated from this command line.
+    Man,
+    /// Print a shell completion script generated from this command line.
+    Completions(CompletionsArgs),
+}
+
+/// Options of `strictdot completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+/// The shells `strictdot completions` writes for.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// bash (save as /usr/share/bash-completion/completions/strictdot).
+    Bash,
+    /// zsh (save as _strictdot in a directory of $fpath).
+    Zsh,
+    /// fish (save as ~/.config/fish/completions/strictdot.fish).
+    Fish,
+}
+
+/// Writes the manual page of the whole command line, subcommands included, as roff.
+pub fn write_man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    clap_mangen::Man::new(cmd).render(out)
+}
+
+/// Writes the completion script for `shell`.
+pub fn write_completions(shell: CompletionShell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let shell = match shell {
+        CompletionShell::Bash => Shell::Bash,
+        CompletionShell::Zsh => Shell::Zsh,
+        CompletionShell::Fish => Shell::Fish,
+    };
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "strictdot", out);
 }
 
 /// The forwarder's flags as written on the command line (no defaults, no environment:
@@ -47,6 +91,47 @@ pub enum Command {
 pub struct ProxyArgs {
     /// The values given, by setting.
     pub flags: Layer,
+}
+
+/// Examples shown after the flags in `--help` (and in the man page).
+const EXAMPLES: &str = "\
+Examples:
+  Forward 127.0.0.1:5353 to Quad9, authenticated by name:
+    strictdot -l 127.0.0.1:5353 -u '9.9.9.9:853#dns.quad9.net'
+  A private resolver authenticated by its key, with a backup pin:
+    strictdot -u 192.0.2.7:853 --pin-sha256 CURRENT_PIN= --pin-sha256 BACKUP_PIN=
+  Check the configuration and each upstream, then serve with metrics for HEALTHCHECK:
+    strictdot check --live --policy /etc/strictdot/strictdot.toml
+    strictdot --policy /etc/strictdot/strictdot.toml --metrics 127.0.0.1:9153
+  Install the manual page and bash completions:
+    strictdot man > /usr/local/share/man/man1/strictdot.1
+    strictdot completions bash > /usr/share/bash-completion/completions/strictdot";
+
+/// The `--help` heading a setting is listed under, from its policy section (or its name,
+/// for the settings the policy file cannot set).
+pub fn heading(s: &Setting) -> &'static str {
+    let policy = s.policy.unwrap_or("");
+    let section = policy.split('.').next().unwrap_or("");
+    if policy.starts_with("[[upstream]]")
+        || matches!(policy, "tls_min_version" | "strategy")
+        || matches!(s.name, "ca-file" | "warn-days")
+    {
+        "Upstreams"
+    } else if section == "listen" && policy.contains('.') {
+        "Listening"
+    } else if section == "limits" {
+        "Limits"
+    } else if section == "cache" {
+        "Cache"
+    } else if section == "dnssec" {
+        "DNSSEC"
+    } else if section == "privacy" {
+        "Privacy"
+    } else if s.name.starts_with("log-") {
+        "Logging"
+    } else {
+        "Configuration"
+    }
 }
 
 /// The clap argument of one setting.
@@ -61,7 +146,10 @@ fn arg(s: &'static Setting) -> Arg {
         DefaultValue::Unset => {}
     }
     help.push_str(&format!(" [env: {}]", s.env));
-    let mut arg = Arg::new(s.name).long(s.name).help(help);
+    let mut arg = Arg::new(s.name)
+        .long(s.name)
+        .help(help)
+        .help_heading(heading(s));
     if let Some(c) = s.short {
         arg = arg.short(c);
     }
@@ -251,6 +339,22 @@ mod tests {
     fn cli_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_setting_has_a_help_heading() {
+        use crate::config::table;
+        for s in table::SETTINGS {
+            let h = heading(s);
+            assert!(
+                h != "Configuration" || s.name == "policy",
+                "{} has no heading",
+                s.name
+            );
+        }
+        assert_eq!(heading(&table::UPSTREAM), "Upstreams");
+        assert_eq!(heading(&table::LISTEN), "Listening");
+        assert_eq!(heading(&table::TIMEOUT), "Limits");
     }
 
     #[test]

@@ -287,7 +287,7 @@ impl<C: Clock> Limiter<C> {
                 .fetch_add(1, Ordering::Relaxed)
                 .wrapping_add(1)
         });
-        if n % slip == 0 {
+        if n.is_multiple_of(slip) {
             Verdict::Slip
         } else {
             Verdict::Limited

@@ -20,6 +20,17 @@ use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Generated from the command line alone: no environment, policy or logging needed.
+    match &cli.command {
+        Some(Command::Man) => {
+            return write_or_fail(strictdot::cli::write_man(&mut std::io::stdout()))
+        }
+        Some(Command::Completions(args)) => {
+            strictdot::cli::write_completions(args.shell, &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
     let env = match Layer::from_env(&ProcessEnvironment) {
         Ok(env) => env,
         Err(e) => {
@@ -58,7 +69,7 @@ fn main() -> ExitCode {
             };
         }
         Some(Command::Check(args)) => return strictdot::check_cmd::main(args, &env),
-        None => {}
+        Some(Command::Man | Command::Completions(_)) | None => {}
     }
     let config = match load_config(&flags, &env) {
         Ok(c) => c,
@@ -206,6 +217,17 @@ fn init_logging(level: LogLevel, format: LogFormat) {
         LogFormat::Text => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init(),
+    }
+}
+
+/// Exit 0 if the output was written, else 1 with the error (a closed pipe included).
+fn write_or_fail(result: std::io::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("strictdot: error: writing the output: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -144,6 +144,17 @@ if not any(d.get("kind") == "ServiceAccount" and d["metadata"]["name"] == sa for
 if not errors:
     print(f"ok: namespace {namespaces.pop()}, ServiceAccount {sa}")
 
+# Every container image names a version (a tag other than latest, or a digest): a node
+# must run the release the manifest names, not whatever latest meant when it pulled.
+for c in pod.get("initContainers", []) + pod.get("containers", []):
+    image = c.get("image", "")
+    last = image.rsplit("/", 1)[-1]  # a registry's :port is not a tag
+    tag = last.rsplit(":", 1)[1] if ":" in last else ""
+    if "@sha256:" not in image and tag in ("", "latest"):
+        errors.append(f"container {c.get('name')}: image {image!r} is not pinned (a version tag or a digest, not latest)")
+if not errors:
+    print("ok: every image pinned: " + ", ".join(c.get("image", "") for c in pod.get("initContainers", []) + pod.get("containers", [])))
+
 for e in errors:
     print(f"FAIL: {e}", file=sys.stderr)
 sys.exit(1 if errors else 0)

@@ -143,7 +143,9 @@ impl Given {
         s.parse::<Pin>().map_err(|e| {
             let padded = format!("{s}{}", "=".repeat((4 - s.len() % 4) % 4));
             let problem = match e {
-                PinError::NotBase64 if s.len() % 4 != 0 && padded.parse::<Pin>().is_ok() => {
+                PinError::NotBase64
+                    if !s.len().is_multiple_of(4) && padded.parse::<Pin>().is_ok() =>
+                {
                     "the '=' padding at its end is missing".to_owned()
                 }
                 e => e.to_string(),
@@ -259,7 +261,7 @@ pub fn duration_text(s: &str) -> Result<Duration, &'static str> {
 /// A duration in the largest unit that shows it exactly (`1h`, `90s`, `1500ms`).
 pub fn show_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms == 0 || ms % 1000 != 0 {
+    if ms == 0 || !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let s = ms / 1000;

@@ -86,7 +86,7 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
             _ => None,
         })
         .collect::<Option<_>>()?;
-    if digits.is_empty() || digits.len() % 2 != 0 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return None;
     }
     Some(

@@ -617,4 +617,121 @@ async fn json_logs_carry_counters_as_fields() {
         Some(0),
         "{traffic}"
     );
+
+#[test]
+fn man_subcommand_prints_roff_naming_every_flag() {
+    let out = strictdot(&["man"]);
+    assert!(out.status.success(), "{out:?}");
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH strictdot"), "no title header");
+    // roff escapes '-' as '\-'; undo that to find each long flag.
+    let plain = page.replace("\\-", "-");
+    for s in strictdot::config::table::SETTINGS {
+        assert!(
+            plain.contains(&format!("--{}", s.name)),
+            "--{} missing",
+            s.name
+        );
+    }
+    for sub in ["pin", "healthcheck", "check", "man", "completions"] {
+        assert!(plain.contains(sub), "subcommand {sub} missing");
+    }
+}
+
+#[test]
+fn completions_subcommand_writes_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef strictdot"),
+        ("fish", "complete -c strictdot"),
+    ] {
+        let out = strictdot(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {out:?}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains(marker), "{shell}: no {marker:?}");
+        assert!(script.contains("upstream"), "{shell}: no --upstream");
+        assert!(script.contains("healthcheck"), "{shell}: no subcommand");
+    }
+    let bash = String::from_utf8(strictdot(&["completions", "bash"]).stdout).unwrap();
+    assert!(bash.contains("--upstream"));
+    let bad = strictdot(&["completions", "tcsh"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn help_groups_flags_under_headings_and_shows_examples() {
+    let out = strictdot(&["--help"]);
+    assert!(out.status.success(), "{out:?}");
+    let help = String::from_utf8(out.stdout).unwrap();
+    // The heading a flag is listed under: the last unindented "Name:" line above it.
+    let under = |flag: &str| {
+        let mut heading = "";
+        for line in help.lines() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                heading = line;
+            }
+            if line.trim_start().starts_with(flag) || line.contains(&format!(", {flag}")) {
+                return heading.to_owned();
+            }
+        }
+        panic!("{flag} missing from --help:\n{help}")
+    };
+    for (heading, flag) in [
+        ("Upstreams:", "--upstream <"),
+        ("Upstreams:", "--pin-sha256 <"),
+        ("Listening:", "--listen <"),
+        ("Listening:", "--metrics <"),
+        ("Limits:", "--rate-limit <"),
+        ("Cache:", "--cache-size <"),
+        ("DNSSEC:", "--dnssec <"),
+        ("Privacy:", "--keep-ecs"),
+        ("Logging:", "--log-level <"),
+    ] {
+        assert_eq!(under(flag), heading, "{flag}");
+    }
+    let at = |needle: &str| {
+        help.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing"))
+    };
+    assert!(at("Examples:") > at("Logging:"));
+    assert!(help.contains("strictdot completions bash"));
+}
+
+/// The image's HEALTHCHECK asks --metrics 127.0.0.1:9153; a `docker run` example that
+/// replaces the CMD without serving metrics there would be marked unhealthy forever.
+#[test]
+fn readme_docker_examples_serve_what_the_healthcheck_asks() {
+    let dockerfile = include_str!("../../Dockerfile");
+    let probe = "--metrics\", \"127.0.0.1:9153\"";
+    let healthcheck = dockerfile
+        .split("HEALTHCHECK")
+        .nth(1)
+        .and_then(|h| h.split("ENTRYPOINT").next())
+        .expect("Dockerfile has a HEALTHCHECK");
+    assert!(healthcheck.contains(probe), "{healthcheck}");
+    let cmd = dockerfile.lines().find(|l| l.starts_with("CMD ")).unwrap();
+    assert!(
+        cmd.contains(probe),
+        "the default CMD serves the metrics: {cmd}"
+    );
+
+    let readme = include_str!("../../README.md").replace("\\\n", " ");
+    let runs: Vec<&str> = readme
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("docker run "))
+        .collect();
+    assert!(runs.len() >= 3, "{runs:?}");
+    for run in runs {
+        // Arguments after the image name replace the CMD.
+        let words: Vec<&str> = run.split_whitespace().collect();
+        let image = (1..words.len())
+            .find(|&i| words[i] == "strictdot" && words[i - 1] != "--name")
+            .expect(run);
+        let args = &words[image + 1..];
+        let metrics = args
+            .windows(2)
+            .any(|w| w[0] == "--metrics" && w[1] == "127.0.0.1:9153");
+        assert!(args.is_empty() || metrics, "unhealthy example: {run}");
+    }
 }
