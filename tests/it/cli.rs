@@ -617,6 +617,7 @@ async fn json_logs_carry_counters_as_fields() {
         Some(0),
         "{traffic}"
     );
+}
 
 #[test]
 fn man_subcommand_prints_roff_naming_every_flag() {
