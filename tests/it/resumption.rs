@@ -9,8 +9,9 @@ use std::time::Duration;
 use hickory_proto::op::ResponseCode;
 use rustls::pki_types::ServerName;
 use rustls::HandshakeKind;
+use strictdot::config::ConfigBuilder;
 use strictdot::metrics::Metrics;
-use strictdot::{Listeners, Server};
+use strictdot::{Listeners, Reloader, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -69,19 +70,30 @@ async fn one_exchange(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Ha
     kind
 }
 
-/// strictdot with one TLS listener for `dns.strictdot.test` (certificate from `root`).
-async fn start_tls(root: &Issued) -> (SocketAddr, Arc<Metrics>, CancellationToken) {
-    let cert = leaf("dns.strictdot.test", root);
+/// The configuration of a strictdot with one TLS listener for `dns.strictdot.test`
+/// (certificate `cert`).
+fn tls_config(cert: &Issued) -> ConfigBuilder {
     // No handshake rate limit: all 500-odd clients come from 127.0.0.1 within a second.
-    let config = config(vec![upstream(dead_addr(), Some("dot.test"), vec![])], &[])
+    config(vec![upstream(dead_addr(), Some("dot.test"), vec![])], &[])
         .tls_handshake_rate(0)
         .tls_listener(
             vec![],
             vec![cert.der()],
             cert.key.serialize_pem().into_bytes(),
         )
-        .build()
-        .expect("config accepted");
+}
+
+/// strictdot with one TLS listener for `dns.strictdot.test` (certificate from `root`).
+async fn start_tls(root: &Issued) -> (SocketAddr, Arc<Metrics>, CancellationToken) {
+    let (addr, metrics, _, token) = start_tls_reloadable(&leaf("dns.strictdot.test", root)).await;
+    (addr, metrics, token)
+}
+
+/// As [`start_tls`], with certificate `cert`, and a handle that reloads its configuration.
+async fn start_tls_reloadable(
+    cert: &Issued,
+) -> (SocketAddr, Arc<Metrics>, Reloader, CancellationToken) {
+    let config = tls_config(cert).build().expect("config accepted");
     let mut listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
         .await
         .unwrap();
@@ -91,8 +103,9 @@ async fn start_tls(root: &Issued) -> (SocketAddr, Arc<Metrics>, CancellationToke
     let token = CancellationToken::new();
     let server = Server::new(config);
     let metrics = server.metrics();
+    let reloader = server.reloader();
     tokio::spawn(server.run(listeners, token.clone()));
-    (addr, metrics, token)
+    (addr, metrics, reloader, token)
 }
 
 /// More clients than a stateful session store of rustls' default size (256 sessions: one
@@ -126,5 +139,36 @@ async fn returning_client_resumes_after_many_others() {
     // The server counted them: two resumed of 2 * 262 handshakes.
     assert_eq!(metrics.tls_client_resumptions.get(), 2);
     assert_eq!(metrics.tls_client_handshakes.get(), 2 * 262);
+    token.cancel();
+}
+
+/// A configuration reload (SIGHUP) builds every TLS setting again, but the key that seals
+/// session tickets is the running listener's: a client that got its ticket before the
+/// reload still resumes after it (a reload must not turn every returning client into a
+/// full handshake at once), over TLS 1.3 and over TLS 1.2.
+#[tokio::test]
+async fn client_resumes_across_a_reload() {
+    let root = ca("Listener CA");
+    let cert = leaf("dns.strictdot.test", &root);
+    let (addr, metrics, reloader, token) = start_tls_reloadable(&cert).await;
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        let returning = client_config(&root, versions);
+        assert_eq!(
+            one_exchange(addr, returning.clone()).await,
+            HandshakeKind::Full,
+            "first visit"
+        );
+        // The same files, read and built again, as a SIGHUP does.
+        reloader.reload(&tls_config(&cert).build().expect("config accepted"));
+        assert_eq!(
+            one_exchange(addr, returning).await,
+            HandshakeKind::Resumed,
+            "visit after the reload ({versions:?})"
+        );
+    }
+    assert_eq!(metrics.tls_client_resumptions.get(), 2);
     token.cancel();
 }
