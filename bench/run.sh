@@ -33,6 +33,8 @@
 #   BENCH_QPS=               a fixed rate (dnsperf -Q) for the hit/miss workloads too
 #   BENCH_PROFILE_DIR=       profile strictdot in every measured run: `perf record -g` and
 #                            `perf stat -e 'syscalls:sys_enter_*'` files go to this directory
+#   BENCH_PROFILE_FREQ=499   perf record -F (samples per second)
+#   BENCH_PROFILE_SYSCALLS=1 0: no syscall counting (it costs the proxy CPU), perf record only
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -503,10 +505,12 @@ perf() {
     if [[ -n ${BENCH_PROFILE_DIR:-} && $target == strictdot* && $workload != warmup && $workload != hit-warm ]]; then
         mkdir -p "$BENCH_PROFILE_DIR"
         local pbase=$BENCH_PROFILE_DIR/$target-$workload-r$round
-        command perf record -g -F 499 -p "$cpu_pid" -o "$pbase.data" -- sleep "$secs" >/dev/null 2>&1 &
+        command perf record -g -F "${BENCH_PROFILE_FREQ:-499}" -p "$cpu_pid" -o "$pbase.data" -- sleep "$secs" >/dev/null 2>&1 &
         prof+=($!)
-        command perf stat -e 'syscalls:sys_enter_*' -p "$cpu_pid" -o "$pbase.syscalls" -- sleep "$secs" >/dev/null 2>&1 &
-        prof+=($!)
+        if [[ ${BENCH_PROFILE_SYSCALLS:-1} != 0 ]]; then
+            command perf stat -e 'syscalls:sys_enter_*' -p "$cpu_pid" -o "$pbase.syscalls" -- sleep "$secs" >/dev/null 2>&1 &
+            prof+=($!)
+        fi
     fi
     { time dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$data" -c "$CLIENTS" -q "$OUTSTANDING" \
         -l "$secs" -t "$DNSPERF_TIMEOUT" "${fixed[@]}" "$@" >"$out" 2>&1 || true; } 2>"$out.time"
@@ -739,16 +743,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
     n=${#TARGETS[@]}
     order=()
     for ((i = 0; i < n; i++)); do order+=("${TARGETS[$(((i + r - 1) % n))]}"); done
-    # An A/B: strictdot and strictdot_b trade places every other round. The rotation alone
-    # runs strictdot first, right after the plain Unbound's run, in most rounds, so any
+    # An A/B: strictdot runs before strictdot_b in odd rounds and after it in even ones.
+    # The rotation alone runs strictdot first, right after the plain Unbound's run, in most
+    # rounds (and with the two builds alone, it alternates and a swap would undo it), so any
     # effect of the place would count against one build (bench/results/ab/hit-udp-summary.md).
-    if ((r % 2 == 0)); then
-        for ((i = 0; i < n; i++)); do
-            case ${order[i]} in
-            strictdot) order[i]=strictdot_b ;;
-            strictdot_b) order[i]=strictdot ;;
-            esac
-        done
+    ia=-1 ib=-1
+    for ((i = 0; i < n; i++)); do
+        case ${order[i]} in
+        strictdot) ia=$i ;;
+        strictdot_b) ib=$i ;;
+        esac
+    done
+    if ((ia >= 0 && ib >= 0)) && (((ia < ib) != (r % 2 == 1))); then
+        order[ia]=strictdot_b
+        order[ib]=strictdot
     fi
     log "=== round $r/$ROUNDS: ${order[*]}"
     for t in "${order[@]}"; do
