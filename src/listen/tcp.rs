@@ -12,6 +12,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -254,6 +255,15 @@ impl Connection {
         let mut write_since: Option<Instant> = None;
         let write_timer = tokio::time::sleep_until(last_read + self.limits.write_timeout);
         tokio::pin!(write_timer);
+        // Shutdown is watched through a token of this connection's own, created once: the
+        // select below polls it on every pass, and a future made anew from the shared token
+        // each time would register with (and lock) the token every connection shares.
+        let shutdown = self.shutdown.child_token();
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
+        // Whether the last pass read: then `last_read` is the time now, close enough to
+        // start the write timeout from without reading the clock again.
+        let mut just_read = false;
         loop {
             while reading && pending.len() < cap {
                 let Some(frame) = frames.next_frame() else {
@@ -295,11 +305,12 @@ impl Connection {
             let want_read = reading && !at_cap && out.len() < OUT_HIGH;
             let owe_write = !out.is_empty() || unflushed;
             if owe_write && write_since.is_none() {
-                write_since = Some(Instant::now());
+                write_since = Some(if just_read { last_read } else { Instant::now() });
             }
+            just_read = false;
             tokio::select! {
                 biased;
-                _ = self.shutdown.cancelled(), if reading && closing.is_none() => {
+                _ = &mut cancelled, if reading && closing.is_none() => {
                     let now = Instant::now();
                     closing = Some(now + CLOSING_LIMIT);
                     read_timer.as_mut().reset(now + CLOSING_QUIET);
@@ -309,7 +320,10 @@ impl Connection {
                 }
                 r = reader.read_buf(frames.spare()), if want_read => match r {
                     Ok(0) | Err(_) => reading = false,
-                    Ok(_) => last_read = Instant::now(),
+                    Ok(_) => {
+                        last_read = Instant::now();
+                        just_read = true;
+                    }
                 },
                 // Frames out first; once all are taken, a flush (a TLS stream may still
                 // hold the last record).
@@ -323,8 +337,15 @@ impl Connection {
                     Ok(Some(0)) | Err(_) => return,
                     Ok(Some(n)) => {
                         out.drain(..n);
-                        unflushed = true;
                         write_since = None;
+                        // All handed over: flush now if that needs no wait (a TLS stream
+                        // has sent its records during the write), saving a pass.
+                        unflushed = !out.is_empty()
+                            || match writer.flush().now_or_never() {
+                                Some(Ok(())) => false,
+                                Some(Err(_)) => return,
+                                None => true,
+                            };
                     }
                     Ok(None) => {
                         unflushed = false;
