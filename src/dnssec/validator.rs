@@ -2,7 +2,7 @@
 //! zones, each RRset's signatures, wildcard expansions and their proofs, NXDOMAIN and
 //! NODATA (RFC 4035 §5.3-§5.4), each zone's keys from the chain ([`super::chain`]).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::anchors::{NegativeAnchors, TrustAnchors};
 use super::budget::Work;
@@ -10,7 +10,7 @@ use super::cache::ChainCache;
 use super::canonical::Name;
 use super::chain::{Fail, Run, Step, Zone};
 use super::denial::{prove, Claim, Denied};
-use super::records::{types, Message, Rrset, CLASS_IN, NOERROR, NXDOMAIN};
+use super::records::{types, Dnskey, Message, Rrset, CLASS_IN, NOERROR, NXDOMAIN};
 use super::verify::verify_rrset;
 use super::{Bogus, Fetch, Settings, Verdict};
 use crate::dns::reader::Reader;
@@ -47,6 +47,14 @@ pub struct Report {
 enum Security {
     Secure,
     Insecure,
+}
+
+/// Who signed a part of the answer, as far as the chain can tell.
+enum Signer {
+    /// A secure zone, with its validated keys.
+    Zone { apex: Name, keys: Arc<Vec<Dnskey>> },
+    /// No signer, or one in an insecure zone: the part's security, settled unsigned.
+    None(Security),
 }
 
 impl Security {
@@ -240,16 +248,9 @@ impl<F: Fetch> Run<'_, F> {
             .filter(|s| home.is_subdomain_of(s))
             .max_by_key(|s| s.label_count())
             .cloned();
-        let Some(signer) = signer else {
-            return self.unsigned(&home, Bogus::RrsigsMissing).await;
-        };
-        let (apex, keys) = match self.zone_of(&signer, true).await? {
-            Zone::Insecure => {
-                return self
-                    .insecure_signer(&signer, &home, Bogus::RrsigsMissing)
-                    .await
-            }
-            Zone::Secure { apex, keys } => (apex, keys),
+        let (apex, keys) = match self.signed_by(signer, &home, Bogus::RrsigsMissing).await? {
+            Signer::Zone { apex, keys } => (apex, keys),
+            Signer::None(security) => return Ok(security),
         };
         let checked = verify_rrset(set, &apex, &keys, &mut self.work)?;
         let Some(source) = checked.expanded_from else {
@@ -295,22 +296,33 @@ impl<F: Fetch> Run<'_, F> {
             .filter(|s| name.is_subdomain_of(s))
             .max_by_key(|s| s.label_count())
             .cloned();
-        let Some(signer) = signer else {
-            return self.unsigned(&home, Bogus::NsecMissing).await;
-        };
-        let (apex, keys) = match self.zone_of(&signer, true).await? {
-            Zone::Insecure => {
-                return self
-                    .insecure_signer(&signer, &home, Bogus::NsecMissing)
-                    .await
-            }
-            Zone::Secure { apex, keys } => (apex, keys),
+        let (apex, keys) = match self.signed_by(signer, &home, Bogus::NsecMissing).await? {
+            Signer::Zone { apex, keys } => (apex, keys),
+            Signer::None(security) => return Ok(security),
         };
         let proofs = self.proofs(msg, &apex, &keys)?;
         match prove(&apex, &proofs, name, claim, &mut self.work)? {
             Denied::Proven | Denied::InsecureDelegation => Ok(Security::Secure),
             Denied::Insecure => Ok(Security::Insecure),
         }
+    }
+
+    /// The secure zone whose keys are to check data at `home` claimed signed by `signer`
+    /// (the deepest plausible one); or, with no signer or an insecure one, the verdict on
+    /// the data as unsigned (`missing` if its zone is secure after all).
+    async fn signed_by(
+        &mut self,
+        signer: Option<Name>,
+        home: &Name,
+        missing: Bogus,
+    ) -> Step<Signer> {
+        let Some(signer) = signer else {
+            return Ok(Signer::None(self.unsigned(home, missing).await?));
+        };
+        Ok(match self.zone_of(&signer, true).await? {
+            Zone::Secure { apex, keys } => Signer::Zone { apex, keys },
+            Zone::Insecure => Signer::None(self.insecure_signer(&signer, home, missing).await?),
+        })
     }
 
     /// Data without signatures (or a denial without proof) is acceptable only where the
