@@ -11,6 +11,7 @@ use super::canonical::Name;
 use super::chain::{Fail, Run, Step, Zone};
 use super::denial::{prove, Claim, Denied};
 use super::records::{types, Dnskey, Message, Rrset, CLASS_IN, NOERROR, NXDOMAIN};
+use super::verified::Verified;
 use super::verify::verify_rrset;
 use super::{Bogus, Fetch, Settings, Verdict};
 use crate::dns::reader::Reader;
@@ -27,6 +28,8 @@ pub struct Validator {
     /// The chain cache, shared by every validation; held only to copy out or insert,
     /// never across an await.
     cache: Mutex<ChainCache>,
+    /// Signatures ring accepted, shared by every validation; bounded, locked per set.
+    verified: Verified,
 }
 
 /// A verdict with the work it took.
@@ -34,8 +37,10 @@ pub struct Validator {
 pub struct Report {
     /// The verdict.
     pub verdict: Verdict,
-    /// Signature verifications done.
+    /// Signature checks done (those the memo answered included).
     pub signatures: u32,
+    /// Signature checks the memo of verified signatures answered without ring.
+    pub memo_hits: u32,
     /// Hash computations done.
     pub hashes: u32,
     /// Chain queries made (DS, DNSKEY).
@@ -71,17 +76,24 @@ impl Validator {
     /// A validator with an empty cache.
     pub fn new(anchors: TrustAnchors, negative: NegativeAnchors, settings: Settings) -> Validator {
         let capacity = settings.cache_capacity;
+        let verified = Verified::new(settings.verified_capacity);
         Validator {
             anchors,
             negative,
             settings,
             cache: Mutex::new(ChainCache::new(capacity)),
+            verified,
         }
     }
 
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Entries in the memo of verified signatures.
+    pub fn verified_len(&self) -> usize {
+        self.verified.len()
     }
 
     /// Entries in the chain cache.
@@ -126,12 +138,13 @@ impl Validator {
             negative: &self.negative,
             cache: &self.cache,
             fetch,
-            work: Work::new(&self.settings, now),
+            work: Work::new(&self.settings, now).with_memo(&self.verified),
         };
         let verdict = run.validate(qname, qtype, answer).await;
         Report {
             verdict,
             signatures: run.work.signatures_used(),
+            memo_hits: run.work.memo_hits(),
             hashes: run.work.hashes_used(),
             fetches: run.work.fetches_used(),
         }
