@@ -10,7 +10,7 @@ use super::cache::ChainCache;
 use super::canonical::Name;
 use super::chain::{Fail, Run, Step, Zone};
 use super::denial::{prove, Claim, Denied};
-use super::records::{types, Dnskey, Message, Rrset, CLASS_IN, NOERROR, NXDOMAIN};
+use super::records::{types, Dnskey, Message, Rrset, Rrsig, CLASS_IN, NOERROR, NXDOMAIN};
 use super::verified::Verified;
 use super::verify::verify_rrset;
 use super::{Bogus, Fetch, Settings, Verdict};
@@ -165,6 +165,14 @@ fn link_target(set: &Rrset) -> Result<Name, Bogus> {
     Ok(name)
 }
 
+/// The deepest zone at or above `name` that one of `sigs` names as its signer.
+fn deepest_signer<'a>(sigs: impl Iterator<Item = &'a Rrsig>, name: &Name) -> Option<Name> {
+    sigs.map(|s| &s.signer)
+        .filter(|s| name.is_subdomain_of(s))
+        .max_by_key(|s| s.label_count())
+        .cloned()
+}
+
 /// Whether a query type names no single RRset that can be validated.
 fn unvalidatable(qtype: u16) -> bool {
     qtype == types::RRSIG || qtype == crate::dns::TYPE_OPT || (128..=255).contains(&qtype)
@@ -254,13 +262,7 @@ impl<F: Fetch> Run<'_, F> {
         };
         // The deepest plausible signer: a stray RRSIG naming a zone higher up does not
         // hide the real one.
-        let signer = set
-            .sigs
-            .iter()
-            .map(|s| &s.signer)
-            .filter(|s| home.is_subdomain_of(s))
-            .max_by_key(|s| s.label_count())
-            .cloned();
+        let signer = deepest_signer(set.sigs.iter(), &home);
         let (apex, keys) = match self.signed_by(signer, &home, Bogus::RrsigsMissing).await? {
             Signer::Zone { apex, keys } => (apex, keys),
             Signer::None(security) => return Ok(security),
@@ -300,15 +302,11 @@ impl<F: Fetch> Run<'_, F> {
         };
         // The deepest zone above the name that signed a proof (a CNAME chain can leave
         // wildcard proofs of zones higher up in the same section).
-        let signer = msg
+        let proofs = msg
             .authority
             .iter()
-            .filter(|s| s.rtype == types::NSEC || s.rtype == types::NSEC3)
-            .flat_map(|s| s.sigs.iter())
-            .map(|s| &s.signer)
-            .filter(|s| name.is_subdomain_of(s))
-            .max_by_key(|s| s.label_count())
-            .cloned();
+            .filter(|s| s.rtype == types::NSEC || s.rtype == types::NSEC3);
+        let signer = deepest_signer(proofs.flat_map(|s| s.sigs.iter()), name);
         let (apex, keys) = match self.signed_by(signer, &home, Bogus::NsecMissing).await? {
             Signer::Zone { apex, keys } => (apex, keys),
             Signer::None(security) => return Ok(security),

@@ -379,6 +379,21 @@ mod tests {
         .collect()
     }
 
+    /// `set` with `n` copies of its signature, each with a flipped bit, before the good one.
+    fn after_bad_copies(set: &Rrset, n: u8) -> Rrset {
+        let good = set.sigs[0].clone();
+        let mut many = set.clone();
+        many.sigs = (0..n)
+            .map(|i| {
+                let mut bad = good.clone();
+                bad.signature[0] ^= 1 + i;
+                bad
+            })
+            .collect();
+        many.sigs.push(good);
+        many
+    }
+
     /// 2030-01-01, inside every test signature's window.
     const NOW: u32 = 1_893_456_000;
 
@@ -495,15 +510,7 @@ mod tests {
         let (key, set) = vectors().remove(4);
         let zone = n("example.");
         // Nine copies of the signature with a flipped bit, then the good one.
-        let mut many = set.clone();
-        let good = set.sigs[0].clone();
-        many.sigs.clear();
-        for i in 0..9u8 {
-            let mut bad = good.clone();
-            bad.signature[0] ^= 1 + i;
-            many.sigs.push(bad);
-        }
-        many.sigs.push(good);
+        let many = after_bad_copies(&set, 9);
         let settings = Settings::default();
         assert_eq!(settings.max_sigs_per_rrset, 8);
         let mut work = Work::new(&settings, NOW);
@@ -665,15 +672,7 @@ mod tests {
             Err(crate::dnssec::budget::EXHAUSTED)
         );
         // Nine bad copies of the signature before the good one: past the cap per RRset.
-        let mut many = set.clone();
-        let good = set.sigs[0].clone();
-        many.sigs.clear();
-        for i in 0..9u8 {
-            let mut bad = good.clone();
-            bad.signature[0] ^= 1 + i;
-            many.sigs.push(bad);
-        }
-        many.sigs.push(good);
+        let many = after_bad_copies(&set, 9);
         assert_eq!(
             verify_rrset(
                 &many,
