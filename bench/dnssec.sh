@@ -122,16 +122,7 @@ mkdir -p "$u"
 {
     unbound_common "$u"
     cat <<EOF
-    interface: 127.0.0.1@$UP_PORT
-    tls-port: $UP_PORT
-    tls-service-key: "$LEAF_KEY"
-    tls-service-pem: "$LEAF"
-    num-threads: 1
-    do-udp: no
-    incoming-num-tcp: 1000
-    tcp-idle-timeout: 120000
-    edns-tcp-keepalive: yes
-    edns-tcp-keepalive-timeout: 120000
+$(unbound_dot_upstream "$UP_PORT")
     module-config: "iterator"
     outgoing-interface: 127.0.0.1
     qname-minimisation: no

@@ -41,3 +41,20 @@ policy.add(policy.all(policy.TLS_FORWARD({
     { '127.0.0.1@$1', hostname = 'bench.test', ca_file = '$2' } })))
 LUA
 }
+
+# unbound_dot_upstream PORT: the server lines of the benchmark upstream Unbound: DoT only on
+# PORT with the bench.test leaf (LEAF, LEAF_KEY), one thread, many long-lived connections.
+unbound_dot_upstream() {
+    cat <<CONF
+    interface: 127.0.0.1@$1
+    tls-port: $1
+    tls-service-key: "$LEAF_KEY"
+    tls-service-pem: "$LEAF"
+    num-threads: 1
+    do-udp: no
+    incoming-num-tcp: 1000
+    tcp-idle-timeout: 120000
+    edns-tcp-keepalive: yes
+    edns-tcp-keepalive-timeout: 120000
+CONF
+}

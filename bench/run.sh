@@ -264,16 +264,7 @@ start_upstream() {
     {
         unbound_common "$d" unbound
         cat <<EOF
-    interface: 127.0.0.1@$UP_PORT
-    tls-port: $UP_PORT
-    tls-service-key: "$LEAF_KEY"
-    tls-service-pem: "$LEAF"
-    num-threads: 1
-    do-udp: no
-    incoming-num-tcp: 1000
-    tcp-idle-timeout: 120000
-    edns-tcp-keepalive: yes
-    edns-tcp-keepalive-timeout: 120000
+$(unbound_dot_upstream "$UP_PORT")
     local-zone: "." refuse
     local-zone: "bench." redirect
     local-data: "bench. 300 IN A 192.0.2.1"
