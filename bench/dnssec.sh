@@ -17,6 +17,10 @@ LATENCY_QPS=${BENCH_LATENCY_QPS:-1000}
 PROXIES=${BENCH_PROXIES:-strictdot unbound kresd}
 OUT=${BENCH_OUT:-$ROOT/bench/results/dnssec}
 STRICTDOT=${BENCH_STRICTDOT_BIN:-$ROOT/target/release/strictdot}
+# An A/B of two builds: BENCH_STRICTDOT_BIN_B runs as the proxy "strictdot_b" (added to the
+# proxies when set); the two trade places every other round (give an even BENCH_ROUNDS for
+# a balanced A/B).
+BIN_B=${BENCH_STRICTDOT_BIN_B:-}
 PROFILE=${BENCH_PROFILE:-0}
 MISS_NAMES=$((DURATION * 100000 > 500000 ? DURATION * 100000 : 500000))
 export PATH=$PATH:/usr/sbin:/sbin
@@ -28,6 +32,10 @@ die() {
     exit 1
 }
 [[ -x $STRICTDOT ]] || die "$STRICTDOT missing: flock -o /tmp/strictdot-cargo.lock cargo build --release"
+if [[ -n $BIN_B ]]; then
+    [[ -x $BIN_B ]] || die "BENCH_STRICTDOT_BIN_B=$BIN_B is not an executable"
+    [[ " $PROXIES " == *" strictdot_b "* ]] || PROXIES=${PROXIES/strictdot/strictdot strictdot_b}
+fi
 for t in unbound kdig dnsperf ldns-keygen ldns-signzone openssl python3; do
     command -v "$t" >/dev/null || die "missing $t"
 done
@@ -75,19 +83,9 @@ PY="python3 $BENCH_DIR/benchlib.py"
 RAW=$WORK/raw.jsonl
 : >"$RAW"
 
-# --- certificates (as in run.sh): a CA and a leaf for bench.test -------------------------
-d=$WORK/pki
-mkdir -p "$d"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$d/ca.key" \
-    -out "$d/ca.pem" -days 30 -subj "/CN=strictdot bench CA" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$d/leaf.key" \
-    -out "$d/leaf.csr" -subj "/CN=bench.test" 2>/dev/null
-printf '%s\n' "basicConstraints = critical, CA:FALSE" "subjectAltName = DNS:bench.test" \
-    "keyUsage = critical, digitalSignature" "extendedKeyUsage = serverAuth" >"$d/leaf.ext"
-openssl x509 -req -in "$d/leaf.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 30 \
-    -extfile "$d/leaf.ext" -out "$d/leaf.pem" 2>/dev/null
-CA=$d/ca.pem LEAF=$d/leaf.pem LEAF_KEY=$d/leaf.key
+# --- certificates (bench/lib.sh, as in run.sh): a CA and a leaf for bench.test ----------
+. "$BENCH_DIR/lib.sh"
+make_certs
 
 # --- the signed zone: bench. with *.bench. A 192.0.2.1, ECDSAP256SHA256, NSEC3 -----------
 # NSEC3 (0 extra iterations, no salt), not NSEC: Unbound 1.17's auth-zone serves an NSEC
@@ -109,8 +107,8 @@ ANCHOR=$z/anchor.ds
 cp "$KEY.ds" "$ANCHOR"
 log "zone bench. signed (NSEC3, ECDSAP256SHA256), trust anchor: $(tr -s '\t ' ' ' <"$ANCHOR")"
 
-read -r UP_PORT P_STRICTDOT P_UNBOUND P_KRESD <<<"$($PY freeports 4)"
-declare -A PORT_OF=([strictdot]=$P_STRICTDOT [unbound]=$P_UNBOUND [kresd]=$P_KRESD)
+read -r UP_PORT P_STRICTDOT P_UNBOUND P_KRESD P_STRICTDOT_B <<<"$($PY freeports 5)"
+declare -A PORT_OF=([strictdot]=$P_STRICTDOT [strictdot_b]=$P_STRICTDOT_B [unbound]=$P_UNBOUND [kresd]=$P_KRESD)
 
 unbound_common() { # DIR
     printf '%s\n' "server:" "    do-daemonize: no" '    chroot: ""' '    username: ""' '    pidfile: ""' \
@@ -124,16 +122,7 @@ mkdir -p "$u"
 {
     unbound_common "$u"
     cat <<EOF
-    interface: 127.0.0.1@$UP_PORT
-    tls-port: $UP_PORT
-    tls-service-key: "$LEAF_KEY"
-    tls-service-pem: "$LEAF"
-    num-threads: 1
-    do-udp: no
-    incoming-num-tcp: 1000
-    tcp-idle-timeout: 120000
-    edns-tcp-keepalive: yes
-    edns-tcp-keepalive-timeout: 120000
+$(unbound_dot_upstream "$UP_PORT")
     module-config: "iterator"
     outgoing-interface: 127.0.0.1
     qname-minimisation: no
@@ -158,12 +147,14 @@ $PY probe 127.0.0.1 "$UP_PORT" ready.bench --mode tls --ca-file "$CA" --tls-name
 log "upstream Unbound (auth-zone bench., DoT) on 127.0.0.1:$UP_PORT"
 
 # --- the validating proxies ---------------------------------------------------------------
-start_strictdot() {
-    mkdir -p "$WORK/strictdot"
-    start_proc strictdot "$WORK/strictdot/strictdot.log" "$STRICTDOT" \
-        --listen "127.0.0.1:$P_STRICTDOT" --upstream "127.0.0.1:$UP_PORT#bench.test" \
+start_strictdot_as() { # NAME BINARY PORT
+    mkdir -p "$WORK/$1"
+    start_proc "$1" "$WORK/$1/strictdot.log" "$2" \
+        --listen "127.0.0.1:$3" --upstream "127.0.0.1:$UP_PORT#bench.test" \
         --ca-file "$CA" --trust-anchor-file "$ANCHOR" --rate-limit 0 --log-level info
 }
+start_strictdot() { start_strictdot_as strictdot "$STRICTDOT" "$P_STRICTDOT"; }
+start_strictdot_b() { start_strictdot_as strictdot_b "$BIN_B" "$P_STRICTDOT_B"; }
 start_unbound() {
     local d=$WORK/unbound-fwd
     mkdir -p "$d"
@@ -201,18 +192,13 @@ net.listen('127.0.0.1', $P_KRESD, { kind = 'dns' })
 cache.open(100 * MB, 'lmdb://$d/cache')
 trust_anchors.remove('.')
 trust_anchors.add_file('$ANCHOR', true)
-modules.unload('priming')
-modules.unload('detect_time_skew')
-modules.unload('detect_time_jump')
-modules.unload('ta_signal_query')
-policy.add(policy.all(policy.TLS_FORWARD({
-    { '127.0.0.1@$UP_PORT', hostname = 'bench.test', ca_file = '$CA' } })))
+$(kresd_forward_lua "$UP_PORT" "$CA")
 EOF
     start_proc kresd "$d/kresd.log" kresd -n -c "$d/config.lua" "$d"
 }
 proxy_log() {
     case $1 in
-    strictdot) echo "$WORK/strictdot/strictdot.log" ;;
+    strictdot | strictdot_b) echo "$WORK/$1/strictdot.log" ;;
     unbound) echo "$WORK/unbound-fwd/unbound.log" ;;
     kresd) echo "$WORK/kresd/kresd.log" ;;
     esac
@@ -266,7 +252,19 @@ print("    %-9s %-8s r%s qps %8.0f cpu %.2f s upstream cpu %.2f s rcodes %s p50 
 log "proxies: $PROXIES; ${DURATION}s per run, $ROUNDS rounds, dnsperf -c $CLIENTS -q $OUTSTANDING -D"
 declare -A OK=()
 for r in $(seq 1 "$ROUNDS"); do
+    order=()
     for p in $PROXIES; do
+        # An A/B: strictdot and strictdot_b trade places every other round.
+        if [[ -n $BIN_B ]] && ((r % 2 == 0)); then
+            case $p in
+            strictdot) p=strictdot_b ;;
+            strictdot_b) p=strictdot ;;
+            esac
+        fi
+        order+=("$p")
+    done
+    log "round $r: ${order[*]}"
+    for p in "${order[@]}"; do
         "start_$p"
         if ! $PY probe 127.0.0.1 "${PORT_OF[$p]}" warm.bench --want NOERROR --wait 30 >/dev/null ||
             ! ad_check "$p"; then
@@ -330,6 +328,18 @@ with open(out, "w") as f:
             "answers per CPU-second, or higher latency). Rcodes per miss run:\n\n")
     for x in rows:
         f.write("- %s: %s; upstream CPU s per miss run (median) %s\n" % (x["p"], x["rc"], x["ucpu"]))
+    if any(x["p"] == "strictdot_b" for x in rows):
+        f.write("\nA/B per round (strictdot = this build, strictdot_b = BENCH_STRICTDOT_BIN_B; they trade "
+                "places every other round), miss-udp answers/CPU-s and QPS, latency p50/p99 ms:\n\n")
+        f.write("| round | build | answers/CPU-s | QPS | p50 ms | p99 ms |\n|---|---|---|---|---|---|\n")
+        for r in sorted({x["round"] for x in recs}):
+            for p in ("strictdot", "strictdot_b"):
+                m = [x for x in recs if x["target"] == p and x["round"] == r and x["workload"] == "miss-udp"]
+                l = [x for x in recs if x["target"] == p and x["round"] == r and x["workload"] == "latency"]
+                if m:
+                    f.write("| %s | %s | %s | %s | %s | %s |\n" % (r, p, fmt(m[0]["answers_per_cpu_s"]),
+                            fmt(m[0]["noerror_qps"]), fmt(l[0].get("p50_ms") if l else None, "%.3f"),
+                            fmt(l[0].get("p99_ms") if l else None, "%.3f")))
 print(open(out).read())
 EOF
 

@@ -217,30 +217,7 @@ log "work directory $WORK; ${DURATION}s per run, $ROUNDS rounds, proxies: $PROXI
 # ---------------------------------------------------------------------------------------
 # 2. Certificates: a small CA and a leaf for bench.test (CA:FALSE, SAN DNS:bench.test).
 # ---------------------------------------------------------------------------------------
-make_certs() {
-    local d=$WORK/pki
-    mkdir -p "$d"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-        -keyout "$d/ca.key" -out "$d/ca.pem" -days 30 -subj "/CN=strictdot bench CA" \
-        -addext "basicConstraints=critical,CA:TRUE" \
-        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-        -keyout "$d/leaf.key" -out "$d/leaf.csr" -subj "/CN=bench.test" 2>/dev/null
-    cat >"$d/leaf.ext" <<'EOF'
-basicConstraints = critical, CA:FALSE
-subjectAltName = DNS:bench.test
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-EOF
-    openssl x509 -req -in "$d/leaf.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
-        -days 30 -extfile "$d/leaf.ext" -out "$d/leaf.pem" 2>/dev/null
-    openssl verify -CAfile "$d/ca.pem" "$d/leaf.pem" >/dev/null || die "leaf certificate does not verify"
-    CA=$d/ca.pem
-    LEAF=$d/leaf.pem
-    LEAF_KEY=$d/leaf.key
-}
+. "$BENCH_DIR/lib.sh"
 make_certs
 log "certificates: CA $CA, leaf for bench.test (CA:FALSE)"
 
@@ -289,16 +266,7 @@ start_upstream() {
     {
         unbound_common "$d" unbound
         cat <<EOF
-    interface: 127.0.0.1@$UP_PORT
-    tls-port: $UP_PORT
-    tls-service-key: "$LEAF_KEY"
-    tls-service-pem: "$LEAF"
-    num-threads: 1
-    do-udp: no
-    incoming-num-tcp: 1000
-    tcp-idle-timeout: 120000
-    edns-tcp-keepalive: yes
-    edns-tcp-keepalive-timeout: 120000
+$(unbound_dot_upstream "$UP_PORT")
     local-zone: "." refuse
     local-zone: "bench." redirect
     local-data: "bench. 300 IN A 192.0.2.1"
@@ -455,12 +423,7 @@ net.tls('$LEAF', '$LEAF_KEY')
 cache.open(100 * MB, 'lmdb://$d/cache')
 -- the upstream serves only bench.; nothing to validate against the root trust anchor
 trust_anchors.remove('.')
-modules.unload('priming')
-modules.unload('detect_time_skew')
-modules.unload('detect_time_jump')
-modules.unload('ta_signal_query')
-policy.add(policy.all(policy.TLS_FORWARD({
-    { '127.0.0.1@$UP_PORT', hostname = 'bench.test', ca_file = '$CA' } })))
+$(kresd_forward_lua "$UP_PORT" "$CA")
 EOF
     start_proc kresd "$d/kresd.log" kresd -n -c "$d/config.lua" "$d"
 }

@@ -340,6 +340,100 @@ async fn total_signature_budget() {
     assert!(report.signatures > 64, "{}", report.signatures);
 }
 
+/// The memo of verified signatures: a wildcard's signed data is rebuilt with the wildcard
+/// owner (RFC 4035 §5.3.2), so a second expansion needs no new verification of its RRset,
+/// yet after a cached success a tampered record or signature is still bogus.
+#[tokio::test]
+async fn memo_of_verified_signatures_decides_nothing() {
+    let f = fixture();
+    let v = validator(Settings::default());
+    for (first, second) in [
+        ("x.w.n3.example.", "other.w.n3.example."),
+        ("anything.wild.example.", "else.wild.example."),
+    ] {
+        let cold = check(&v, first, A).await;
+        assert_eq!(cold.verdict, Verdict::Secure, "{first}");
+        let again = check(&v, first, A).await;
+        assert_eq!(again.verdict, Verdict::Secure, "{first}");
+        assert_eq!(again.memo_hits, again.signatures, "{first}: all memo hits");
+        let other = check(&v, second, A).await;
+        assert_eq!(other.verdict, Verdict::Secure, "{second}");
+        assert!(
+            other.memo_hits >= 1,
+            "{second}: the wildcard RRset's check is a hit"
+        );
+        // After those successes: one record of the expansion changed, then the
+        // signature over it.
+        let (q, t, rcode, answer, authority) = decode(&f.resolver.resolve(&wire(second), A));
+        let mut tampered = answer.clone();
+        tampered
+            .iter_mut()
+            .find(|r| r.rtype == A)
+            .expect("the A record")
+            .rdata = vec![192, 0, 2, 66];
+        assert_eq!(
+            check_answer(&v, second, A, &encode(&q, t, rcode, &tampered, &authority)).await,
+            Verdict::Bogus(Bogus::Other("signature verification failed")),
+            "{second}: tampered record"
+        );
+        let mut forged = answer.clone();
+        let sig = forged
+            .iter_mut()
+            .find(|r| r.rtype == RRSIG)
+            .expect("the A RRset's RRSIG");
+        *sig.rdata.last_mut().expect("signature octets") ^= 1;
+        assert_eq!(
+            check_answer(&v, second, A, &encode(&q, t, rcode, &forged, &authority)).await,
+            Verdict::Bogus(Bogus::Other("signature verification failed")),
+            "{second}: tampered signature"
+        );
+        assert_eq!(
+            check_answer(&v, second, A, &encode(&q, t, rcode, &answer, &authority)).await,
+            Verdict::Secure
+        );
+    }
+}
+
+/// A memo hit is charged like a verification: with a budget one check short of what the
+/// crafted chain needs (its keys already cached), validating it again and again, with more
+/// of its signatures remembered each time, never gets it past the budget.
+#[tokio::test]
+async fn memo_hits_count_against_the_budget() {
+    // What it needs, counted without a memo.
+    let roomy = validator(Settings {
+        max_signature_checks: 200,
+        verified_capacity: 0,
+        ..Settings::default()
+    });
+    check(&roomy, "c1.chain.example.", A).await;
+    let needed = check(&roomy, "c1.chain.example.", A).await.signatures;
+    assert!(needed > 64, "{needed}");
+    let short = Settings {
+        max_signature_checks: needed - 1,
+        ..Settings::default()
+    };
+    let v = validator(short);
+    for round in 0..4 {
+        let report = check(&v, "c1.chain.example.", A).await;
+        assert_eq!(report.verdict, Verdict::Bogus(EXHAUSTED), "round {round}");
+        assert_eq!(report.signatures, needed - 1, "round {round}");
+        if round > 0 {
+            assert!(report.memo_hits > 0, "round {round}: the memo was used");
+        }
+    }
+    let v = validator(Settings::default());
+    for _ in 0..2 {
+        assert_eq!(
+            check(&v, "www.keytrap.example.", A).await.verdict,
+            Verdict::Bogus(Bogus::Other("key limit per key tag reached"))
+        );
+        assert_eq!(
+            check(&v, "www.sigs.example.", A).await.verdict,
+            Verdict::Bogus(Bogus::Other("signature limit per RRset reached"))
+        );
+    }
+}
+
 #[tokio::test]
 async fn nsec3_hash_budget() {
     let report = check(&validator(Settings::default()), &heavy_name(), A).await;

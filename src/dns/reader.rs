@@ -219,6 +219,92 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The sections of a message that hold resource records (RFC 1035 §4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// ANCOUNT records.
+    Answer,
+    /// NSCOUNT records.
+    Authority,
+    /// ARCOUNT records (OPT among them).
+    Additional,
+}
+
+impl Section {
+    /// The three, in message order.
+    pub const ALL: [Section; 3] = [Section::Answer, Section::Authority, Section::Additional];
+
+    /// 0, 1 or 2, in message order.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Every resource record of a message after its question, with its section, as the
+/// header counts them. Yields an error (and then nothing) at the first record that
+/// cannot be read; does not check for bytes after the last record.
+#[derive(Clone, Debug)]
+pub struct Records<'a> {
+    /// The cursor, at the next record.
+    r: Reader<'a>,
+    /// Records left in each section.
+    left: [u16; 3],
+    /// The first question's name, if there is a question.
+    question: Option<NameSpan>,
+    /// Offset just past the question section.
+    question_end: usize,
+}
+
+impl<'a> Records<'a> {
+    /// Reads `msg`'s header and question section (names may be compressed); the records
+    /// follow.
+    pub fn new(msg: &'a [u8]) -> Result<Records<'a>, WireError> {
+        let mut r = Reader::new(msg);
+        let header = r.take(HEADER_LEN)?;
+        let count = |at: usize| u16::from_be_bytes([header[at], header[at + 1]]);
+        let mut question = None;
+        for _ in 0..count(4) {
+            let name = r.name(true)?;
+            question.get_or_insert(name);
+            r.take(4)?;
+        }
+        Ok(Records {
+            question_end: r.pos(),
+            left: [count(6), count(8), count(10)],
+            question,
+            r,
+        })
+    }
+
+    /// The first question's name, if there is a question.
+    pub fn question(&self) -> Option<NameSpan> {
+        self.question
+    }
+
+    /// Offset just past the question section: where the first record starts.
+    pub fn question_end(&self) -> usize {
+        self.question_end
+    }
+}
+
+impl Iterator for Records<'_> {
+    type Item = Result<(Section, Record), WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let section = Section::ALL
+            .into_iter()
+            .find(|s| self.left[s.index()] > 0)?;
+        self.left[section.index()] -= 1;
+        match self.r.record() {
+            Ok(rec) => Some(Ok((section, rec))),
+            Err(e) => {
+                self.left = [0; 3];
+                Some(Err(e))
+            }
+        }
+    }
+}
+
 /// Compares two uncompressed wire-form names as DNS does: ASCII case-insensitively
 /// (RFC 4343 §3). Both must already have been validated by [`Reader::name`].
 pub fn names_equal(a: &[u8], b: &[u8]) -> bool {
@@ -329,6 +415,43 @@ mod tests {
         assert_eq!(name(&long_name, 0, false), Err(WireError::NameTooLong));
         assert_eq!(name(b"\x03ww", 0, false), Err(WireError::Truncated));
         assert_eq!(name(b"\x80", 0, false), Err(WireError::BadLabelType));
+    }
+
+    #[test]
+    fn records_by_section_then_an_error_and_the_end() {
+        // One question, then one record in each section; owners point at the question.
+        let mut m = vec![0, 0, 0x81, 0x80, 0, 1, 0, 1, 0, 1, 0, 1];
+        m.extend(b"\x01a\x00\x00\x01\x00\x01");
+        for rtype in [1u8, 2, 41] {
+            m.extend([0xC0, 12, 0, rtype, 0, 1, 0, 0, 0, 9, 0, 1, rtype]);
+        }
+        let records = Records::new(&m).unwrap();
+        assert_eq!(records.question().map(|q| q.start), Some(12));
+        assert_eq!(records.question_end(), 19);
+        let found: Vec<(Section, u16, usize)> = records
+            .map(|f| f.map(|(s, r)| (s, r.rtype, r.ttl_at)).unwrap())
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Section::Answer, 1, 25),
+                (Section::Authority, 2, 38),
+                (Section::Additional, 41, 51)
+            ]
+        );
+        // Cut inside the last record: two records, one error, then nothing.
+        let cut = &m[..m.len() - 1];
+        let found: Vec<bool> = Records::new(cut).unwrap().map(|f| f.is_ok()).collect();
+        assert_eq!(found, [true, true, false]);
+        // A count past the records there are.
+        let mut more = m.clone();
+        more[7] = 2;
+        assert_eq!(
+            Records::new(&more).unwrap().filter(|f| f.is_err()).count(),
+            1
+        );
+        assert!(Records::new(&m[..18]).is_err());
+        assert!(Records::new(&m[..11]).is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! question's name, which points at the question.
 
 use super::rdata::{holds_names, Rdata};
-use super::reader::{Reader, Record};
+use super::reader::{Reader, Record, Records};
 use super::HEADER_LEN;
 
 /// RRSIG (RFC 4034 §3).
@@ -26,28 +26,17 @@ fn dnssec_only(rtype: u16, qtype: u16) -> bool {
 /// `msg` (a checked upstream answer) without the records a DO=0 client must not get, or
 /// `None` when it holds none (or cannot be read, which a checked answer never is).
 pub fn strip_dnssec(msg: &[u8], qtype: u16) -> Option<Vec<u8>> {
-    let mut r = Reader::new(msg);
-    r.take(HEADER_LEN).ok()?;
-    let qdcount = u16::from_be_bytes([msg[4], msg[5]]);
-    let counts = [6, 8, 10].map(|at| u16::from_be_bytes([msg[at], msg[at + 1]]));
-    let mut qname = None;
-    for _ in 0..qdcount {
-        let name = r.name(true).ok()?;
-        qname.get_or_insert(name);
-        r.take(4).ok()?;
-    }
-    let question_end = r.pos();
+    let records = Records::new(msg).ok()?;
+    let qname = records.question();
+    let question_end = records.question_end();
     let mut sections: [Vec<Record>; 3] = Default::default();
     let mut first_removed = None;
-    for (section, &count) in sections.iter_mut().zip(&counts) {
-        for _ in 0..count {
-            let start = r.pos();
-            let rec = r.record().ok()?;
-            if dnssec_only(rec.rtype, qtype) {
-                first_removed.get_or_insert(start);
-            } else {
-                section.push(rec);
-            }
+    for found in records {
+        let (section, rec) = found.ok()?;
+        if dnssec_only(rec.rtype, qtype) {
+            first_removed.get_or_insert(rec.name.start);
+        } else {
+            sections[section.index()].push(rec);
         }
     }
     let first_removed = first_removed?;

@@ -9,13 +9,20 @@
 //! zone's keys, signatures or NSEC3 parameters, or the name), so retrying cannot help, and
 //! an answer that demanded more work than any sane zone needs must not reach a client as
 //! if it were fine. It maps to [`EXHAUSTED`], EDE 6.
+//!
+//! A signature the memo of verified signatures ([`Verified`]) already holds is charged
+//! like one that reaches ring: the caps and this budget count the checks a zone demands,
+//! not the CPU they happened to cost, so a crafted zone meets the same limits whether or
+//! not some of its signatures were seen before (and only successes are ever remembered).
 
+use super::verified::Verified;
 use super::{Bogus, Settings};
 
 /// The verdict when a budget runs out.
 pub const EXHAUSTED: Bogus = Bogus::Other("validation work budget exceeded");
 
-/// What is left of one validation's allowance, with the settings and clock it runs under.
+/// What is left of one validation's allowance, with the settings, clock and memo of
+/// verified signatures it runs under.
 #[derive(Debug)]
 pub struct Work<'a> {
     /// The caps and skew in force.
@@ -28,6 +35,10 @@ pub struct Work<'a> {
     hashes: u32,
     /// Chain queries (DS, DNSKEY) left.
     fetches: u32,
+    /// Signatures verified before, shared across validations (none: verify every time).
+    memo: Option<&'a Verified>,
+    /// Signature checks the memo answered.
+    memo_hits: u32,
 }
 
 impl<'a> Work<'a> {
@@ -39,7 +50,33 @@ impl<'a> Work<'a> {
             signatures: settings.max_signature_checks,
             hashes: settings.max_hash_ops,
             fetches: settings.max_fetches,
+            memo: None,
+            memo_hits: 0,
         }
+    }
+
+    /// The same allowance, consulting and filling `memo` for signature checks.
+    pub fn with_memo(self, memo: &'a Verified) -> Work<'a> {
+        Work {
+            memo: Some(memo),
+            ..self
+        }
+    }
+
+    /// The memo of verified signatures, if this validation uses one.
+    pub fn memo(&self) -> Option<&'a Verified> {
+        self.memo
+    }
+
+    /// Counts a signature check the memo answered (already charged by
+    /// [`Work::signature`]).
+    pub fn memo_hit(&mut self) {
+        self.memo_hits += 1;
+    }
+
+    /// Signature checks the memo answered (counted in [`Work::signatures_used`] too).
+    pub fn memo_hits(&self) -> u32 {
+        self.memo_hits
     }
 
     /// Takes one signature verification.

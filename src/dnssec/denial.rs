@@ -571,48 +571,38 @@ mod tests {
     #[test]
     fn nsec_nodata() {
         let z = nsec_zone();
-        assert_eq!(
-            check(&z, "a.example.", Claim::NoData(MX)),
-            Ok(Denied::Proven)
-        );
-        assert_eq!(
-            check(&z, "a.example.", Claim::NoData(A)),
-            Err(Bogus::Other("denial shows the type exists"))
-        );
-        // Empty non-terminal w.example.: covered by ns1 -> *.w, next below it.
-        assert_eq!(
-            check(&z, "w.example.", Claim::NoData(A)),
-            Ok(Denied::Proven)
-        );
-        // Delegation without DS: DS denied means an insecure delegation; other types are
-        // the child's business.
-        assert_eq!(
-            check(&z, "b.example.", Claim::NoData(DS)),
-            Ok(Denied::InsecureDelegation)
-        );
-        assert_eq!(
-            check(&z, "b.example.", Claim::NoData(A)),
-            Err(Bogus::Other("denial from the parent side of a delegation"))
-        );
-        // A name that is not a delegation: no DS, no cut.
-        assert_eq!(
-            check(&z, "ns1.example.", Claim::NoData(DS)),
-            Ok(Denied::Proven)
-        );
-        // DS at the apex denied by the zone itself: wrong side.
-        assert_eq!(
-            check(&z, "example.", Claim::NoData(DS)),
-            Err(Bogus::Other("DS denied by the child zone"))
-        );
-        // Wildcard NODATA: z.w.example. does not exist, *.w.example. has no A.
-        assert_eq!(
-            check(&z, "z.w.example.", Claim::NoData(A)),
-            Ok(Denied::Proven)
-        );
-        assert_eq!(
-            check(&z, "z.w.example.", Claim::NoData(MX)),
-            Err(Bogus::Other("denial shows the type exists"))
-        );
+        let shows = Err(Bogus::Other("denial shows the type exists"));
+        for (qname, qtype, want) in [
+            ("a.example.", MX, Ok(Denied::Proven)),
+            ("a.example.", A, shows),
+            // Empty non-terminal w.example.: covered by ns1 -> *.w, next below it.
+            ("w.example.", A, Ok(Denied::Proven)),
+            // Delegation without DS: DS denied means an insecure delegation; other types
+            // are the child's business.
+            ("b.example.", DS, Ok(Denied::InsecureDelegation)),
+            (
+                "b.example.",
+                A,
+                Err(Bogus::Other("denial from the parent side of a delegation")),
+            ),
+            // A name that is not a delegation: no DS, no cut.
+            ("ns1.example.", DS, Ok(Denied::Proven)),
+            // DS at the apex denied by the zone itself: wrong side.
+            (
+                "example.",
+                DS,
+                Err(Bogus::Other("DS denied by the child zone")),
+            ),
+            // Wildcard NODATA: z.w.example. does not exist, *.w.example. has no A.
+            ("z.w.example.", A, Ok(Denied::Proven)),
+            ("z.w.example.", MX, shows),
+        ] {
+            assert_eq!(
+                check(&z, qname, Claim::NoData(qtype)),
+                want,
+                "{qname} type {qtype}"
+            );
+        }
         assert_eq!(
             check(
                 &only(&z, &["x.w.example."]),

@@ -11,6 +11,7 @@
 //! chain.rs      the chain of DS/DNSKEY from the closest trust anchor down to a zone
 //! cache.rs      what the chain learned, bounded, with TTLs
 //! budget.rs     the work one validation may do (KeyTrap, NSEC3 hashing)
+//! verified.rs   the memo of signatures ring already accepted (bounded, by digest)
 //! ttl.rs        a secure answer's TTLs capped by its signatures (RFC 4035 §5.3.3)
 //! ```
 //!
@@ -25,6 +26,7 @@ pub mod denial;
 pub mod records;
 pub mod ttl;
 pub mod validator;
+pub mod verified;
 pub mod verify;
 
 use std::future::Future;
@@ -77,6 +79,9 @@ pub struct Settings {
     pub max_chain: usize,
     /// Entries in the chain cache (validated DNSKEY sets, delegation facts).
     pub cache_capacity: usize,
+    /// Entries in the memo of verified signatures ([`verified::Verified`]); 0 turns it
+    /// off. The default 4,096 takes about 144 KiB, fixed at start.
+    pub verified_capacity: usize,
     /// Longest time a chain-cache entry is kept, whatever its TTL (seconds).
     pub max_cache_ttl: u32,
     /// How long a zone found bogus is remembered, so a broken zone is not
@@ -96,6 +101,7 @@ impl Default for Settings {
             max_fetches: 32,
             max_chain: 12,
             cache_capacity: 4_096,
+            verified_capacity: 4_096,
             max_cache_ttl: 86_400,
             bogus_ttl: 60,
         }

@@ -2,8 +2,8 @@
 //! that vouched for it, so a secure answer is cached and served at most until the earliest
 //! of its signatures' original TTLs and expirations.
 
-use crate::dns::reader::Reader;
-use crate::dns::{HEADER_LEN, TYPE_OPT};
+use crate::dns::reader::Records;
+use crate::dns::TYPE_OPT;
 
 /// RRSIG (RFC 4034 §3).
 const RRSIG: u16 = 46;
@@ -46,24 +46,17 @@ pub fn cap_ttls(msg: &mut [u8], bound: u32) {
 
 /// Every record of `msg`: type, offset of its TTL, RDATA.
 fn records(msg: &[u8]) -> Option<Vec<(u16, usize, &[u8])>> {
-    let mut r = Reader::new(msg);
-    r.take(HEADER_LEN).ok()?;
-    let count = |at: usize| usize::from(u16::from_be_bytes([msg[at], msg[at + 1]]));
-    for _ in 0..count(4) {
-        r.name(true).ok()?;
-        r.take(4).ok()?;
-    }
-    let total = count(6) + count(8) + count(10);
-    let mut out = Vec::with_capacity(total);
-    for _ in 0..total {
-        let rec = r.record().ok()?;
-        out.push((
-            rec.rtype,
-            rec.ttl_at,
-            msg.get(rec.rdata_start..rec.rdata_end)?,
-        ));
-    }
-    Some(out)
+    Records::new(msg)
+        .ok()?
+        .map(|found| {
+            let (_, rec) = found.ok()?;
+            Some((
+                rec.rtype,
+                rec.ttl_at,
+                msg.get(rec.rdata_start..rec.rdata_end)?,
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! zones, each RRset's signatures, wildcard expansions and their proofs, NXDOMAIN and
 //! NODATA (RFC 4035 §5.3-§5.4), each zone's keys from the chain ([`super::chain`]).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::anchors::{NegativeAnchors, TrustAnchors};
 use super::budget::Work;
@@ -10,7 +10,8 @@ use super::cache::ChainCache;
 use super::canonical::Name;
 use super::chain::{Fail, Run, Step, Zone};
 use super::denial::{prove, Claim, Denied};
-use super::records::{types, Message, Rrset, CLASS_IN, NOERROR, NXDOMAIN};
+use super::records::{types, Dnskey, Message, Rrset, Rrsig, CLASS_IN, NOERROR, NXDOMAIN};
+use super::verified::Verified;
 use super::verify::verify_rrset;
 use super::{Bogus, Fetch, Settings, Verdict};
 use crate::dns::reader::Reader;
@@ -27,6 +28,8 @@ pub struct Validator {
     /// The chain cache, shared by every validation; held only to copy out or insert,
     /// never across an await.
     cache: Mutex<ChainCache>,
+    /// Signatures ring accepted, shared by every validation; bounded, locked per set.
+    verified: Verified,
 }
 
 /// A verdict with the work it took.
@@ -34,8 +37,10 @@ pub struct Validator {
 pub struct Report {
     /// The verdict.
     pub verdict: Verdict,
-    /// Signature verifications done.
+    /// Signature checks done (those the memo answered included).
     pub signatures: u32,
+    /// Signature checks the memo of verified signatures answered without ring.
+    pub memo_hits: u32,
     /// Hash computations done.
     pub hashes: u32,
     /// Chain queries made (DS, DNSKEY).
@@ -47,6 +52,14 @@ pub struct Report {
 enum Security {
     Secure,
     Insecure,
+}
+
+/// Who signed a part of the answer, as far as the chain can tell.
+enum Signer {
+    /// A secure zone, with its validated keys.
+    Zone { apex: Name, keys: Arc<Vec<Dnskey>> },
+    /// No signer, or one in an insecure zone: the part's security, settled unsigned.
+    None(Security),
 }
 
 impl Security {
@@ -63,17 +76,24 @@ impl Validator {
     /// A validator with an empty cache.
     pub fn new(anchors: TrustAnchors, negative: NegativeAnchors, settings: Settings) -> Validator {
         let capacity = settings.cache_capacity;
+        let verified = Verified::new(settings.verified_capacity);
         Validator {
             anchors,
             negative,
             settings,
             cache: Mutex::new(ChainCache::new(capacity)),
+            verified,
         }
     }
 
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Entries in the memo of verified signatures.
+    pub fn verified_len(&self) -> usize {
+        self.verified.len()
     }
 
     /// Entries in the chain cache.
@@ -118,12 +138,13 @@ impl Validator {
             negative: &self.negative,
             cache: &self.cache,
             fetch,
-            work: Work::new(&self.settings, now),
+            work: Work::new(&self.settings, now).with_memo(&self.verified),
         };
         let verdict = run.validate(qname, qtype, answer).await;
         Report {
             verdict,
             signatures: run.work.signatures_used(),
+            memo_hits: run.work.memo_hits(),
             hashes: run.work.hashes_used(),
             fetches: run.work.fetches_used(),
         }
@@ -142,6 +163,14 @@ fn link_target(set: &Rrset) -> Result<Name, Bogus> {
     r.finish()
         .map_err(|_| Bogus::Other("malformed CNAME or DNAME"))?;
     Ok(name)
+}
+
+/// The deepest zone at or above `name` that one of `sigs` names as its signer.
+fn deepest_signer<'a>(sigs: impl Iterator<Item = &'a Rrsig>, name: &Name) -> Option<Name> {
+    sigs.map(|s| &s.signer)
+        .filter(|s| name.is_subdomain_of(s))
+        .max_by_key(|s| s.label_count())
+        .cloned()
 }
 
 /// Whether a query type names no single RRset that can be validated.
@@ -233,23 +262,10 @@ impl<F: Fetch> Run<'_, F> {
         };
         // The deepest plausible signer: a stray RRSIG naming a zone higher up does not
         // hide the real one.
-        let signer = set
-            .sigs
-            .iter()
-            .map(|s| &s.signer)
-            .filter(|s| home.is_subdomain_of(s))
-            .max_by_key(|s| s.label_count())
-            .cloned();
-        let Some(signer) = signer else {
-            return self.unsigned(&home, Bogus::RrsigsMissing).await;
-        };
-        let (apex, keys) = match self.zone_of(&signer, true).await? {
-            Zone::Insecure => {
-                return self
-                    .insecure_signer(&signer, &home, Bogus::RrsigsMissing)
-                    .await
-            }
-            Zone::Secure { apex, keys } => (apex, keys),
+        let signer = deepest_signer(set.sigs.iter(), &home);
+        let (apex, keys) = match self.signed_by(signer, &home, Bogus::RrsigsMissing).await? {
+            Signer::Zone { apex, keys } => (apex, keys),
+            Signer::None(security) => return Ok(security),
         };
         let checked = verify_rrset(set, &apex, &keys, &mut self.work)?;
         let Some(source) = checked.expanded_from else {
@@ -286,31 +302,38 @@ impl<F: Fetch> Run<'_, F> {
         };
         // The deepest zone above the name that signed a proof (a CNAME chain can leave
         // wildcard proofs of zones higher up in the same section).
-        let signer = msg
+        let proofs = msg
             .authority
             .iter()
-            .filter(|s| s.rtype == types::NSEC || s.rtype == types::NSEC3)
-            .flat_map(|s| s.sigs.iter())
-            .map(|s| &s.signer)
-            .filter(|s| name.is_subdomain_of(s))
-            .max_by_key(|s| s.label_count())
-            .cloned();
-        let Some(signer) = signer else {
-            return self.unsigned(&home, Bogus::NsecMissing).await;
-        };
-        let (apex, keys) = match self.zone_of(&signer, true).await? {
-            Zone::Insecure => {
-                return self
-                    .insecure_signer(&signer, &home, Bogus::NsecMissing)
-                    .await
-            }
-            Zone::Secure { apex, keys } => (apex, keys),
+            .filter(|s| s.rtype == types::NSEC || s.rtype == types::NSEC3);
+        let signer = deepest_signer(proofs.flat_map(|s| s.sigs.iter()), name);
+        let (apex, keys) = match self.signed_by(signer, &home, Bogus::NsecMissing).await? {
+            Signer::Zone { apex, keys } => (apex, keys),
+            Signer::None(security) => return Ok(security),
         };
         let proofs = self.proofs(msg, &apex, &keys)?;
         match prove(&apex, &proofs, name, claim, &mut self.work)? {
             Denied::Proven | Denied::InsecureDelegation => Ok(Security::Secure),
             Denied::Insecure => Ok(Security::Insecure),
         }
+    }
+
+    /// The secure zone whose keys are to check data at `home` claimed signed by `signer`
+    /// (the deepest plausible one); or, with no signer or an insecure one, the verdict on
+    /// the data as unsigned (`missing` if its zone is secure after all).
+    async fn signed_by(
+        &mut self,
+        signer: Option<Name>,
+        home: &Name,
+        missing: Bogus,
+    ) -> Step<Signer> {
+        let Some(signer) = signer else {
+            return Ok(Signer::None(self.unsigned(home, missing).await?));
+        };
+        Ok(match self.zone_of(&signer, true).await? {
+            Zone::Secure { apex, keys } => Signer::Zone { apex, keys },
+            Zone::Insecure => Signer::None(self.insecure_signer(&signer, home, missing).await?),
+        })
     }
 
     /// Data without signatures (or a denial without proof) is acceptable only where the

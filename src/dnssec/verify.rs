@@ -19,6 +19,7 @@ use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use super::budget::Work;
 use super::canonical::{signed_data, Name};
 use super::records::{types, Dnskey, Ds, Rrset, Rrsig};
+use super::verified::Verified;
 use super::Bogus;
 use crate::dns::reader::Reader;
 
@@ -131,6 +132,36 @@ pub fn verify_signature(algorithm: u8, key: &[u8], data: &[u8], sig: &[u8]) -> b
         }
         _ => false,
     }
+}
+
+/// One signature check of `sig` over `data` with `key`, charged to the budget whether the
+/// memo of verified signatures answers it or ring does; a success ring finds is
+/// remembered. Every policy check on the signature and the key comes before this.
+fn check_signature(
+    key: &Dnskey,
+    sig: &Rrsig,
+    data: &[u8],
+    work: &mut Work<'_>,
+) -> Result<bool, Bogus> {
+    work.signature()?;
+    let Some(memo) = work.memo() else {
+        return Ok(verify_signature(
+            key.algorithm,
+            &key.public_key,
+            data,
+            &sig.signature,
+        ));
+    };
+    let digest = Verified::digest(key.algorithm, &key.public_key, &sig.signature, data);
+    if memo.contains(&digest) {
+        work.memo_hit();
+        return Ok(true);
+    }
+    let good = verify_signature(key.algorithm, &key.public_key, data, &sig.signature);
+    if good {
+        memo.insert(digest);
+    }
+    Ok(good)
 }
 
 /// Where `now` falls against a signature's validity window.
@@ -259,8 +290,7 @@ pub fn verify_rrset(
                 failed.key_cap = true;
                 break;
             }
-            work.signature()?;
-            if verify_signature(key.algorithm, &key.public_key, &data, &sig.signature) {
+            if check_signature(key, sig, &data, work)? {
                 let left = sig.expiration.wrapping_sub(work.now);
                 let left = if left < 0x8000_0000 { left } else { 0 };
                 return Ok(Checked {
@@ -347,6 +377,21 @@ mod tests {
             (key, rrset(alg, tag, s))
         })
         .collect()
+    }
+
+    /// `set` with `n` copies of its signature, each with a flipped bit, before the good one.
+    fn after_bad_copies(set: &Rrset, n: u8) -> Rrset {
+        let good = set.sigs[0].clone();
+        let mut many = set.clone();
+        many.sigs = (0..n)
+            .map(|i| {
+                let mut bad = good.clone();
+                bad.signature[0] ^= 1 + i;
+                bad
+            })
+            .collect();
+        many.sigs.push(good);
+        many
     }
 
     /// 2030-01-01, inside every test signature's window.
@@ -465,15 +510,7 @@ mod tests {
         let (key, set) = vectors().remove(4);
         let zone = n("example.");
         // Nine copies of the signature with a flipped bit, then the good one.
-        let mut many = set.clone();
-        let good = set.sigs[0].clone();
-        many.sigs.clear();
-        for i in 0..9u8 {
-            let mut bad = good.clone();
-            bad.signature[0] ^= 1 + i;
-            many.sigs.push(bad);
-        }
-        many.sigs.push(good);
+        let many = after_bad_copies(&set, 9);
         let settings = Settings::default();
         assert_eq!(settings.max_sigs_per_rrset, 8);
         let mut work = Work::new(&settings, NOW);
@@ -524,6 +561,126 @@ mod tests {
         assert_eq!(
             verify_rrset(&set, &zone, &keys, &mut Work::new(&tight, NOW)),
             Err(crate::dnssec::budget::EXHAUSTED)
+        );
+    }
+
+    /// The memo of verified signatures skips only ring: a hit is charged to the budget,
+    /// every policy check still runs first, and nothing but the exact key, signature and
+    /// signed data that verified before is ever a hit.
+    #[test]
+    fn memo_skips_only_the_cryptography() {
+        let memo = Verified::new(64);
+        let settings = Settings::default();
+        let zone = n("example.");
+        let run = |set: &Rrset, key: &Dnskey, now: u32| {
+            let mut work = Work::new(&settings, now).with_memo(&memo);
+            let verdict = verify_rrset(set, &zone, std::slice::from_ref(key), &mut work);
+            (
+                verdict.map(|c| c.ttl),
+                work.signatures_used(),
+                work.memo_hits(),
+            )
+        };
+        let failed = Err(Bogus::Other("signature verification failed"));
+        for (key, set) in vectors() {
+            // Ring verifies and the memo learns it; the same check again is a hit, charged.
+            assert_eq!(run(&set, &key, NOW), (Ok(3600), 1, 0));
+            assert_eq!(run(&set, &key, NOW), (Ok(3600), 1, 1));
+            // One record tampered with after the cached success.
+            let mut tampered = set.clone();
+            tampered.rdatas[1] = vec![192, 0, 2, 3];
+            assert_eq!(run(&tampered, &key, NOW), (failed, 1, 0));
+            // A record added.
+            let mut grown = set.clone();
+            grown.rdatas.push(vec![192, 0, 2, 9]);
+            assert_eq!(run(&grown, &key, NOW), (failed, 1, 0));
+            // The signature tampered with.
+            let mut forged = set.clone();
+            forged.sigs[0].signature[0] ^= 1;
+            assert_eq!(run(&forged, &key, NOW), (failed, 1, 0));
+            // The signed RRSIG fields (here the Original TTL) changed.
+            let mut stretched = set.clone();
+            stretched.sigs[0].original_ttl ^= 1;
+            stretched.sigs[0].signed_prefix[7] ^= 1;
+            assert_eq!(run(&stretched, &key, NOW), (failed, 1, 0));
+            // Another key with the same tag and algorithm.
+            let mut other = key.clone();
+            other.public_key[1] ^= 1;
+            assert_eq!(run(&set, &other, NOW), (failed, 1, 0));
+            // The window is checked before the memo: expired is expired.
+            assert_eq!(
+                run(&set, &key, 2_208_988_800 + 301),
+                (Err(Bogus::SignatureExpired), 0, 0)
+            );
+            // The TTL still follows the clock on a hit.
+            assert_eq!(run(&set, &key, 2_208_988_800 - 100), (Ok(100), 1, 1));
+            // Still signed by this zone only.
+            assert_eq!(
+                verify_rrset(
+                    &set,
+                    &n("example.net."),
+                    std::slice::from_ref(&key),
+                    &mut Work::new(&settings, NOW).with_memo(&memo)
+                ),
+                Err(Bogus::RrsigsMissing)
+            );
+        }
+    }
+
+    /// The caps and the budget bite whether or not the memo holds the good signature.
+    #[test]
+    fn memo_hits_meet_the_caps_and_the_budget() {
+        let (key, set) = vectors().remove(2);
+        let zone = n("example.");
+        let memo = Verified::new(64);
+        // Four keys with the real one's tag, the real one last.
+        let mut keys = Vec::new();
+        for i in 0..4u8 {
+            let mut fake = key.clone();
+            fake.public_key[0] ^= 1 + i;
+            keys.push(fake);
+        }
+        keys.push(key.clone());
+        let roomy = Settings {
+            max_keys_per_tag: 5,
+            ..Settings::default()
+        };
+        let mut work = Work::new(&roomy, NOW).with_memo(&memo);
+        assert!(verify_rrset(&set, &zone, &keys, &mut work).is_ok());
+        assert_eq!((work.signatures_used(), work.memo_hits()), (5, 0));
+        // The good check is now a memo hit, but it is the fifth key of its tag.
+        let settings = Settings::default();
+        let mut work = Work::new(&settings, NOW).with_memo(&memo);
+        assert_eq!(
+            verify_rrset(&set, &zone, &keys, &mut work),
+            Err(Bogus::Other("key limit per key tag reached"))
+        );
+        assert_eq!((work.signatures_used(), work.memo_hits()), (4, 0));
+        // Five checks needed, four allowed: a hit is one of them.
+        let tight = Settings {
+            max_signature_checks: 4,
+            max_keys_per_tag: 5,
+            ..Settings::default()
+        };
+        assert_eq!(
+            verify_rrset(
+                &set,
+                &zone,
+                &keys,
+                &mut Work::new(&tight, NOW).with_memo(&memo)
+            ),
+            Err(crate::dnssec::budget::EXHAUSTED)
+        );
+        // Nine bad copies of the signature before the good one: past the cap per RRset.
+        let many = after_bad_copies(&set, 9);
+        assert_eq!(
+            verify_rrset(
+                &many,
+                &zone,
+                std::slice::from_ref(&key),
+                &mut Work::new(&settings, NOW).with_memo(&memo)
+            ),
+            Err(Bogus::Other("signature limit per RRset reached"))
         );
     }
 
