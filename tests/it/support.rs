@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+mod process;
+pub use process::*;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -610,6 +613,15 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     (code, body.to_owned())
 }
 
+/// Waits (10 s at most) until the operations endpoint at `ops` reports ready.
+pub async fn wait_ready(ops: SocketAddr) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while http_get(ops, "/ready").await.0 != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 // ---------------------------------------------------------------- DNS clients
 
 /// A query for `name` (dotted, no trailing dot) of type `qtype`, with an OPT record
@@ -721,18 +733,6 @@ pub async fn assert_servfail(proxy: &Proxy, name: &str) {
     assert_eq!(m.id(), 0x4343);
     assert_eq!(m.response_code(), hickory_proto::op::ResponseCode::ServFail);
     assert!(m.answers().is_empty());
-}
-
-/// A child process killed (and reaped) when dropped, so a failing test leaves none behind.
-pub struct Reaped(pub std::process::Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
-    }
 }
 
 /// A port on 127.0.0.1 where nothing listens (bound, then closed).
