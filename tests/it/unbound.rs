@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    accepts_tcp, blocking_tcp_exchange, find_tool, loopback, strictdot_command, unbound_command,
-    unbound_common_conf, write_file, Scratch, Served,
+    accepts_tcp, blocking_tcp_exchange, find_tool, loopback, self_signed_files, strictdot_command,
+    unbound_command, unbound_common_conf, write_file, Scratch, Served,
 };
 
 /// The name in the test certificate and the one strictdot authenticates Unbound by.
@@ -38,20 +38,8 @@ const RCODE_NOERROR: u8 = 0;
 
 #[test]
 fn unbound_name_and_ca_file_udp_and_tcp() {
-    let tools = Tools::require();
-    let dir = Scratch::new("unbound-name");
-    let unbound = Unbound::start(&tools, &dir);
-    let mut proxy = Strictdot::start(
-        &dir,
-        "name",
-        &[
-            "--upstream".to_owned(),
-            format!("127.0.0.1:{}#{TLS_NAME}", unbound.port),
-            "--ca-file".to_owned(),
-            unbound.cert.display().to_string(),
-        ],
-        Ready::NoError,
-    );
+    let (tools, dir, unbound) = start_unbound("name");
+    let mut proxy = Strictdot::start(&dir, "name", &unbound.by_name(), Ready::NoError);
 
     for transport in [Transport::Udp, Transport::Tcp] {
         let out = kdig(&tools, proxy.port, transport, "www.example", "A");
@@ -89,20 +77,8 @@ fn unbound_name_and_ca_file_udp_and_tcp() {
 
 #[test]
 fn unbound_big_answer_truncated_over_udp_complete_over_tcp() {
-    let tools = Tools::require();
-    let dir = Scratch::new("unbound-tc");
-    let unbound = Unbound::start(&tools, &dir);
-    let mut proxy = Strictdot::start(
-        &dir,
-        "tc",
-        &[
-            "--upstream".to_owned(),
-            format!("127.0.0.1:{}#{TLS_NAME}", unbound.port),
-            "--ca-file".to_owned(),
-            unbound.cert.display().to_string(),
-        ],
-        Ready::NoError,
-    );
+    let (_tools, dir, unbound) = start_unbound("tc");
+    let mut proxy = Strictdot::start(&dir, "tc", &unbound.by_name(), Ready::NoError);
     let addr = proxy.addr();
 
     // UDP without EDNS: the answer is larger than 512 octets, so only a TC=1 header and
@@ -152,21 +128,9 @@ fn unbound_big_answer_truncated_over_udp_complete_over_tcp() {
 
 #[test]
 fn unbound_pin_only_upstream_answers() {
-    let tools = Tools::require();
-    let dir = Scratch::new("unbound-pin");
-    let unbound = Unbound::start(&tools, &dir);
+    let (tools, dir, unbound) = start_unbound("pin");
     let pin = pin_of(&unbound.cert);
-    let mut proxy = Strictdot::start(
-        &dir,
-        "pin",
-        &[
-            "--upstream".to_owned(),
-            format!("127.0.0.1:{}", unbound.port),
-            "--pin-sha256".to_owned(),
-            pin,
-        ],
-        Ready::NoError,
-    );
+    let mut proxy = Strictdot::start(&dir, "pin", &unbound.by_pin(&pin, &[]), Ready::NoError);
     for transport in [Transport::Udp, Transport::Tcp] {
         let out = kdig(&tools, proxy.port, transport, "www.example", "A");
         assert_status(&out, "NOERROR");
@@ -180,22 +144,9 @@ fn unbound_pin_only_upstream_answers() {
 
 #[test]
 fn unbound_wrong_pin_gives_servfail() {
-    let tools = Tools::require();
-    let dir = Scratch::new("unbound-badpin");
-    let unbound = Unbound::start(&tools, &dir);
-    let mut proxy = Strictdot::start(
-        &dir,
-        "badpin",
-        &[
-            "--upstream".to_owned(),
-            format!("127.0.0.1:{}", unbound.port),
-            "--pin-sha256".to_owned(),
-            WRONG_PIN.to_owned(),
-            "--timeout".to_owned(),
-            "2s".to_owned(),
-        ],
-        Ready::AnyAnswer,
-    );
+    let (tools, dir, unbound) = start_unbound("badpin");
+    let args = unbound.by_pin(WRONG_PIN, &["--timeout", "2s"]);
+    let mut proxy = Strictdot::start(&dir, "badpin", &args, Ready::AnyAnswer);
     for transport in [Transport::Udp, Transport::Tcp] {
         let out = kdig(&tools, proxy.port, transport, "www.example", "A");
         assert_status(&out, "SERVFAIL");
@@ -283,14 +234,39 @@ struct Unbound {
     _served: Served,
 }
 
+/// The tools, a scratch directory `unbound-LABEL`, and Unbound started in it.
+fn start_unbound(label: &str) -> (Tools, Scratch, Unbound) {
+    let tools = Tools::require();
+    let dir = Scratch::new(&format!("unbound-{label}"));
+    let unbound = Unbound::start(&tools, &dir);
+    (tools, dir, unbound)
+}
+
 impl Unbound {
+    /// strictdot's flags for this Unbound authenticated by name, its certificate the CA.
+    fn by_name(&self) -> Vec<String> {
+        vec![
+            "--upstream".to_owned(),
+            format!("127.0.0.1:{}#{TLS_NAME}", self.port),
+            "--ca-file".to_owned(),
+            self.cert.display().to_string(),
+        ]
+    }
+
+    /// strictdot's flags for this Unbound authenticated by `pin` alone, then `more`.
+    fn by_pin(&self, pin: &str, more: &[&str]) -> Vec<String> {
+        let mut args = vec![
+            "--upstream".to_owned(),
+            format!("127.0.0.1:{}", self.port),
+            "--pin-sha256".to_owned(),
+            pin.to_owned(),
+        ];
+        args.extend(more.iter().map(|a| a.to_string()));
+        args
+    }
+
     fn start(tools: &Tools, dir: &Scratch) -> Unbound {
-        let certified = rcgen::generate_simple_self_signed(vec![TLS_NAME.to_owned()])
-            .expect("rcgen generates a self-signed certificate");
-        let cert = dir.file("cert.pem");
-        let key = dir.file("key.pem");
-        write_file(&cert, certified.cert.pem().as_bytes());
-        write_file(&key, certified.key_pair.serialize_pem().as_bytes());
+        let (cert, key) = self_signed_files(dir, TLS_NAME);
         let served = Served::start(
             dir,
             "unbound",

@@ -70,8 +70,8 @@ use strictdot::dns::builder::QueryBuilder;
 
 use crate::dnssec_zones::{self, Case, Expect};
 use crate::support::{
-    accepts_tcp, blocking_tcp_exchange, find_tool, free_tcp_port, loopback, strictdot_command,
-    unbound_command, unbound_common_conf, write_file, Scratch, Served,
+    accepts_tcp, blocking_tcp_exchange, find_tool, free_tcp_port, loopback, self_signed_files,
+    strictdot_command, unbound_command, unbound_common_conf, write_file, Scratch, Served,
 };
 
 /// The name in the upstream's certificate, and the one strictdot and the reference Unbound
@@ -422,12 +422,7 @@ impl Env {
         let zones = dnssec_zones::build(&dir.file("zones"), now)
             .unwrap_or_else(|e| panic!("building the signed test zones failed: {e}"));
 
-        let certified = rcgen::generate_simple_self_signed(vec![TLS_NAME.to_owned()])
-            .expect("rcgen generates a self-signed certificate");
-        let cert = dir.file("cert.pem");
-        let key = dir.file("key.pem");
-        write_file(&cert, certified.cert.pem().as_bytes());
-        write_file(&key, certified.key_pair.serialize_pem().as_bytes());
+        let (cert, key) = self_signed_files(&dir, TLS_NAME);
 
         let mut upstream_plain = 0;
         let upstream = Served::start(

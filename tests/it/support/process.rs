@@ -152,6 +152,18 @@ impl Drop for Scratch {
     }
 }
 
+/// A self-signed certificate for `name` made by rcgen, in `cert.pem` and `key.pem` of `dir`:
+/// (certificate path, key path).
+pub fn self_signed_files(dir: &Scratch, name: &str) -> (PathBuf, PathBuf) {
+    let certified = rcgen::generate_simple_self_signed(vec![name.to_owned()])
+        .expect("rcgen generates a self-signed certificate");
+    let cert = dir.file("cert.pem");
+    let key = dir.file("key.pem");
+    write_file(&cert, certified.cert.pem().as_bytes());
+    write_file(&key, certified.key_pair.serialize_pem().as_bytes());
+    (cert, key)
+}
+
 pub fn create_file(path: &Path) -> File {
     File::create(path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()))
 }
