@@ -9,15 +9,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_pass_promtool_and_count_traffic() {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let (proxy, ops) = start_proxy_with(
-        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]),
-        true,
-    )
-    .await;
-    let ops = ops.unwrap();
+    let (_up, proxy, ops) = ops_endpoint().await;
     wait_ready(ops).await;
     for i in 0..5 {
         assert_answers(&proxy, &format!("m{i}.example")).await;
@@ -122,15 +114,11 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// strictdot in front of an upstream it authenticates by name, with its operations
+/// endpoint (whose address comes last).
 async fn ops_endpoint() -> (FakeUpstream, Proxy, std::net::SocketAddr) {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let (proxy, ops) = start_proxy_with(
-        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]),
-        true,
-    )
-    .await;
+    let (_root, up, c) = named_upstream(Behavior::Answer).await;
+    let (proxy, ops) = start_proxy_with(c, true).await;
     (up, proxy, ops.unwrap())
 }
 

@@ -16,6 +16,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use strictdot::cache::CacheSettings;
 use strictdot::config::{Config, ConfigBuilder};
 pub use strictdot::dns::builder::QueryBuilder;
 use strictdot::pin::Pin;
@@ -543,20 +544,37 @@ pub fn config(upstreams: Vec<UpstreamConfig>, cas: &[&Issued]) -> ConfigBuilder 
 }
 
 /// A test CA, an upstream serving a certificate for `dot.test` from it and behaving as
-/// `behavior`, and strictdot authenticating that upstream by name.
-pub async fn name_authenticated(behavior: Behavior) -> (Issued, FakeUpstream, Proxy) {
+/// `behavior`, and a test configuration authenticating that upstream by name (tests set more
+/// on the builder).
+pub async fn named_upstream(behavior: Behavior) -> (Issued, FakeUpstream, ConfigBuilder) {
     let root = ca("Test Root");
     let server = leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[])
         .behavior(behavior)
         .start()
         .await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some("dot.test"), vec![])],
-        &[&root],
-    ))
-    .await;
-    (root, up, proxy)
+    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
+    (root, up, c)
+}
+
+/// The same, with strictdot started on that configuration.
+pub async fn name_authenticated(behavior: Behavior) -> (Issued, FakeUpstream, Proxy) {
+    let (root, up, c) = named_upstream(behavior).await;
+    (root, up, start_proxy(c).await)
+}
+
+/// Cache settings for tests: 1000 entries, 1 MiB, TTLs kept as they are up to a day,
+/// SERVFAIL cached 2 s, no serve-stale; prefetch as given.
+pub fn cache_settings(prefetch: bool) -> CacheSettings {
+    CacheSettings {
+        max_entries: 1000,
+        max_bytes: 1 << 20,
+        min_ttl: 0,
+        max_ttl: 86_400,
+        servfail_ttl: 2,
+        serve_stale: None,
+        prefetch,
+    }
 }
 
 pub async fn start_proxy(config: ConfigBuilder) -> Proxy {
