@@ -13,12 +13,11 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::cli::PinArgs;
 use crate::pin::{self, Pin};
+use crate::upstream::verify::{ChainJudge, Verifier};
 use crate::upstream_spec::UpstreamSpec;
 
 /// Runs the subcommand; exit code 0 on success, 1 if the chain could not be read.
@@ -273,7 +272,7 @@ fn fetch_chain(
         }
         None => ServerName::IpAddress(server.addr.ip().into()),
     };
-    let recorder = Arc::new(ChainRecorder::default());
+    let recorder = Arc::new(Verifier::of(ChainRecorder::default()));
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -321,15 +320,13 @@ struct ChainRecorder {
     chain: Mutex<Vec<CertificateDer<'static>>>,
 }
 
-impl ServerCertVerifier for ChainRecorder {
-    fn verify_server_cert(
+impl ChainJudge for ChainRecorder {
+    fn judge(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
         _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
+    ) -> Result<(), rustls::Error> {
         if let Ok(mut chain) = self.chain.lock() {
             chain.push(end_entity.clone().into_owned());
             chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
@@ -337,30 +334,6 @@ impl ServerCertVerifier for ChainRecorder {
         Err(rustls::Error::General(
             "chain recorded by `strictdot pin`; this connection is never authenticated".into(),
         ))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("not authenticated".into()))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("not authenticated".into()))
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::ring::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 

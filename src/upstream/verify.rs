@@ -304,7 +304,11 @@ impl LastVerified {
 }
 
 /// The rustls verifier for one upstream. See the module documentation.
-pub struct StrictVerifier {
+pub type StrictVerifier = Verifier<Strict>;
+
+/// What [`StrictVerifier`] decides about a chain: the mode, the trust anchors, the record of
+/// the latest accepted verification.
+pub struct Strict {
     mode: AuthMode,
     roots: TrustAnchors,
     algs: WebPkiSupportedAlgorithms,
@@ -312,7 +316,7 @@ pub struct StrictVerifier {
     last: Arc<LastVerified>,
 }
 
-impl fmt::Debug for StrictVerifier {
+impl fmt::Debug for Strict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StrictVerifier")
             .field("mode", &self.mode)
@@ -324,14 +328,16 @@ impl fmt::Debug for StrictVerifier {
 impl StrictVerifier {
     /// A verifier for `mode`, trusting `roots` for path validation.
     pub fn new(mode: AuthMode, roots: TrustAnchors) -> StrictVerifier {
-        StrictVerifier {
+        Verifier::of(Strict {
             mode,
             roots,
-            algs: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            algs: ring_algorithms(),
             last: Arc::default(),
-        }
+        })
     }
+}
 
+impl Strict {
     /// The mode this verifier enforces.
     pub fn mode(&self) -> &AuthMode {
         &self.mode
@@ -602,7 +608,70 @@ fn pki_error(e: webpki::Error) -> rustls::Error {
     rustls::Error::InvalidCertificate(ce)
 }
 
-impl ServerCertVerifier for StrictVerifier {
+/// The signature algorithms of rustls' ring provider: for path building and handshakes.
+fn ring_algorithms() -> WebPkiSupportedAlgorithms {
+    rustls::crypto::ring::default_provider().signature_verification_algorithms
+}
+
+/// How a [`Verifier`] judges the chain a server presents. Only the chain: the handshake
+/// signatures are rustls' to check whatever the judge (pins-only must not skip them).
+pub trait ChainJudge: fmt::Debug + Send + Sync {
+    /// Accepts or refuses `end_entity` with `intermediates` at `now`.
+    fn judge(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<(), rustls::Error>;
+}
+
+/// A rustls certificate verifier: `judge` decides about the chain, rustls (ring) checks the
+/// TLS 1.2 and 1.3 handshake signatures against the end-entity key. The crate's only
+/// [`ServerCertVerifier`]; [`StrictVerifier`] is the one that authenticates upstreams.
+pub struct Verifier<J> {
+    judge: J,
+    algs: WebPkiSupportedAlgorithms,
+}
+
+impl<J: ChainJudge> Verifier<J> {
+    /// A verifier deciding with `judge`.
+    pub fn of(judge: J) -> Verifier<J> {
+        Verifier {
+            judge,
+            algs: ring_algorithms(),
+        }
+    }
+}
+
+impl<J> std::ops::Deref for Verifier<J> {
+    type Target = J;
+    fn deref(&self) -> &J {
+        &self.judge
+    }
+}
+
+impl<J: fmt::Debug> fmt::Debug for Verifier<J> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.judge.fmt(f)
+    }
+}
+
+impl ChainJudge for Strict {
+    fn judge(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        // The name checked is the configured one, never what the caller passed: the caller
+        // uses the same value, and this way no call path can substitute another.
+        let verified = self.verify_chain(end_entity, intermediates, now)?;
+        self.last.store(verified);
+        Ok(())
+    }
+}
+
+impl<J: ChainJudge> ServerCertVerifier for Verifier<J> {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -611,10 +680,7 @@ impl ServerCertVerifier for StrictVerifier {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        // The name checked is the configured one, never what the caller passed: the caller
-        // uses the same value, and this way no call path can substitute another.
-        let verified = self.verify_chain(end_entity, intermediates, now)?;
-        self.last.store(verified);
+        self.judge.judge(end_entity, intermediates, now)?;
         Ok(ServerCertVerified::assertion())
     }
 

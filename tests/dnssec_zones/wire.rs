@@ -269,6 +269,18 @@ fn sig_time(text: &str) -> Result<u32, String> {
     Ok(secs as u32)
 }
 
+/// Hash algorithm, flags, iterations and salt: how NSEC3 and NSEC3PARAM RDATA begin
+/// (RFC 5155 §3.2, §4.2).
+fn nsec3_parameters(f: &[&str], out: &mut Vec<u8>) -> Result<(), String> {
+    out.push(num(f, 0)?);
+    out.push(num(f, 1)?);
+    out.extend(num::<u16>(f, 2)?.to_be_bytes());
+    let salt = hex(field(f, 3)?)?;
+    out.push(salt.len() as u8);
+    out.extend(salt);
+    Ok(())
+}
+
 fn num<T: std::str::FromStr>(f: &[&str], i: usize) -> Result<T, String> {
     f.get(i)
         .and_then(|s| s.parse().ok())
@@ -343,25 +355,13 @@ pub fn rdata(rtype: u16, f: &[&str], raw: &str) -> Result<Vec<u8>, String> {
             out.extend(bitmap(&f[1..])?);
         }
         50 => {
-            out.push(num(f, 0)?);
-            out.push(num(f, 1)?);
-            out.extend(num::<u16>(f, 2)?.to_be_bytes());
-            let salt = hex(field(f, 3)?)?;
-            out.push(salt.len() as u8);
-            out.extend(salt);
+            nsec3_parameters(f, &mut out)?;
             let next = base32hex(field(f, 4)?)?;
             out.push(next.len() as u8);
             out.extend(next);
             out.extend(bitmap(&f[5..])?);
         }
-        51 => {
-            out.push(num(f, 0)?);
-            out.push(num(f, 1)?);
-            out.extend(num::<u16>(f, 2)?.to_be_bytes());
-            let salt = hex(field(f, 3)?)?;
-            out.push(salt.len() as u8);
-            out.extend(salt);
-        }
+        51 => nsec3_parameters(f, &mut out)?,
         _ if field(f, 0)? == "\\#" => out.extend(hex(&f[2..].concat())?),
         _ => return Err(format!("no presentation parser for type {rtype}")),
     }

@@ -18,10 +18,7 @@ const WAIT: Duration = Duration::from_secs(3);
 async fn proxy_with(
     edit: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
 ) -> (Issued, FakeUpstream, Proxy) {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
+    let (root, up, c) = named_upstream(Behavior::Answer).await;
     let proxy = start_proxy(edit(c)).await;
     (root, up, proxy)
 }
@@ -275,13 +272,8 @@ async fn random_bytes_and_reflection_attempts_get_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_cap_answers_servfail_at_once() {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[])
-        .behavior(Behavior::Stall)
-        .start()
-        .await;
-    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).max_pending(1);
+    let (_root, up, c) = named_upstream(Behavior::Stall).await;
+    let c = c.max_pending(1);
     let proxy = start_proxy(c).await;
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     sock.send_to(&query(1, "a.example", 1, None), proxy.addr)
@@ -304,17 +296,8 @@ async fn pending_cap_answers_servfail_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_upstream_truncated_frame_servfail_within_budget() {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[])
-        .behavior(Behavior::TruncatedFrame)
-        .start()
-        .await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some("dot.test"), vec![])],
-        &[&root],
-    ))
-    .await;
+    let (_root, _up, c) = named_upstream(Behavior::TruncatedFrame).await;
+    let proxy = start_proxy(c).await;
     let start = Instant::now();
     assert_servfail(&proxy, "www.example").await;
     assert!(start.elapsed() < Duration::from_millis(1900));

@@ -24,6 +24,52 @@ struct Case<'a> {
     pins: Vec<Pin>,
     /// The CA certificates given as `--ca-file`.
     cas: &'a [&'a Issued],
+    /// The upstream speaks TLS 1.2 only.
+    tls12_only: bool,
+    /// strictdot is told `--tls-min-version 1.3`.
+    min_tls13: bool,
+}
+
+impl<'a> Case<'a> {
+    /// The upstream serves `served` and nothing more; strictdot is told nothing yet.
+    fn serving(served: &'a Issued) -> Self {
+        Case {
+            served,
+            chain: &[],
+            name: None,
+            pins: vec![],
+            cas: &[],
+            tls12_only: false,
+            min_tls13: false,
+        }
+    }
+    fn chain(self, chain: &'a [&'a Issued]) -> Self {
+        Case { chain, ..self }
+    }
+    fn name(self, name: &'a str) -> Self {
+        Case {
+            name: Some(name),
+            ..self
+        }
+    }
+    fn pins(self, pins: Vec<Pin>) -> Self {
+        Case { pins, ..self }
+    }
+    fn cas(self, cas: &'a [&'a Issued]) -> Self {
+        Case { cas, ..self }
+    }
+    fn tls12_only(self) -> Self {
+        Case {
+            tls12_only: true,
+            ..self
+        }
+    }
+    fn min_tls13(self) -> Self {
+        Case {
+            min_tls13: true,
+            ..self
+        }
+    }
 }
 
 enum Outcome {
@@ -36,12 +82,16 @@ enum Outcome {
 /// Runs one row: a fake upstream as `case` says, strictdot configured as it says, one
 /// query, and the outcome asserted.
 async fn check(case: Case<'_>, outcome: Outcome) {
-    let up = UpstreamOptions::new(case.served, case.chain).start().await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, case.name, case.pins)],
-        case.cas,
-    ))
-    .await;
+    let mut options = UpstreamOptions::new(case.served, case.chain);
+    if case.tls12_only {
+        options = options.tls12_only();
+    }
+    let up = options.start().await;
+    let mut c = config(vec![upstream(up.addr, case.name, case.pins)], case.cas);
+    if case.min_tls13 {
+        c = c.tls_min_version(TlsMinVersion::Tls13);
+    }
+    let proxy = start_proxy(c).await;
     match outcome {
         Outcome::Answered => {
             assert_answers(&proxy, "www.example").await;
@@ -67,13 +117,7 @@ async fn name_with_ca_file_accepted() {
     let root = ca("Test Root");
     let server = leaf(NAME, &root);
     check(
-        Case {
-            served: &server,
-            chain: &[],
-            name: Some(NAME),
-            pins: vec![],
-            cas: &[&root],
-        },
+        Case::serving(&server).name(NAME).cas(&[&root]),
         Outcome::Answered,
     )
     .await;
@@ -84,13 +128,7 @@ async fn wrong_name_refused() {
     let root = ca("Test Root");
     let server = leaf(NAME, &root);
     check(
-        Case {
-            served: &server,
-            chain: &[],
-            name: Some("other.test"),
-            pins: vec![],
-            cas: &[&root],
-        },
+        Case::serving(&server).name("other.test").cas(&[&root]),
         Outcome::Refused,
     )
     .await;
@@ -99,17 +137,7 @@ async fn wrong_name_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrusted_issuer_refused() {
     let server = self_signed(NAME);
-    check(
-        Case {
-            served: &server,
-            chain: &[],
-            name: Some(NAME),
-            pins: vec![],
-            cas: &[],
-        },
-        Outcome::Refused,
-    )
-    .await;
+    check(Case::serving(&server).name(NAME), Outcome::Refused).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,13 +145,7 @@ async fn expired_certificate_refused_by_name() {
     let root = ca("Test Root");
     let server = expired_leaf(NAME, &root);
     check(
-        Case {
-            served: &server,
-            chain: &[],
-            name: Some(NAME),
-            pins: vec![],
-            cas: &[&root],
-        },
+        Case::serving(&server).name(NAME).cas(&[&root]),
         Outcome::Refused,
     )
     .await;
@@ -134,13 +156,7 @@ async fn expired_certificate_refused_by_pin() {
     let root = ca("Test Root");
     let server = expired_leaf(NAME, &root);
     check(
-        Case {
-            served: &server,
-            chain: &[],
-            name: None,
-            pins: vec![server.pin()],
-            cas: &[],
-        },
+        Case::serving(&server).pins(vec![server.pin()]),
         Outcome::Refused,
     )
     .await;
@@ -150,13 +166,7 @@ async fn expired_certificate_refused_by_pin() {
 async fn self_signed_pin_accepted() {
     let server = self_signed("private.resolver");
     check(
-        Case {
-            served: &server,
-            chain: &[],
-            name: None,
-            pins: vec![server.pin()],
-            cas: &[],
-        },
+        Case::serving(&server).pins(vec![server.pin()]),
         Outcome::Answered,
     )
     .await;
@@ -167,13 +177,7 @@ async fn wrong_pin_refused() {
     let server = self_signed("private.resolver");
     let other = self_signed("private.resolver");
     check(
-        Case {
-            served: &server,
-            chain: &[],
-            name: None,
-            pins: vec![other.pin()],
-            cas: &[],
-        },
+        Case::serving(&server).pins(vec![other.pin()]),
         Outcome::Refused,
     )
     .await;
@@ -184,13 +188,7 @@ async fn backup_pin_accepted() {
     let server = self_signed("private.resolver");
     let retired = self_signed("private.resolver");
     check(
-        Case {
-            served: &server,
-            chain: &[],
-            name: None,
-            pins: vec![retired.pin(), server.pin()],
-            cas: &[],
-        },
+        Case::serving(&server).pins(vec![retired.pin(), server.pin()]),
         Outcome::Answered,
     )
     .await;
@@ -203,13 +201,9 @@ async fn pin_of_presented_intermediate_accepted() {
     let server = leaf(NAME, &inter);
     // Pins only: the intermediate's key signs the end-entity certificate.
     check(
-        Case {
-            served: &server,
-            chain: &[&inter],
-            name: None,
-            pins: vec![inter.pin()],
-            cas: &[],
-        },
+        Case::serving(&server)
+            .chain(&[&inter])
+            .pins(vec![inter.pin()]),
         Outcome::Answered,
     )
     .await;
@@ -222,13 +216,11 @@ async fn pin_of_root_on_validated_chain_accepted() {
     let server = leaf(NAME, &inter);
     // Name and pins: the pin names the trust anchor, which the server does not send.
     check(
-        Case {
-            served: &server,
-            chain: &[&inter],
-            name: Some(NAME),
-            pins: vec![root.pin()],
-            cas: &[&root],
-        },
+        Case::serving(&server)
+            .chain(&[&inter])
+            .name(NAME)
+            .pins(vec![root.pin()])
+            .cas(&[&root]),
         Outcome::Answered,
     )
     .await;
@@ -239,13 +231,10 @@ async fn name_and_pin_both_right_accepted() {
     let root = ca("Test Root");
     let server = leaf(NAME, &root);
     check(
-        Case {
-            served: &server,
-            chain: &[],
-            name: Some(NAME),
-            pins: vec![server.pin()],
-            cas: &[&root],
-        },
+        Case::serving(&server)
+            .name(NAME)
+            .pins(vec![server.pin()])
+            .cas(&[&root]),
         Outcome::Answered,
     )
     .await;
@@ -257,13 +246,10 @@ async fn name_right_pin_wrong_refused() {
     let server = leaf(NAME, &root);
     let other = self_signed("x.test");
     check(
-        Case {
-            served: &server,
-            chain: &[],
-            name: Some(NAME),
-            pins: vec![other.pin()],
-            cas: &[&root],
-        },
+        Case::serving(&server)
+            .name(NAME)
+            .pins(vec![other.pin()])
+            .cas(&[&root]),
         Outcome::Refused,
     )
     .await;
@@ -274,13 +260,10 @@ async fn pin_right_name_wrong_refused() {
     let root = ca("Test Root");
     let server = leaf(NAME, &root);
     check(
-        Case {
-            served: &server,
-            chain: &[],
-            name: Some("other.test"),
-            pins: vec![server.pin()],
-            cas: &[&root],
-        },
+        Case::serving(&server)
+            .name("other.test")
+            .pins(vec![server.pin()])
+            .cas(&[&root]),
         Outcome::Refused,
     )
     .await;
@@ -294,13 +277,9 @@ async fn appended_pinned_certificate_refused_pins_only() {
     let operator_ca = ca("Operator CA");
     let attacker = self_signed("private.resolver");
     check(
-        Case {
-            served: &attacker,
-            chain: &[&operator_ca],
-            name: None,
-            pins: vec![operator_ca.pin()],
-            cas: &[],
-        },
+        Case::serving(&attacker)
+            .chain(&[&operator_ca])
+            .pins(vec![operator_ca.pin()]),
         Outcome::Refused,
     )
     .await;
@@ -314,13 +293,11 @@ async fn appended_pinned_certificate_refused_with_name() {
     let rogue_ca = ca("Rogue CA");
     let attacker = leaf(NAME, &rogue_ca);
     check(
-        Case {
-            served: &attacker,
-            chain: &[&operator_ca],
-            name: Some(NAME),
-            pins: vec![operator_ca.pin()],
-            cas: &[&operator_ca, &rogue_ca],
-        },
+        Case::serving(&attacker)
+            .chain(&[&operator_ca])
+            .name(NAME)
+            .pins(vec![operator_ca.pin()])
+            .cas(&[&operator_ca, &rogue_ca]),
         Outcome::Refused,
     )
     .await;
@@ -330,45 +307,33 @@ async fn appended_pinned_certificate_refused_with_name() {
 async fn tls12_server_accepted_by_default() {
     let root = ca("Test Root");
     let server = leaf(NAME, &root);
-    let up = UpstreamOptions::new(&server, &[])
-        .tls12_only()
-        .start()
-        .await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some(NAME), vec![])],
-        &[&root],
-    ))
+    check(
+        Case::serving(&server).name(NAME).cas(&[&root]).tls12_only(),
+        Outcome::Answered,
+    )
     .await;
-    assert_answers(&proxy, "www.example").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls12_server_refused_under_min_13() {
     let root = ca("Test Root");
     let server = leaf(NAME, &root);
-    let up = UpstreamOptions::new(&server, &[])
-        .tls12_only()
-        .start()
-        .await;
-    let c = config(vec![upstream(up.addr, Some(NAME), vec![])], &[&root])
-        .tls_min_version(TlsMinVersion::Tls13);
-    let proxy = start_proxy(c).await;
-    refused(&up, &proxy).await;
+    check(
+        Case::serving(&server)
+            .name(NAME)
+            .cas(&[&root])
+            .tls12_only()
+            .min_tls13(),
+        Outcome::Refused,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls12_pins_only_accepted() {
     let server = self_signed("private.resolver");
-    let up = UpstreamOptions::new(&server, &[])
-        .tls12_only()
-        .start()
-        .await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, None, vec![server.pin()])],
-        &[],
-    ))
-    .await;
-    assert_answers(&proxy, "www.example").await;
+    let case = Case::serving(&server).pins(vec![server.pin()]);
+    check(case.tls12_only(), Outcome::Answered).await;
 }
 
 /// A pin computed by `strictdot::pin` equals the one of rcgen's SPKI, so the pins the
@@ -389,39 +354,30 @@ fn pin_of_certificate_matches_spki_pin() {
 async fn tls11_only_server_refused() {
     use std::process::{Command, Stdio};
     let server = self_signed(NAME);
-    let dir = std::env::temp_dir().join(format!("strictdot-tls11-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("tls11");
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     std::fs::write(&cert, server.pem()).unwrap();
     std::fs::write(&key, server.key.serialize_pem()).unwrap();
     let port = dead_addr().port();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let child = Command::new("openssl")
-        .args([
-            "s_server",
-            "-quiet",
-            "-tls1_1",
-            "-cipher",
-            "DEFAULT:@SECLEVEL=0",
-        ])
-        .args(["-accept", &format!("127.0.0.1:{port}")])
-        .arg("-cert")
-        .arg(&cert)
-        .arg("-key")
-        .arg(&key)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("openssl is needed for this test: run scripts/test.sh");
-    let _guard = Kill(child);
+    let _guard = Reaped::spawn(
+        Command::new("openssl")
+            .args([
+                "s_server",
+                "-quiet",
+                "-tls1_1",
+                "-cipher",
+                "DEFAULT:@SECLEVEL=0",
+            ])
+            .args(["-accept", &format!("127.0.0.1:{port}")])
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while tokio::net::TcpStream::connect(addr).await.is_err() {

@@ -11,37 +11,19 @@ use crate::support::*;
 
 const WAIT: Duration = Duration::from_secs(3);
 
-fn cache_settings() -> CacheSettings {
-    CacheSettings {
-        max_entries: 1000,
-        max_bytes: 1 << 20,
-        min_ttl: 0,
-        max_ttl: 86_400,
-        servfail_ttl: 2,
-        serve_stale: None,
-        prefetch: true,
-    }
-}
-
 async fn cached_proxy(
     behavior: Behavior,
     settings: CacheSettings,
 ) -> (Issued, FakeUpstream, Proxy) {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[])
-        .behavior(behavior)
-        .start()
-        .await;
-    let c =
-        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).cache(Some(settings));
+    let (root, up, c) = named_upstream(behavior).await;
+    let c = c.cache(Some(settings));
     let proxy = start_proxy(c).await;
     (root, up, proxy)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_query_answered_from_cache_with_client_id_and_case() {
-    let (_r, up, proxy) = cached_proxy(Behavior::Answer, cache_settings()).await;
+    let (_r, up, proxy) = cached_proxy(Behavior::Answer, cache_settings(true)).await;
     let first = udp_exchange(proxy.addr, &query(1, "www.example", 1, None), WAIT)
         .await
         .unwrap();
@@ -64,7 +46,7 @@ async fn second_query_answered_from_cache_with_client_id_and_case() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identical_concurrent_misses_coalesced() {
-    let (_r, up, proxy) = cached_proxy(Behavior::SlowAnswer(300), cache_settings()).await;
+    let (_r, up, proxy) = cached_proxy(Behavior::SlowAnswer(300), cache_settings(true)).await;
     let mut tasks = Vec::new();
     for i in 0..10u16 {
         let addr = proxy.addr;
@@ -86,7 +68,7 @@ async fn identical_concurrent_misses_coalesced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn negative_answers_cached_from_soa_minimum() {
-    let (_r, up, proxy) = cached_proxy(Behavior::NxDomain, cache_settings()).await;
+    let (_r, up, proxy) = cached_proxy(Behavior::NxDomain, cache_settings(true)).await;
     for id in 1..=3 {
         let reply = udp_exchange(proxy.addr, &query(id, "nope.example", 1, None), WAIT)
             .await
@@ -104,7 +86,7 @@ async fn serve_stale_when_every_upstream_fails() {
     let settings = CacheSettings {
         max_ttl: 1,
         serve_stale: Some(Duration::from_secs(3600)),
-        ..cache_settings()
+        ..cache_settings(true)
     };
     let (_r, up, proxy) = cached_proxy(Behavior::Answer, settings).await;
     let first = udp_exchange(proxy.addr, &query(1, "www.example", 1, None), WAIT)
@@ -130,7 +112,7 @@ async fn ttl_of_2_pow_31_counts_as_zero_and_is_not_cached() {
     // RFC 2181 §8: a TTL with the top bit set counts as 0, so the answer is not cached
     // (it would otherwise be kept for the maximum TTL, a day).
     let (_r, up, proxy) =
-        cached_proxy(Behavior::AnswerWithTtl(0x8000_0000), cache_settings()).await;
+        cached_proxy(Behavior::AnswerWithTtl(0x8000_0000), cache_settings(true)).await;
     for id in 1..=2 {
         let reply = udp_exchange(proxy.addr, &query(id, "www.example", 1, None), WAIT)
             .await

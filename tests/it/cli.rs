@@ -3,25 +3,21 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::support::*;
 
 fn strictdot(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_strictdot"))
+    strictdot_command()
         .args(args)
-        .env_clear()
-        .stdin(Stdio::null())
         .output()
         .expect("run strictdot")
 }
 
 fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("strictdot-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    let path = temp_dir("cli").join(name);
     std::fs::File::create(&path)
         .unwrap()
         .write_all(contents)
@@ -194,11 +190,9 @@ fn messages_name_the_setting_the_accepted_form_and_an_example() {
 /// The same row gives the same message for a variable and a policy key.
 #[test]
 fn environment_and_policy_values_are_checked_by_the_same_row() {
-    let out = Command::new(env!("CARGO_BIN_EXE_strictdot"))
-        .env_clear()
+    let out = strictdot_command()
         .env("STRICTDOT_LISTEN", "127.0.0.1:0")
         .env("STRICTDOT_TIMEOUT", "0")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -226,14 +220,12 @@ fn check_refuses_a_pin_the_policy_would_ignore() {
         "pinned.toml",
         b"[[upstream]]\nname = \"x\"\naddress = \"192.0.2.1\"\nauth_name = \"x.test\"\n",
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_strictdot"))
-        .env_clear()
+    let out = strictdot_command()
         .env(
             "STRICTDOT_PIN_SHA256",
             "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
         )
         .args(["check", "--policy", policy.to_str().unwrap()])
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -250,11 +242,9 @@ fn check_refuses_a_pin_the_policy_would_ignore() {
 fn a_policy_without_upstreams_is_refused_unless_upstreams_are_given() {
     let check = |name: &str, text: &str, env: &[(&str, &str)]| {
         let path = temp_file(name, text.as_bytes());
-        Command::new(env!("CARGO_BIN_EXE_strictdot"))
-            .env_clear()
+        strictdot_command()
             .envs(env.iter().copied())
             .args(["check", "--policy", path.to_str().unwrap()])
-            .stdin(Stdio::null())
             .output()
             .unwrap()
     };
@@ -285,15 +275,13 @@ fn a_policy_without_upstreams_is_refused_unless_upstreams_are_given() {
 #[test]
 fn ipv6_upstream_without_brackets_is_refused_with_a_hint() {
     // Accepted, this would run (and be killed after the wait); refused, it exits at once.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strictdot"))
+    let mut child = strictdot_command()
         .args([
             "--listen",
             "127.0.0.1:0",
             "--upstream",
             "2620:fe::fe:853#dns.quad9.net",
         ])
-        .env_clear()
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -378,22 +366,22 @@ async fn pin_subcommand_reads_live_chain_without_sending_dns() {
     assert_eq!(out.status.code(), Some(1));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_drains_and_exits_zero() {
+/// The binary on a free port with `extra` flags, forwarding to a fake upstream it
+/// authenticates by name (the CA in a file named after `tag`), stderr to `stderr`; returned
+/// with its first answer, to a query for `name` (it is polled until one comes).
+async fn forwarding_binary(
+    tag: &str,
+    extra: &[&str],
+    stderr: Stdio,
+    name: &str,
+) -> (FakeUpstream, Reaped, Vec<u8>) {
     let root = ca("Test Root");
     let server = leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let ca_path = temp_file("sigterm-ca.pem", root.pem().as_bytes());
-    // A free port for both transports.
-    let port = {
-        let l = strictdot::Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
-            .await
-            .unwrap();
-        l.udp[0].local_addr().unwrap().port()
-    };
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = Reaped(
-        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+    let ca_path = temp_file(&format!("{tag}-ca.pem"), root.pem().as_bytes());
+    let listen = format!("127.0.0.1:{}", free_port());
+    let child = Reaped::spawn(
+        strictdot_command()
             .args([
                 "--listen",
                 &listen,
@@ -402,38 +390,33 @@ async fn sigterm_drains_and_exits_zero() {
                 "--dnssec",
                 "off",
             ])
+            .args(extra)
             .arg("--ca-file")
             .arg(&ca_path)
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(stderr),
     );
     let addr = listen.parse().unwrap();
     // Ready when it answers.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Some(reply) = udp_exchange(
-            addr,
-            &query(1, "www.example", 1, None),
-            Duration::from_millis(200),
-        )
-        .await
-        {
-            assert_eq!(
-                parse(&reply).response_code(),
-                hickory_proto::op::ResponseCode::NoError
-            );
-            break;
+        let reply = udp_exchange(addr, &query(1, name, 1, None), Duration::from_millis(200)).await;
+        if let Some(reply) = reply {
+            return (up, child, reply);
         }
         assert!(Instant::now() < deadline, "strictdot did not come up");
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_and_exits_zero() {
+    let (_up, mut child, reply) =
+        forwarding_binary("sigterm", &[], Stdio::null(), "www.example").await;
+    assert_eq!(
+        parse(&reply).response_code(),
+        hickory_proto::op::ResponseCode::NoError
+    );
+    send_signal(child.0.id(), "-TERM");
     let deadline = Instant::now() + Duration::from_secs(10);
     let code = loop {
         if let Some(s) = child.0.try_wait().unwrap() {
@@ -447,11 +430,9 @@ async fn sigterm_drains_and_exits_zero() {
 
 #[test]
 fn settings_are_read_from_the_environment() {
-    let out = Command::new(env!("CARGO_BIN_EXE_strictdot"))
-        .env_clear()
+    let out = strictdot_command()
         .env("STRICTDOT_LISTEN", "127.0.0.1:0")
         .env("STRICTDOT_UPSTREAM", "127.0.0.1:853#a.test,127.0.0.1:8853")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -479,54 +460,9 @@ fn readme_warns_that_an_untrusted_public_chain_is_likely_interception() {
 /// Runs the binary with `extra` flags on a free port, sends one query over UDP, stops it
 /// with SIGTERM and returns its exit code and log.
 async fn one_query_log(name: &str, extra: &[&str]) -> (Option<i32>, String) {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let ca_path = temp_file(&format!("{name}-ca.pem"), root.pem().as_bytes());
-    let port = {
-        let l = strictdot::Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
-            .await
-            .unwrap();
-        l.udp[0].local_addr().unwrap().port()
-    };
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = Reaped(
-        Command::new(env!("CARGO_BIN_EXE_strictdot"))
-            .args([
-                "--listen",
-                &listen,
-                "--upstream",
-                &format!("{}#dot.test", up.addr),
-                "--dnssec",
-                "off",
-            ])
-            .args(extra)
-            .arg("--ca-file")
-            .arg(&ca_path)
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let addr = listen.parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while udp_exchange(
-        addr,
-        &query(1, "secret-name.example", 1, None),
-        Duration::from_millis(200),
-    )
-    .await
-    .is_none()
-    {
-        assert!(Instant::now() < deadline, "strictdot did not come up");
-    }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let (_up, mut child, _) =
+        forwarding_binary(name, extra, Stdio::piped(), "secret-name.example").await;
+    send_signal(child.0.id(), "-TERM");
     let mut stderr = child.0.stderr.take().unwrap();
     let log = tokio::task::spawn_blocking(move || {
         let mut log = String::new();

@@ -136,13 +136,8 @@ async fn upstream_timeout_and_connection_failure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_cap_says_busy() {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[])
-        .behavior(Behavior::Stall)
-        .start()
-        .await;
-    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).max_pending(1);
+    let (_root, up, c) = named_upstream(Behavior::Stall).await;
+    let c = c.max_pending(1);
     let proxy = start_proxy(c).await;
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     sock.send_to(&edns_query(1, "a.example"), proxy.addr)
@@ -190,10 +185,8 @@ async fn stale_answers_marked_stale() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_list_and_rate_limit_say_so() {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root])
+    let (_root, _up, c) = named_upstream(Behavior::Answer).await;
+    let c = c
         .acl(Acl::new(vec!["127.0.0.9/32".parse().unwrap()]))
         .rate_limit(Some(RateSettings {
             qps: 1.try_into().unwrap(),
@@ -237,13 +230,7 @@ async fn local_zone_server_failure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_ede_reaches_the_client_from_the_cache_too() {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[])
-        .behavior(Behavior::AnswerWithEde)
-        .start()
-        .await;
-    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
+    let (_root, _up, c) = named_upstream(Behavior::AnswerWithEde).await;
     let c = with_cache(c, 300, None);
     let proxy = start_proxy(c).await;
     for id in [1, 2] {

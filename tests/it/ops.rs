@@ -1,32 +1,15 @@
 //! The operations endpoint: Prometheus metrics (checked by promtool), liveness, readiness,
 //! and the `healthcheck` subcommand.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::support::*;
 
-async fn wait_ready(ops: std::net::SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while http_get(ops, "/ready").await.0 != 200 {
-        assert!(Instant::now() < deadline, "never ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_pass_promtool_and_count_traffic() {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let (proxy, ops) = start_proxy_with(
-        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]),
-        true,
-    )
-    .await;
-    let ops = ops.unwrap();
+    let (_up, proxy, ops) = ops_endpoint().await;
     wait_ready(ops).await;
     for i in 0..5 {
         assert_answers(&proxy, &format!("m{i}.example")).await;
@@ -59,35 +42,13 @@ async fn metrics_pass_promtool_and_count_traffic() {
     ] {
         assert!(body.contains(needle), "missing {needle} in:\n{body}");
     }
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect(
-            "promtool is needed for this test (Debian package prometheus): run scripts/test.sh",
-        );
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    promtool(&["check", "metrics"], Some(&body));
     assert_eq!(http_get(ops, "/health").await.0, 200);
     assert_eq!(http_get(ops, "/nope").await.0, 404);
     // The healthcheck subcommand agrees.
     let status = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        strictdot_command()
             .args(["healthcheck", "--metrics", &ops.to_string()])
-            .env_clear()
             .status()
             .unwrap()
     })
@@ -121,9 +82,8 @@ async fn not_ready_without_an_authenticated_upstream() {
         "{body}"
     );
     let status = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        strictdot_command()
             .args(["healthcheck", "--metrics", &ops.to_string()])
-            .env_clear()
             .stderr(Stdio::null())
             .status()
             .unwrap()
@@ -154,15 +114,11 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// strictdot in front of an upstream it authenticates by name, with its operations
+/// endpoint (whose address comes last).
 async fn ops_endpoint() -> (FakeUpstream, Proxy, std::net::SocketAddr) {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let (proxy, ops) = start_proxy_with(
-        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]),
-        true,
-    )
-    .await;
+    let (_root, up, c) = named_upstream(Behavior::Answer).await;
+    let (proxy, ops) = start_proxy_with(c, true).await;
     (up, proxy, ops.unwrap())
 }
 
@@ -241,26 +197,5 @@ async fn upstream_names_escaped_in_metric_labels() {
         !body.lines().any(|l| l.starts_with("strictdot_forged")),
         "{body}"
     );
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect(
-            "promtool is needed for this test (Debian package prometheus): run scripts/test.sh",
-        );
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    promtool(&["check", "metrics"], Some(&body));
 }

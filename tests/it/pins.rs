@@ -2,47 +2,32 @@
 //! and logs; `strictdot check --live`; the alert rules; `strictdot pin`'s CA marks and policy
 //! block.
 
-use std::io::Write as _;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use strictdot::pin::Pin;
 use strictdot::upstream::expiry::PinNote;
-use tokio::time::Instant;
 
 use crate::support::*;
 
-/// Runs promtool with `args` (and `stdin`, if any); panics with its output on failure.
-fn promtool(args: &[&str], stdin: Option<&str>) {
-    let mut child = Command::new("promtool")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect(
-            "promtool is needed for this test (Debian package prometheus): run scripts/test.sh",
-        );
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// `root` written to `root.pem` in the directory named after `tag`.
+fn ca_file(tag: &str, root: &Issued) -> PathBuf {
+    let path = temp_dir(&format!("pins-{tag}")).join("root.pem");
+    std::fs::write(&path, root.pem()).unwrap();
+    path
 }
 
-/// A directory of this test process's own.
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("strictdot-pins-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// The flags for an upstream at `addr` authenticated as `dot.test` on a chain to the CA in
+/// `ca_path`, then `more`.
+fn by_name(addr: std::net::SocketAddr, ca_path: &Path, more: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "--upstream".to_owned(),
+        format!("{addr}#dot.test"),
+        "--ca-file".to_owned(),
+        ca_path.display().to_string(),
+    ];
+    args.extend(more.iter().map(|a| a.to_string()));
+    args
 }
 
 /// A pin of no key in these tests, as a backup.
@@ -60,14 +45,6 @@ fn end_of(day: &str) -> i64 {
         .midnight()
         .assume_utc()
         .unix_timestamp()
-}
-
-async fn wait_ready(ops: std::net::SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while http_get(ops, "/ready").await.0 != 200 {
-        assert!(Instant::now() < deadline, "never ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Per upstream: the end-entity certificate's expiry, the earliest expiry on the validated
@@ -165,56 +142,18 @@ fn alert_rules_pass_promtool_and_fire_14_days_ahead() {
 
 // ---------------------------------------------------------------- warnings in the log
 
-/// strictdot as a child process, killed when dropped.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts the strictdot binary with `args` (and an empty environment) and collects its log
 /// lines until one contains `until` or 10 s pass; returns them, the process killed.
 async fn log_until(args: Vec<String>, until: &'static str) -> Vec<String> {
-    use std::io::BufRead as _;
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_strictdot"))
-            .args(&args)
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = child.0.stderr.take().unwrap();
     tokio::task::spawn_blocking(move || {
-        let _child = child;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut child = Reaped::spawn(
+            strictdot_command()
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped()),
+        );
         let mut lines = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            let Ok(line) = rx.recv_timeout(left) else {
-                break;
-            };
-            let done = line.contains(until);
-            lines.push(line);
-            if done {
-                break;
-            }
-        }
+        LogLines::follow(&mut child.0).wait_for(&[until], &mut lines);
         lines
     })
     .await
@@ -228,19 +167,14 @@ async fn one_pin_without_backup_is_warned_at_start() {
     let root = ca("One Pin Root");
     let server = leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let ca_path = temp_dir("one-pin").join("root.pem");
-    std::fs::write(&ca_path, root.pem()).unwrap();
+    let ca_path = ca_file("one-pin", &root);
+    let pin = root.pin().to_string();
     let lines = log_until(
-        vec![
-            "--listen".to_owned(),
-            "127.0.0.1:0".to_owned(),
-            "--upstream".to_owned(),
-            format!("{}#dot.test", up.addr),
-            "--pin-sha256".to_owned(),
-            root.pin().to_string(),
-            "--ca-file".to_owned(),
-            ca_path.display().to_string(),
-        ],
+        by_name(
+            up.addr,
+            &ca_path,
+            &["--listen", "127.0.0.1:0", "--pin-sha256", &pin],
+        ),
         "relies on exactly one pin",
     )
     .await;
@@ -256,35 +190,13 @@ async fn one_pin_without_backup_is_warned_at_start() {
     );
 }
 
-/// Waits (10 s at most) for a line containing `until`, collecting the lines seen into
-/// `seen`; whether it came.
-fn wait_for_line(
-    rx: &std::sync::mpsc::Receiver<String>,
-    until: &str,
-    seen: &mut Vec<String>,
-) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        let Ok(line) = rx.recv_timeout(left) else {
-            return false;
-        };
-        let done = line.contains(until);
-        seen.push(line);
-        if done {
-            return true;
-        }
-    }
-    false
-}
-
 /// At reload too: a policy whose upstream had a backup pin draws no warning at start; the
 /// same policy with one pin left, read again on SIGHUP, names the upstream in a warning.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_pin_without_backup_is_warned_on_reload() {
-    use std::io::BufRead as _;
     let server = self_signed("p.test");
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let path = temp_dir("one-pin-reload").join("p.toml");
+    let path = temp_dir("pins-one-pin-reload").join("p.toml");
     let policy = move |pins: &[Pin]| {
         let pins: Vec<String> = pins
             .iter()
@@ -298,43 +210,25 @@ async fn one_pin_without_backup_is_warned_on_reload() {
     };
     let (pin, spare) = (server.pin(), spare_pin());
     std::fs::write(&path, policy(&[pin, spare])).unwrap();
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_strictdot"))
-            .arg("--policy")
-            .arg(&path)
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = child.0.stderr.take().unwrap();
-    let pid = child.0.id().to_string();
     let (before, after) = tokio::task::spawn_blocking(move || {
-        let _child = child;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let mut child = Reaped::spawn(
+            strictdot_command()
+                .arg("--policy")
+                .arg(&path)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped()),
+        );
+        let log = LogLines::follow(&mut child.0);
         let mut before = Vec::new();
         assert!(
-            wait_for_line(&rx, "serving DNS over TCP", &mut before),
+            log.wait_for(&["serving DNS over TCP"], &mut before),
             "never started: {before:#?}"
         );
         std::fs::write(&path, policy(&[pin])).unwrap();
-        let hup = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
-        assert!(hup.success());
+        send_signal(child.0.id(), "-HUP");
         let mut after = Vec::new();
         assert!(
-            wait_for_line(&rx, "configuration reloaded", &mut after),
+            log.wait_for(&["configuration reloaded"], &mut after),
             "never reloaded: {after:#?}"
         );
         (before, after)
@@ -404,11 +298,9 @@ async fn end_entity_only_pin_near_expiry_is_warned_after_the_first_handshake() {
 /// fake upstreams run on them): exit code and stdout.
 async fn check_live(args: Vec<String>) -> (Option<i32>, String) {
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        strictdot_command()
             .args(["check", "--live"])
             .args(&args)
-            .env_clear()
-            .stdin(Stdio::null())
             .output()
             .unwrap()
     })
@@ -437,9 +329,7 @@ async fn check_live_names_the_matched_pin_and_where_it_sits() {
     let inter = intermediate("Live Intermediate", &root);
     let server = leaf_expiring_in("dot.test", &inter, time::Duration::days(60));
     let up = UpstreamOptions::new(&server, &[&inter]).start().await;
-    let dir = temp_dir("live-good");
-    let ca_path = dir.join("root.pem");
-    std::fs::write(&ca_path, root.pem()).unwrap();
+    let ca_path = ca_file("live-good", &root);
     let ca = ca_path.display();
     let spare = spare_pin();
     let policy = format!(
@@ -454,7 +344,7 @@ async fn check_live_names_the_matched_pin_and_where_it_sits() {
         l = server.pin(),
         r = root.pin(),
     );
-    let path = dir.join("good.toml");
+    let path = ca_path.with_file_name("good.toml");
     std::fs::write(&path, policy).unwrap();
     let policy_arg = path.display().to_string();
     // The test CA and intermediate expire in 30 days: warn 10 days ahead only.
@@ -558,15 +448,8 @@ async fn check_live_fails_on_an_expired_certificate() {
     let root = ca("Expired Root");
     let server = expired_leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let ca_path = temp_dir("live-expired").join("root.pem");
-    std::fs::write(&ca_path, root.pem()).unwrap();
-    let (code, text) = check_live(vec![
-        "--upstream".to_owned(),
-        format!("{}#dot.test", up.addr),
-        "--ca-file".to_owned(),
-        ca_path.display().to_string(),
-    ])
-    .await;
+    let ca_path = ca_file("live-expired", &root);
+    let (code, text) = check_live(by_name(up.addr, &ca_path, &[])).await;
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("NOT AUTHENTICATED: certificate expired [expiry]"),
@@ -585,20 +468,9 @@ async fn check_live_fails_when_something_expires_within_warn_days() {
         time::Duration::days(5) + time::Duration::hours(12),
     );
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let dir = temp_dir("live-soon");
-    let ca_path = dir.join("root.pem");
-    std::fs::write(&ca_path, root.pem()).unwrap();
+    let ca_path = ca_file("live-soon", &root);
     // Certificate only: 5 days left, inside a 10-day window, outside a 3-day one.
-    let args = |days: &str| {
-        vec![
-            "--upstream".to_owned(),
-            format!("{}#dot.test", up.addr),
-            "--ca-file".to_owned(),
-            ca_path.display().to_string(),
-            "--warn-days".to_owned(),
-            days.to_owned(),
-        ]
-    };
+    let args = |days: &str| by_name(up.addr, &ca_path, &["--warn-days", days]);
     let (code, text) = check_live(args("10")).await;
     assert_eq!(code, Some(1), "{text}");
     assert!(
@@ -622,7 +494,7 @@ async fn check_live_fails_when_something_expires_within_warn_days() {
         root.pin(),
         spare_pin()
     );
-    let path = dir.join("dated.toml");
+    let path = ca_path.with_file_name("dated.toml");
     std::fs::write(&path, policy).unwrap();
     let (code, text) = check_live(vec![
         "--policy".to_owned(),
@@ -656,18 +528,12 @@ async fn check_live_counts_a_ca_file_anchor_expiring_within_warn_days() {
     let root = dated_ca("Short Root", -1, 5);
     let server = leaf_expiring_in("dot.test", &root, time::Duration::days(60));
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let ca_path = temp_dir("live-anchor").join("root.pem");
-    std::fs::write(&ca_path, root.pem()).unwrap();
-    let (code, text) = check_live(vec![
-        "--upstream".to_owned(),
-        format!("{}#dot.test", up.addr),
-        "--ca-file".to_owned(),
-        ca_path.display().to_string(),
-        "--warn-days".to_owned(),
-        "10".to_owned(),
-        "--format".to_owned(),
-        "json".to_owned(),
-    ])
+    let ca_path = ca_file("live-anchor", &root);
+    let (code, text) = check_live(by_name(
+        up.addr,
+        &ca_path,
+        &["--warn-days", "10", "--format", "json"],
+    ))
     .await;
     assert_eq!(code, Some(1), "{text}");
     let report: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -698,12 +564,7 @@ async fn pin_marks_ca_keys_and_prints_a_policy_block_that_works() {
         .await;
     let target = format!("{}#dot.test", up.addr);
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_strictdot"))
-            .args(["pin", &target])
-            .env_clear()
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        strictdot_command().args(["pin", &target]).output().unwrap()
     })
     .await
     .unwrap();
@@ -729,10 +590,8 @@ async fn pin_marks_ca_keys_and_prints_a_policy_block_that_works() {
     let pins: Vec<String> = u.pins.iter().map(|p| p.sha256.clone()).collect();
     assert_eq!(pins, [inter.pin().to_string(), root.pin().to_string()]);
     // Pasted with the CA file, it authenticates (the root is a private one here).
-    let dir = temp_dir("pin-block");
-    let ca_path = dir.join("root.pem");
-    std::fs::write(&ca_path, root.pem()).unwrap();
-    let path = dir.join("block.toml");
+    let ca_path = ca_file("pin-block", &root);
+    let path = ca_path.with_file_name("block.toml");
     std::fs::write(
         &path,
         block.replacen(

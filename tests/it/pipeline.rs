@@ -9,7 +9,6 @@ use std::time::Duration;
 use hickory_proto::op::ResponseCode;
 use rustls::pki_types::ServerName;
 use strictdot::acl::Acl;
-use strictdot::cache::CacheSettings;
 use strictdot::config::ConfigBuilder;
 use strictdot::limiter::RateSettings;
 use strictdot::{Listeners, Server};
@@ -94,30 +93,16 @@ async fn tls_exchange(addr: SocketAddr, root: &Issued, msg: &[u8]) -> Option<Vec
     tokio::time::timeout(WAIT, read).await.ok()?
 }
 
-fn cache_on() -> CacheSettings {
-    CacheSettings {
-        max_entries: 1000,
-        max_bytes: 1 << 20,
-        min_ttl: 0,
-        max_ttl: 86_400,
-        servfail_ttl: 2,
-        serve_stale: None,
-        prefetch: false,
-    }
-}
-
 /// A cache hit is answered over UDP, TCP and TLS alike while every pending slot is taken
 /// (the cache stage comes before admission); a miss meanwhile gets SERVFAIL at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_hits_answered_on_every_transport_while_pending_cap_is_exhausted() {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let (_root, _up, c) = named_upstream(Behavior::Answer).await;
     // A local zone whose server reads queries and never answers: a query for it holds
     // the only pending slot for the whole budget.
     let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root])
-        .cache(Some(cache_on()))
+    let c = c
+        .cache(Some(cache_settings(false)))
         .max_pending(1)
         .timeout(Duration::from_secs(10))
         .zone("stall.test", vec![silent.local_addr().unwrap()]);
@@ -165,10 +150,8 @@ async fn cache_hits_answered_on_every_transport_while_pending_cap_is_exhausted()
 /// its messages (well-formed or not) are answered or dropped before validation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_and_limited_clients_are_not_validated() {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root])
+    let (_root, _up, c) = named_upstream(Behavior::Answer).await;
+    let c = c
         .acl(Acl::new(vec!["127.0.0.9/32".parse().unwrap()]))
         .rate_limit(Some(RateSettings {
             qps: 1.try_into().unwrap(),
@@ -221,10 +204,8 @@ async fn refused_and_limited_clients_are_not_validated() {
 /// a whole prefix (the rate limiter's) as one client.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_listeners_check_allow_list_and_prefix_cap_at_accept() {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root])
+    let (_root, _up, c) = named_upstream(Behavior::Answer).await;
+    let c = c
         .acl(Acl::new(vec!["127.0.1.0/24".parse().unwrap()]))
         .max_tcp_clients(2)
         .max_tcp_per_client(1)
@@ -286,11 +267,8 @@ fn padded_query(id: u16, name: &str) -> Vec<u8> {
 /// strictdot makes itself. Without Padding in the query, or over plain TCP, never.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_answers_padded_when_the_query_was() {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let c =
-        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).cache(Some(cache_on()));
+    let (_root, _up, c) = named_upstream(Behavior::Answer).await;
+    let c = c.cache(Some(cache_settings(false)));
     let proxy = start(c).await;
     let tls = |q: Vec<u8>| {
         let root = &proxy.listener_root;

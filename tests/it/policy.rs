@@ -3,7 +3,7 @@
 //! and the privilege drop.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -15,18 +15,10 @@ use strictdot::config::{Config, Layer, Sources};
 use crate::support::*;
 
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_strictdot"));
+    let mut c = strictdot_command();
     // The fake upstreams sign nothing: these tests are about the policy, not DNSSEC.
-    c.env_clear()
-        .env("STRICTDOT_DNSSEC", "off")
-        .stdin(Stdio::null());
+    c.env("STRICTDOT_DNSSEC", "off");
     c
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("strictdot-policy-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn write(path: &Path, text: &str) {
@@ -71,7 +63,7 @@ fn every_shipped_policy_checks() {
 
 #[test]
 fn bad_policies_refused_with_a_line_number() {
-    let dir = temp_dir("bad");
+    let dir = temp_dir("policy-bad");
     let cases = [
         ("typo.toml", "[limits]\ntimout = \"4s\"\n", "line 2"),
         (
@@ -273,21 +265,6 @@ async fn local_zone_goes_to_the_local_server_in_plain_dns() {
     assert_eq!(local_seen.load(Ordering::SeqCst), 1);
 }
 
-struct Child(std::process::Child);
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn free_port() -> u16 {
-    let l = strictdot::Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
-        .await
-        .unwrap();
-    l.udp[0].local_addr().unwrap().port()
-}
-
 /// Polls with queries until one is answered NOERROR (the server is up).
 async fn wait_answering(addr: std::net::SocketAddr) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -307,6 +284,30 @@ async fn wait_answering(addr: std::net::SocketAddr) {
     }
 }
 
+/// Starts the binary as `cmd` says (stderr piped), waits until it answers at `addr`, runs
+/// `edit`, sends SIGHUP, and returns it with its log lines up to the first containing any of
+/// `until` (10 s at most).
+async fn reload_log(
+    cmd: &mut Command,
+    addr: std::net::SocketAddr,
+    edit: impl FnOnce(),
+    until: &'static [&'static str],
+) -> (Reaped, Vec<String>) {
+    let mut child = Reaped::spawn(cmd.stdout(Stdio::null()).stderr(Stdio::piped()));
+    let log = LogLines::follow(&mut child.0);
+    wait_answering(addr).await;
+    edit();
+    send_signal(child.0.id(), "-HUP");
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        log.wait_for(until, &mut seen);
+        seen
+    })
+    .await
+    .unwrap();
+    (child, lines)
+}
+
 fn policy_for(upstream: std::net::SocketAddr, pin: &strictdot::pin::Pin, listen: u16) -> String {
     format!(
         "[listen]\naddresses = [\"127.0.0.1:{listen}\"]\n[[upstream]]\nname = \"u\"\naddress = \"{upstream}\"\n\
@@ -319,31 +320,23 @@ async fn sighup_reloads_and_a_bad_policy_keeps_the_old() {
     let server = self_signed("p.test");
     let first = UpstreamOptions::new(&server, &[]).start().await;
     let second = UpstreamOptions::new(&server, &[]).start().await;
-    let port = free_port().await;
+    let port = free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let dir = temp_dir("hup");
+    let dir = temp_dir("policy-hup");
     let path = dir.join("p.toml");
     write(&path, &policy_for(first.addr, &server.pin(), port));
-    let child = Child(
+    let child = Reaped::spawn(
         bin()
             .arg("--policy")
             .arg(&path)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
     wait_answering(addr).await;
     let before = first.seen.queries.load(Ordering::SeqCst);
     assert!(before >= 1);
     write(&path, &policy_for(second.addr, &server.pin(), port));
-    let hup = |pid: u32| {
-        Command::new("kill")
-            .args(["-HUP", &pid.to_string()])
-            .status()
-            .unwrap()
-    };
-    assert!(hup(child.0.id()).success());
+    send_signal(child.0.id(), "-HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
     while second.seen.queries.load(Ordering::SeqCst) == 0 {
         assert!(Instant::now() < deadline, "reload did not take effect");
@@ -356,7 +349,7 @@ async fn sighup_reloads_and_a_bad_policy_keeps_the_old() {
     }
     // A broken policy is refused; the running one stays.
     write(&path, "[limits]\nnot_a_key = 1\n");
-    assert!(hup(child.0.id()).success());
+    send_signal(child.0.id(), "-HUP");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let n = second.seen.queries.load(Ordering::SeqCst);
     assert_answers_at(addr).await;
@@ -368,59 +361,26 @@ async fn sighup_reloads_and_a_bad_policy_keeps_the_old() {
 /// take (the timeout) is not named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_warns_about_settings_that_need_a_restart() {
-    use std::io::BufRead as _;
     let server = self_signed("p.test");
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let port = free_port().await;
+    let port = free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let dir = temp_dir("restart");
+    let dir = temp_dir("policy-restart");
     let path = dir.join("p.toml");
     let base = policy_for(up.addr, &server.pin(), port);
     write(&path, &base);
-    let mut child = Child(
-        bin()
-            .arg("--policy")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.0.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    wait_answering(addr).await;
-    write(
-        &path,
-        &format!("{base}[limits]\nmax_pending = 100\ntimeout = \"2s\"\n"),
-    );
-    let status = Command::new("kill")
-        .args(["-HUP", &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let lines = tokio::task::spawn_blocking(move || {
-        let mut seen = Vec::new();
-        while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
-            let done = line.contains("configuration reloaded");
-            seen.push(line);
-            if done {
-                break;
-            }
-        }
-        seen
-    })
-    .await
-    .unwrap();
+    let (_child, lines) = reload_log(
+        bin().arg("--policy").arg(&path),
+        addr,
+        || {
+            write(
+                &path,
+                &format!("{base}[limits]\nmax_pending = 100\ntimeout = \"2s\"\n"),
+            )
+        },
+        &["configuration reloaded"],
+    )
+    .await;
     let warning = lines
         .iter()
         .find(|l| l.contains("only after a restart"))
@@ -450,7 +410,7 @@ async fn client_tls_listener_interoperates_with_kdig() {
     let up = UpstreamOptions::new(&upstream_cert, &[]).start().await;
     let root = ca("Listener CA");
     let listener_cert = leaf("dns.strictdot.test", &root);
-    let dir = temp_dir("tls");
+    let dir = temp_dir("policy-tls");
     let (cert, key, ca_path) = (
         dir.join("cert.pem"),
         dir.join("key.pem"),
@@ -459,10 +419,10 @@ async fn client_tls_listener_interoperates_with_kdig() {
     write(&cert, &listener_cert.pem());
     write(&key, &listener_cert.key.serialize_pem());
     write(&ca_path, &root.pem());
-    let port = free_port().await;
-    let tls_port = free_port().await;
+    let port = free_port();
+    let tls_port = free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let _child = Child(
+    let _child = Reaped::spawn(
         bin()
             .args([
                 "--listen",
@@ -481,9 +441,7 @@ async fn client_tls_listener_interoperates_with_kdig() {
             .arg("--tls-key")
             .arg(&key)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
     wait_answering(addr).await;
     let kdig = move |extra: Vec<String>| {
@@ -547,9 +505,9 @@ async fn drops_root_privileges_after_binding() {
     }
     let server = self_signed("p.test");
     let up = UpstreamOptions::new(&server, &[]).start().await;
-    let port = free_port().await;
+    let port = free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let child = Child(
+    let child = Reaped::spawn(
         bin()
             .args(["--listen", &addr.to_string(), "--user", "65534:65534"])
             .args([
@@ -559,9 +517,7 @@ async fn drops_root_privileges_after_binding() {
                 &server.pin().to_string(),
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
     wait_answering(addr).await;
     // Every thread, not only the main one: the drop happens before any other thread exists.
@@ -623,7 +579,7 @@ async fn non_root_binds_with_the_capability_then_holds_none() {
     let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_privileged_port())
         .parse()
         .unwrap();
-    let child = Child(
+    let child = Reaped::spawn(
         Command::new("setpriv")
             .args(["--reuid", "65532", "--regid", "65532", "--clear-groups"])
             .args(["--inh-caps", "+net_bind_service"])
@@ -640,9 +596,7 @@ async fn non_root_binds_with_the_capability_then_holds_none() {
             .env("STRICTDOT_DNSSEC", "off")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
     wait_answering(addr).await;
     // Every thread: capability sets are per thread, so a worker started before the drop
@@ -672,7 +626,6 @@ fn status_field<'a>(status: &'a str, name: &str) -> Vec<&'a str> {
 /// the running listener instead of being refused; the listener still serves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_after_the_user_switch_keeps_a_root_only_tls_key() {
-    use std::io::BufRead as _;
     use std::os::unix::fs::PermissionsExt as _;
     if !running_as_root() {
         eprintln!("SKIPPED reload_after_the_user_switch_keeps_a_root_only_tls_key: needs root to switch user");
@@ -682,7 +635,7 @@ async fn reload_after_the_user_switch_keeps_a_root_only_tls_key() {
     let up = UpstreamOptions::new(&upstream_cert, &[]).start().await;
     let root = ca("Listener CA");
     let listener_cert = leaf("dns.strictdot.test", &root);
-    let dir = temp_dir("rootkey");
+    let dir = temp_dir("policy-rootkey");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let (cert, key, ca_path, policy) = (
         dir.join("cert.pem"),
@@ -695,8 +648,8 @@ async fn reload_after_the_user_switch_keeps_a_root_only_tls_key() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::set_permissions(&cert, std::fs::Permissions::from_mode(0o644)).unwrap();
     write(&ca_path, &root.pem());
-    let port = free_port().await;
-    let tls_port = free_port().await;
+    let port = free_port();
+    let tls_port = free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     write(
         &policy,
@@ -707,7 +660,7 @@ async fn reload_after_the_user_switch_keeps_a_root_only_tls_key() {
         ),
     );
     std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut child = Child(
+    let (_child, lines) = reload_log(
         bin()
             .args(["--listen", &addr.to_string(), "--user", "65534:65534"])
             .args(["--listen-tls", &format!("127.0.0.1:{tls_port}")])
@@ -716,43 +669,12 @@ async fn reload_after_the_user_switch_keeps_a_root_only_tls_key() {
             .arg("--tls-cert")
             .arg(&cert)
             .arg("--tls-key")
-            .arg(&key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.0.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    wait_answering(addr).await;
-    let status = Command::new("kill")
-        .args(["-HUP", &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let lines = tokio::task::spawn_blocking(move || {
-        let mut seen = Vec::new();
-        while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
-            let done = line.contains("configuration reloaded") || line.contains("reload refused");
-            seen.push(line);
-            if done {
-                break;
-            }
-        }
-        seen
-    })
-    .await
-    .unwrap();
+            .arg(&key),
+        addr,
+        || {},
+        &["configuration reloaded", "reload refused"],
+    )
+    .await;
     assert!(
         lines.iter().any(|l| l.contains("configuration reloaded")),
         "the reload was refused: {lines:#?}"

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::opt::EdnsOption;
-use strictdot::cache::CacheSettings;
 use strictdot::pin::Pin;
 
 use crate::support::*;
@@ -53,10 +52,8 @@ fn expected_upstream(udp: u16, dnssec_ok: bool, options: &[u8]) -> Vec<u8> {
 }
 
 async fn first_upstream_message(keep_ecs: bool, query: &[u8]) -> Vec<u8> {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).keep_ecs(keep_ecs);
+    let (_root, up, c) = named_upstream(Behavior::Answer).await;
+    let c = c.keep_ecs(keep_ecs);
     let proxy = start_proxy(c).await;
     let reply = udp_exchange(proxy.addr, query, WAIT).await.expect("answer");
     assert_eq!(parse(&reply).id(), u16::from_be_bytes([query[0], query[1]]));
@@ -149,26 +146,12 @@ fn subnets_in(reply: &[u8]) -> Vec<(IpAddr, u8, u8)> {
 /// strictdot with the cache on, `--keep-ecs` as given, in front of an upstream that
 /// tailors answers to the ECS it receives and echoes it with SCOPE PREFIX-LENGTH 24.
 async fn ecs_proxy(keep_ecs: bool, delay_ms: u64) -> (Issued, FakeUpstream, Proxy) {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[])
-        .behavior(Behavior::EchoEcs {
-            scope: 24,
-            delay_ms,
-        })
-        .start()
-        .await;
-    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root])
-        .keep_ecs(keep_ecs)
-        .cache(Some(CacheSettings {
-            max_entries: 1000,
-            max_bytes: 1 << 20,
-            min_ttl: 0,
-            max_ttl: 86_400,
-            servfail_ttl: 2,
-            serve_stale: None,
-            prefetch: true,
-        }));
+    let (root, up, c) = named_upstream(Behavior::EchoEcs {
+        scope: 24,
+        delay_ms,
+    })
+    .await;
+    let c = c.keep_ecs(keep_ecs).cache(Some(cache_settings(true)));
     let proxy = start_proxy(c).await;
     (root, up, proxy)
 }

@@ -4,7 +4,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
-use strictdot::cache::CacheSettings;
 use strictdot::config::ConfigBuilder;
 use strictdot::{Listeners, Reloader, Server};
 use tokio_util::sync::CancellationToken;
@@ -12,18 +11,6 @@ use tokio_util::sync::CancellationToken;
 use crate::support::*;
 
 const WAIT: Duration = Duration::from_secs(3);
-
-fn cache_on() -> CacheSettings {
-    CacheSettings {
-        max_entries: 1000,
-        max_bytes: 1 << 20,
-        min_ttl: 0,
-        max_ttl: 86_400,
-        servfail_ttl: 2,
-        serve_stale: None,
-        prefetch: false,
-    }
-}
 
 async fn start(config: ConfigBuilder) -> (std::net::SocketAddr, Reloader, CancellationToken) {
     let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
@@ -54,7 +41,8 @@ async fn reload_flushes_the_cache_when_upstreams_change_and_only_then() {
     let first = UpstreamOptions::new(&server, &[]).start().await;
     let second = UpstreamOptions::new(&server, &[]).start().await;
     let with = |up: &FakeUpstream| {
-        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]).cache(Some(cache_on()))
+        config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root])
+            .cache(Some(cache_settings(false)))
     };
     let built = |c: ConfigBuilder| c.build().expect("config accepted");
     let (addr, reloader, token) = start(with(&first)).await;

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+mod process;
+pub use process::*;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,6 +16,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use strictdot::cache::CacheSettings;
 use strictdot::config::{Config, ConfigBuilder};
 pub use strictdot::dns::builder::QueryBuilder;
 use strictdot::pin::Pin;
@@ -540,20 +544,37 @@ pub fn config(upstreams: Vec<UpstreamConfig>, cas: &[&Issued]) -> ConfigBuilder 
 }
 
 /// A test CA, an upstream serving a certificate for `dot.test` from it and behaving as
-/// `behavior`, and strictdot authenticating that upstream by name.
-pub async fn name_authenticated(behavior: Behavior) -> (Issued, FakeUpstream, Proxy) {
+/// `behavior`, and a test configuration authenticating that upstream by name (tests set more
+/// on the builder).
+pub async fn named_upstream(behavior: Behavior) -> (Issued, FakeUpstream, ConfigBuilder) {
     let root = ca("Test Root");
     let server = leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[])
         .behavior(behavior)
         .start()
         .await;
-    let proxy = start_proxy(config(
-        vec![upstream(up.addr, Some("dot.test"), vec![])],
-        &[&root],
-    ))
-    .await;
-    (root, up, proxy)
+    let c = config(vec![upstream(up.addr, Some("dot.test"), vec![])], &[&root]);
+    (root, up, c)
+}
+
+/// The same, with strictdot started on that configuration.
+pub async fn name_authenticated(behavior: Behavior) -> (Issued, FakeUpstream, Proxy) {
+    let (root, up, c) = named_upstream(behavior).await;
+    (root, up, start_proxy(c).await)
+}
+
+/// Cache settings for tests: 1000 entries, 1 MiB, TTLs kept as they are up to a day,
+/// SERVFAIL cached 2 s, no serve-stale; prefetch as given.
+pub fn cache_settings(prefetch: bool) -> CacheSettings {
+    CacheSettings {
+        max_entries: 1000,
+        max_bytes: 1 << 20,
+        min_ttl: 0,
+        max_ttl: 86_400,
+        servfail_ttl: 2,
+        serve_stale: None,
+        prefetch,
+    }
 }
 
 pub async fn start_proxy(config: ConfigBuilder) -> Proxy {
@@ -608,6 +629,15 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     (code, body.to_owned())
+}
+
+/// Waits (10 s at most) until the operations endpoint at `ops` reports ready.
+pub async fn wait_ready(ops: SocketAddr) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while http_get(ops, "/ready").await.0 != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 // ---------------------------------------------------------------- DNS clients
@@ -721,18 +751,6 @@ pub async fn assert_servfail(proxy: &Proxy, name: &str) {
     assert_eq!(m.id(), 0x4343);
     assert_eq!(m.response_code(), hickory_proto::op::ResponseCode::ServFail);
     assert!(m.answers().is_empty());
-}
-
-/// A child process killed (and reaped) when dropped, so a failing test leaves none behind.
-pub struct Reaped(pub std::process::Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
-    }
 }
 
 /// A port on 127.0.0.1 where nothing listens (bound, then closed).

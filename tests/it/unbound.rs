@@ -14,13 +14,16 @@
     reason = "plain #[test]s, no tokio runtime to follow"
 )]
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::support::{
+    accepts_tcp, blocking_tcp_exchange, find_tool, loopback, self_signed_files, strictdot_command,
+    unbound_command, unbound_common_conf, write_file, Scratch, Served,
+};
 
 /// The name in the test certificate and the one strictdot authenticates Unbound by.
 const TLS_NAME: &str = "unbound.test";
@@ -28,10 +31,6 @@ const TLS_NAME: &str = "unbound.test";
 const BIG_TXT_RECORDS: usize = 20;
 /// A pin that matches no key: 32 zero bytes.
 const WRONG_PIN: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-/// Longest wait for a process to become ready.
-const READY_WITHIN: Duration = Duration::from_secs(10);
-/// Attempts at starting a process on a fresh free port.
-const START_ATTEMPTS: usize = 3;
 
 const TYPE_A: u16 = 1;
 const TYPE_TXT: u16 = 16;
@@ -39,20 +38,8 @@ const RCODE_NOERROR: u8 = 0;
 
 #[test]
 fn unbound_name_and_ca_file_udp_and_tcp() {
-    let tools = Tools::require();
-    let dir = Scratch::new("name");
-    let unbound = Unbound::start(&tools, &dir);
-    let mut proxy = Strictdot::start(
-        &dir,
-        "name",
-        &[
-            "--upstream".to_owned(),
-            format!("127.0.0.1:{}#{TLS_NAME}", unbound.port),
-            "--ca-file".to_owned(),
-            unbound.cert.display().to_string(),
-        ],
-        Ready::NoError,
-    );
+    let (tools, dir, unbound) = start_unbound("name");
+    let mut proxy = Strictdot::start(&dir, "name", &unbound.by_name(), Ready::NoError);
 
     for transport in [Transport::Udp, Transport::Tcp] {
         let out = kdig(&tools, proxy.port, transport, "www.example", "A");
@@ -90,20 +77,8 @@ fn unbound_name_and_ca_file_udp_and_tcp() {
 
 #[test]
 fn unbound_big_answer_truncated_over_udp_complete_over_tcp() {
-    let tools = Tools::require();
-    let dir = Scratch::new("tc");
-    let unbound = Unbound::start(&tools, &dir);
-    let mut proxy = Strictdot::start(
-        &dir,
-        "tc",
-        &[
-            "--upstream".to_owned(),
-            format!("127.0.0.1:{}#{TLS_NAME}", unbound.port),
-            "--ca-file".to_owned(),
-            unbound.cert.display().to_string(),
-        ],
-        Ready::NoError,
-    );
+    let (_tools, dir, unbound) = start_unbound("tc");
+    let mut proxy = Strictdot::start(&dir, "tc", &unbound.by_name(), Ready::NoError);
     let addr = proxy.addr();
 
     // UDP without EDNS: the answer is larger than 512 octets, so only a TC=1 header and
@@ -128,7 +103,7 @@ fn unbound_big_answer_truncated_over_udp_complete_over_tcp() {
     // The same question over TCP gets every record.
     let id = 0x7c01;
     let query = build_query(id, "big.example", TYPE_TXT);
-    let reply = tcp_exchange(addr, &query, Duration::from_secs(5))
+    let reply = blocking_tcp_exchange(addr, &query, Duration::from_secs(5))
         .unwrap_or_else(|e| panic!("no TCP answer for big.example TXT: {e}\n{}", proxy.log()));
     let msg = Message::parse(&reply).unwrap_or_else(|e| panic!("bad TCP answer: {e}"));
     assert_eq!(msg.id, id, "TCP answer ID");
@@ -153,21 +128,9 @@ fn unbound_big_answer_truncated_over_udp_complete_over_tcp() {
 
 #[test]
 fn unbound_pin_only_upstream_answers() {
-    let tools = Tools::require();
-    let dir = Scratch::new("pin");
-    let unbound = Unbound::start(&tools, &dir);
+    let (tools, dir, unbound) = start_unbound("pin");
     let pin = pin_of(&unbound.cert);
-    let mut proxy = Strictdot::start(
-        &dir,
-        "pin",
-        &[
-            "--upstream".to_owned(),
-            format!("127.0.0.1:{}", unbound.port),
-            "--pin-sha256".to_owned(),
-            pin,
-        ],
-        Ready::NoError,
-    );
+    let mut proxy = Strictdot::start(&dir, "pin", &unbound.by_pin(&pin, &[]), Ready::NoError);
     for transport in [Transport::Udp, Transport::Tcp] {
         let out = kdig(&tools, proxy.port, transport, "www.example", "A");
         assert_status(&out, "NOERROR");
@@ -181,22 +144,9 @@ fn unbound_pin_only_upstream_answers() {
 
 #[test]
 fn unbound_wrong_pin_gives_servfail() {
-    let tools = Tools::require();
-    let dir = Scratch::new("badpin");
-    let unbound = Unbound::start(&tools, &dir);
-    let mut proxy = Strictdot::start(
-        &dir,
-        "badpin",
-        &[
-            "--upstream".to_owned(),
-            format!("127.0.0.1:{}", unbound.port),
-            "--pin-sha256".to_owned(),
-            WRONG_PIN.to_owned(),
-            "--timeout".to_owned(),
-            "2s".to_owned(),
-        ],
-        Ready::AnyAnswer,
-    );
+    let (tools, dir, unbound) = start_unbound("badpin");
+    let args = unbound.by_pin(WRONG_PIN, &["--timeout", "2s"]);
+    let mut proxy = Strictdot::start(&dir, "badpin", &args, Ready::AnyAnswer);
     for transport in [Transport::Udp, Transport::Tcp] {
         let out = kdig(&tools, proxy.port, transport, "www.example", "A");
         assert_status(&out, "SERVFAIL");
@@ -277,151 +227,61 @@ impl Tools {
     }
 }
 
-/// Looks for an executable on PATH and in the sbin directories (unbound lives in
-/// /usr/sbin, which is often not on a user's PATH).
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.extend(
-        [
-            "/usr/local/sbin",
-            "/usr/sbin",
-            "/sbin",
-            "/usr/local/bin",
-            "/usr/bin",
-        ]
-        .into_iter()
-        .map(PathBuf::from),
-    );
-    dirs.into_iter()
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// A fresh directory under the system temp dir; removed at the end unless the test failed,
-/// so a failure leaves the configuration and logs behind for inspection.
-struct Scratch {
-    path: PathBuf,
-}
-
-impl Scratch {
-    fn new(label: &str) -> Scratch {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "strictdot-unbound-{label}-{}-{n}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
-        Scratch { path }
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.path.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("test files kept in {}", self.path.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
-/// A child process killed and reaped on drop.
-struct Guard {
-    child: Child,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Guard {
-    /// The exit status if the process has ended.
-    fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-}
-
 /// Unbound serving DoT on 127.0.0.1, authoritative for `example.` only.
 struct Unbound {
     port: u16,
     cert: PathBuf,
-    _guard: Guard,
+    _served: Served,
+}
+
+/// The tools, a scratch directory `unbound-LABEL`, and Unbound started in it.
+fn start_unbound(label: &str) -> (Tools, Scratch, Unbound) {
+    let tools = Tools::require();
+    let dir = Scratch::new(&format!("unbound-{label}"));
+    let unbound = Unbound::start(&tools, &dir);
+    (tools, dir, unbound)
 }
 
 impl Unbound {
-    fn start(tools: &Tools, dir: &Scratch) -> Unbound {
-        let certified = rcgen::generate_simple_self_signed(vec![TLS_NAME.to_owned()])
-            .expect("rcgen generates a self-signed certificate");
-        let cert = dir.file("cert.pem");
-        let key = dir.file("key.pem");
-        write_file(&cert, certified.cert.pem().as_bytes());
-        write_file(&key, certified.key_pair.serialize_pem().as_bytes());
+    /// strictdot's flags for this Unbound authenticated by name, its certificate the CA.
+    fn by_name(&self) -> Vec<String> {
+        vec![
+            "--upstream".to_owned(),
+            format!("127.0.0.1:{}#{TLS_NAME}", self.port),
+            "--ca-file".to_owned(),
+            self.cert.display().to_string(),
+        ]
+    }
 
-        let mut failures = String::new();
-        for attempt in 1..=START_ATTEMPTS {
-            let port = free_tcp_port();
-            let conf = dir.file("unbound.conf");
-            write_file(&conf, unbound_conf(&dir.path, port, &cert, &key).as_bytes());
-            let log_path = dir.file(&format!("unbound-{attempt}.log"));
-            let mut guard = Guard {
-                child: Command::new(&tools.unbound)
-                    .arg("-d")
-                    .arg("-c")
-                    .arg(&conf)
-                    .current_dir(&dir.path)
-                    .stdin(Stdio::null())
-                    .stdout(create_file(&dir.file(&format!("unbound-{attempt}.out"))))
-                    .stderr(create_file(&log_path))
-                    .spawn()
-                    .unwrap_or_else(|e| panic!("cannot start {}: {e}", tools.unbound.display())),
-            };
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-            let deadline = Instant::now() + READY_WITHIN;
-            loop {
-                if let Some(status) = guard.exited() {
-                    failures.push_str(&format!(
-                        "attempt {attempt} (port {port}): unbound exited with {status}:\n{}\n",
-                        read_lossy(&log_path)
-                    ));
-                    break;
-                }
-                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return Unbound {
-                        port,
-                        cert,
-                        _guard: guard,
-                    };
-                }
-                if Instant::now() >= deadline {
-                    panic!(
-                        "unbound did not accept TCP connections on {addr} within {READY_WITHIN:?}\n\
-                         configuration {}:\n{}\nlog:\n{}",
-                        conf.display(),
-                        read_lossy(&conf),
-                        read_lossy(&log_path)
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
+    /// strictdot's flags for this Unbound authenticated by `pin` alone, then `more`.
+    fn by_pin(&self, pin: &str, more: &[&str]) -> Vec<String> {
+        let mut args = vec![
+            "--upstream".to_owned(),
+            format!("127.0.0.1:{}", self.port),
+            "--pin-sha256".to_owned(),
+            pin.to_owned(),
+        ];
+        args.extend(more.iter().map(|a| a.to_string()));
+        args
+    }
+
+    fn start(tools: &Tools, dir: &Scratch) -> Unbound {
+        let (cert, key) = self_signed_files(dir, TLS_NAME);
+        let served = Served::start(
+            dir,
+            "unbound",
+            &mut |port| {
+                let conf = dir.file("unbound.conf");
+                write_file(&conf, unbound_conf(&dir.path, port, &cert, &key).as_bytes());
+                unbound_command(&tools.unbound, &conf)
+            },
+            &mut accepts_tcp,
+        );
+        Unbound {
+            port: served.port,
+            cert,
+            _served: served,
         }
-        panic!("unbound did not start in {START_ATTEMPTS} attempts:\n{failures}");
     }
 }
 
@@ -430,34 +290,18 @@ impl Unbound {
 fn unbound_conf(dir: &Path, port: u16, cert: &Path, key: &Path) -> String {
     let mut conf = format!(
         r#"server:
-    verbosity: 1
-    num-threads: 1
-    interface: 127.0.0.1@{port}
+{common}    interface: 127.0.0.1@{port}
     tls-port: {port}
     tls-service-key: "{key}"
     tls-service-pem: "{cert}"
-    interface-automatic: no
-    so-reuseport: no
-    do-ip4: yes
-    do-ip6: no
-    do-udp: yes
-    do-tcp: yes
-    username: ""
-    chroot: ""
-    directory: "{dir}"
-    pidfile: ""
-    use-syslog: no
-    logfile: ""
-    do-daemonize: no
-    access-control: 127.0.0.0/8 allow
     module-config: "iterator"
     local-zone: "." refuse
     local-zone: "example." static
     local-data: "www.example. 300 IN A 192.0.2.1"
 "#,
+        common = unbound_common_conf(dir),
         key = key.display(),
         cert = cert.display(),
-        dir = dir.display(),
     );
     // Twenty distinct 200-character TXT strings: about 4.3 kB of answer, far above 512.
     for i in 1..=BIG_TXT_RECORDS {
@@ -482,142 +326,74 @@ enum Ready {
 /// The strictdot binary, serving UDP and TCP on one loopback port.
 struct Strictdot {
     port: u16,
-    log_path: PathBuf,
-    guard: Guard,
+    served: Served,
 }
 
 impl Strictdot {
     fn start(dir: &Scratch, label: &str, upstream_args: &[String], ready: Ready) -> Strictdot {
-        let mut failures = String::new();
-        for attempt in 1..=START_ATTEMPTS {
-            let port = free_udp_and_tcp_port();
-            let log_path = dir.file(&format!("strictdot-{label}-{attempt}.log"));
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_strictdot"));
-            for var in STRICTDOT_ENV {
-                cmd.env_remove(var);
-            }
-            // Unbound serves an unsigned local zone here; tests/dnssec.rs does validation.
-            cmd.env("NO_COLOR", "1")
-                .env("STRICTDOT_DNSSEC", "off")
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .args(upstream_args)
-                .args(["--log-level", "debug"])
-                .current_dir(&dir.path)
-                .stdin(Stdio::null())
-                .stdout(create_file(
-                    &dir.file(&format!("strictdot-{label}-{attempt}.out")),
-                ))
-                .stderr(create_file(&log_path));
-            let mut guard = Guard {
-                child: cmd
-                    .spawn()
-                    .unwrap_or_else(|e| panic!("cannot start strictdot: {e}")),
-            };
-            match wait_for_answer(&mut guard, port, ready) {
-                Ok(()) => {
-                    return Strictdot {
-                        port,
-                        log_path,
-                        guard,
-                    }
-                }
-                Err(WaitError::Exited(status)) => {
-                    let log = read_lossy(&log_path);
-                    // Exit code 1 with a bind error: the port was taken meanwhile; retry.
-                    if status.code() == Some(1) && log.contains("cannot bind") {
-                        failures.push_str(&format!("attempt {attempt} (port {port}): {log}\n"));
-                        continue;
-                    }
-                    panic!("strictdot exited with {status} ({upstream_args:?}):\n{log}");
-                }
-                Err(WaitError::NotReady(last)) => panic!(
-                    "strictdot on 127.0.0.1:{port} not ready ({ready:?}) within \
-                     {READY_WITHIN:?}; last: {last}\nlog:\n{}",
-                    read_lossy(&log_path)
-                ),
-            }
+        let served = Served::start(
+            dir,
+            &format!("strictdot-{label}"),
+            &mut |port| {
+                let mut cmd = strictdot_command();
+                // Unbound serves an unsigned local zone here; tests/dnssec.rs does validation.
+                cmd.env("NO_COLOR", "1")
+                    .env("STRICTDOT_DNSSEC", "off")
+                    .arg("--listen")
+                    .arg(format!("127.0.0.1:{port}"))
+                    .args(upstream_args)
+                    .args(["--log-level", "debug"]);
+                cmd
+            },
+            &mut |port| answers(port, ready),
+        );
+        Strictdot {
+            port: served.port,
+            served,
         }
-        panic!("strictdot did not start in {START_ATTEMPTS} attempts:\n{failures}");
     }
 
     fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+        self.served.addr()
     }
 
     fn log(&self) -> String {
-        read_lossy(&self.log_path)
+        self.served.log()
     }
 
     /// Fails the test if strictdot has exited (it must survive everything above).
     fn assert_running(&mut self) {
-        if let Some(status) = self.guard.exited() {
-            panic!("strictdot exited with {status}:\n{}", self.log());
-        }
+        self.served.assert_running();
     }
 }
 
-/// Environment variables strictdot reads; removed so the caller's environment cannot
-/// change what a test runs.
-const STRICTDOT_ENV: [&str; 12] = [
-    "STRICTDOT_LISTEN",
-    "STRICTDOT_UPSTREAM",
-    "STRICTDOT_PIN_SHA256",
-    "STRICTDOT_CA_FILE",
-    "STRICTDOT_TLS_MIN_VERSION",
-    "STRICTDOT_TIMEOUT",
-    "STRICTDOT_MAX_TCP_CLIENTS",
-    "STRICTDOT_TCP_IDLE_TIMEOUT",
-    "STRICTDOT_UPSTREAM_IDLE_TIMEOUT",
-    "STRICTDOT_MAX_UPSTREAM_CONNECTIONS",
-    "STRICTDOT_MAX_IN_FLIGHT",
-    "STRICTDOT_LOG_LEVEL",
-];
-
-enum WaitError {
-    Exited(std::process::ExitStatus),
-    NotReady(String),
-}
-
-/// Sends `www.example A` over UDP until an answer that satisfies `ready` arrives, the
-/// process exits, or [`READY_WITHIN`] passes.
-fn wait_for_answer(guard: &mut Guard, port: u16, ready: Ready) -> Result<(), WaitError> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let deadline = Instant::now() + READY_WITHIN;
-    let mut id: u16 = 0x1000;
-    loop {
-        if let Some(status) = guard.exited() {
-            return Err(WaitError::Exited(status));
-        }
-        id = id.wrapping_add(1);
-        let query = build_query(id, "www.example", TYPE_A);
-        let last = match udp_exchange(addr, &query, Duration::from_millis(500)) {
-            Ok(reply) => match Message::parse(&reply) {
-                Ok(msg) if msg.id == id && msg.qr => {
-                    if ready == Ready::AnyAnswer || msg.rcode == RCODE_NOERROR {
-                        return Ok(());
-                    }
-                    format!("answer with RCODE {}", msg.rcode)
+/// Whether strictdot on `port` answers `www.example A` over UDP as `ready` requires.
+fn answers(port: u16, ready: Ready) -> Result<(), String> {
+    static ID: AtomicU16 = AtomicU16::new(0x1000);
+    let id = ID.fetch_add(1, Ordering::Relaxed);
+    let query = build_query(id, "www.example", TYPE_A);
+    match udp_exchange(loopback(port), &query, Duration::from_millis(500)) {
+        Ok(reply) => match Message::parse(&reply) {
+            Ok(msg) if msg.id == id && msg.qr => {
+                if ready == Ready::AnyAnswer || msg.rcode == RCODE_NOERROR {
+                    Ok(())
+                } else {
+                    Err(format!("answer with RCODE {}", msg.rcode))
                 }
-                Ok(msg) => format!("unexpected message {msg:?}"),
-                Err(e) => format!("unparsable answer: {e}"),
-            },
-            Err(e) => e,
-        };
-        if Instant::now() >= deadline {
-            return Err(WaitError::NotReady(last));
-        }
-        std::thread::sleep(Duration::from_millis(100));
+            }
+            Ok(msg) => Err(format!("unexpected message {msg:?}")),
+            Err(e) => Err(format!("unparsable answer: {e}")),
+        },
+        Err(e) => Err(e),
     }
 }
 
 /// The SPKI pin of the certificate in `cert`, as printed by `strictdot pin --cert`.
 fn pin_of(cert: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_strictdot"))
+    let out = strictdot_command()
         .arg("pin")
         .arg("--cert")
         .arg(cert)
-        .stdin(Stdio::null())
         .output()
         .expect("strictdot pin runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -700,41 +476,6 @@ fn has_record(out: &str, owner: &str, rtype: &str, rdata: &str) -> bool {
         })
 }
 
-/// A port that was free for TCP on 127.0.0.1 a moment ago.
-fn free_tcp_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
-}
-
-/// A port that was free for both UDP and TCP on 127.0.0.1 a moment ago.
-fn free_udp_and_tcp_port() -> u16 {
-    for _ in 0..50 {
-        let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-        let port = tcp.local_addr().expect("local address").port();
-        if UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both UDP and TCP on 127.0.0.1");
-}
-
-fn create_file(path: &Path) -> File {
-    File::create(path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()))
-}
-
-fn write_file(path: &Path, bytes: &[u8]) {
-    std::fs::write(path, bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-}
-
-fn read_lossy(path: &Path) -> String {
-    match std::fs::read(path) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => format!("(cannot read {}: {e})", path.display()),
-    }
-}
-
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -788,31 +529,6 @@ fn udp_exchange(server: SocketAddr, query: &[u8], timeout: Duration) -> Result<V
             Err(e) => return Err(format!("recv: {e}")),
         }
     }
-}
-
-/// One query, one answer, over TCP with RFC 1035 two-octet length framing.
-fn tcp_exchange(server: SocketAddr, query: &[u8], timeout: Duration) -> Result<Vec<u8>, String> {
-    let mut stream =
-        TcpStream::connect_timeout(&server, timeout).map_err(|e| format!("connect: {e}"))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(|e| format!("timeouts: {e}"))?;
-    let len = u16::try_from(query.len()).expect("query fits a frame");
-    let mut frame = len.to_be_bytes().to_vec();
-    frame.extend(query);
-    stream
-        .write_all(&frame)
-        .map_err(|e| format!("write: {e}"))?;
-    let mut len = [0u8; 2];
-    stream
-        .read_exact(&mut len)
-        .map_err(|e| format!("read length: {e}"))?;
-    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    stream
-        .read_exact(&mut reply)
-        .map_err(|e| format!("read message: {e}"))?;
-    Ok(reply)
 }
 
 /// The parts of a DNS response the tests look at.

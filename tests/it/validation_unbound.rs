@@ -59,30 +59,26 @@
 )]
 
 use std::fmt;
-use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use strictdot::dns::builder::QueryBuilder;
 
 use crate::dnssec_zones::{self, Case, Expect};
+use crate::support::{
+    accepts_tcp, blocking_tcp_exchange, find_tool, free_tcp_port, loopback, self_signed_files,
+    strictdot_command, unbound_command, unbound_common_conf, write_file, Scratch, Served,
+};
 
 /// The name in the upstream's certificate, and the one strictdot and the reference Unbound
 /// authenticate it by.
 const TLS_NAME: &str = "unbound.test";
-/// Longest wait for a process to become ready.
-const READY_WITHIN: Duration = Duration::from_secs(15);
 /// Longest wait for one answer (a cold chain walk to a child zone included).
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
-/// Attempts at starting a process on a fresh free port.
-const START_ATTEMPTS: usize = 3;
 /// EDNS option code of an Extended DNS Error (RFC 8914).
 const EDE: u16 = 15;
 const TYPE_SOA: u16 = 6;
@@ -393,11 +389,11 @@ fn case(label: &str) -> Case {
 /// started once per batch rather than once per test.
 struct Env {
     /// The non-validating upstream; `plain` is a cleartext port for reference queries.
-    upstream: Server,
+    upstream: Served,
     upstream_plain: u16,
     /// The validating Unbound.
-    reference: Server,
-    strictdot: Server,
+    reference: Served,
+    strictdot: Served,
     /// Dropped last: the processes above write into it.
     _dir: Scratch,
 }
@@ -417,7 +413,7 @@ impl Env {
 
     fn start() -> Env {
         let tools = Tools::require();
-        let dir = Scratch::new("dnssec");
+        let dir = Scratch::new("validation-dnssec");
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .expect("clock after 1970")
@@ -426,61 +422,60 @@ impl Env {
         let zones = dnssec_zones::build(&dir.file("zones"), now)
             .unwrap_or_else(|e| panic!("building the signed test zones failed: {e}"));
 
-        let certified = rcgen::generate_simple_self_signed(vec![TLS_NAME.to_owned()])
-            .expect("rcgen generates a self-signed certificate");
-        let cert = dir.file("cert.pem");
-        let key = dir.file("key.pem");
-        write_file(&cert, certified.cert.pem().as_bytes());
-        write_file(&key, certified.key_pair.serialize_pem().as_bytes());
+        let (cert, key) = self_signed_files(&dir, TLS_NAME);
 
         let mut upstream_plain = 0;
-        let upstream = Server::start(&dir, "upstream", &mut |port| {
-            upstream_plain = free_tcp_port();
-            let conf = dir.file("upstream.conf");
-            write_file(
-                &conf,
-                upstream_conf(&dir.path, port, upstream_plain, &cert, &key, &zones).as_bytes(),
-            );
-            unbound_command(&tools, &conf)
-        });
-        wait_until(&upstream, "the upstream accepts TCP", || {
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, upstream.port));
-            TcpStream::connect_timeout(&addr, Duration::from_millis(200))
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        });
+        let upstream = Served::start(
+            &dir,
+            "upstream",
+            &mut |port| {
+                upstream_plain = free_tcp_port();
+                let conf = dir.file("upstream.conf");
+                write_file(
+                    &conf,
+                    upstream_conf(&dir.path, port, upstream_plain, &cert, &key, &zones).as_bytes(),
+                );
+                unbound_command(&tools.unbound, &conf)
+            },
+            &mut accepts_tcp,
+        );
 
-        let reference = Server::start(&dir, "reference", &mut |port| {
-            let conf = dir.file("reference.conf");
-            write_file(
-                &conf,
-                reference_conf(&dir.path, port, upstream.port, &cert, &zones.anchor_ds).as_bytes(),
-            );
-            unbound_command(&tools, &conf)
-        });
+        let reference = Served::start(
+            &dir,
+            "reference",
+            &mut |port| {
+                let conf = dir.file("reference.conf");
+                write_file(
+                    &conf,
+                    reference_conf(&dir.path, port, upstream.port, &cert, &zones.anchor_ds)
+                        .as_bytes(),
+                );
+                unbound_command(&tools.unbound, &conf)
+            },
+            &mut accepts_tcp,
+        );
         wait_for_root_soa(&reference);
 
-        let strictdot = Server::start(&dir, "strictdot", &mut |port| {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_strictdot"));
-            // strictdot reads STRICTDOT_* variables; the caller's must not change the test.
-            for (var, _) in std::env::vars_os() {
-                if var.to_string_lossy().starts_with("STRICTDOT_") {
-                    cmd.env_remove(var);
-                }
-            }
-            cmd.env("NO_COLOR", "1")
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .arg("--upstream")
-                .arg(format!("127.0.0.1:{}#{TLS_NAME}", upstream.port))
-                .arg("--ca-file")
-                .arg(&cert)
-                .args(["--dnssec", "validate"])
-                .arg("--trust-anchor-file")
-                .arg(&zones.anchor_ds)
-                .args(["--log-level", "debug"]);
-            cmd
-        });
+        let strictdot = Served::start(
+            &dir,
+            "strictdot",
+            &mut |port| {
+                let mut cmd = strictdot_command();
+                cmd.env("NO_COLOR", "1")
+                    .arg("--listen")
+                    .arg(format!("127.0.0.1:{port}"))
+                    .arg("--upstream")
+                    .arg(format!("127.0.0.1:{}#{TLS_NAME}", upstream.port))
+                    .arg("--ca-file")
+                    .arg(&cert)
+                    .args(["--dnssec", "validate"])
+                    .arg("--trust-anchor-file")
+                    .arg(&zones.anchor_ds)
+                    .args(["--log-level", "debug"]);
+                cmd
+            },
+            &mut accepts_tcp,
+        );
         wait_for_root_soa(&strictdot);
 
         Env {
@@ -494,7 +489,7 @@ impl Env {
 
     /// Sends `query` over TCP to 127.0.0.1:`port`, returns the reply.
     fn exchange(&self, port: u16, query: &[u8]) -> Result<Vec<u8>, String> {
-        tcp_exchange(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), query)
+        blocking_tcp_exchange(loopback(port), query, ANSWER_WITHIN)
     }
 
     /// Asks `case` of the server on `port` with DO=1 (and CD=1 if `cd`).
@@ -561,7 +556,7 @@ impl Env {
         [&self.upstream, &self.reference, &self.strictdot]
             .iter()
             .map(|s| {
-                let log = read_lossy(&s.log);
+                let log = s.log();
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
                 format!("--- {} (last 40 lines):\n{}", s.label, tail.join("\n"))
@@ -591,7 +586,7 @@ fn upstream_conf(
     module-config: "iterator"
     outgoing-interface: 127.0.0.1
 "#,
-        common = common_conf(dir),
+        common = unbound_common_conf(dir),
         key = key.display(),
         cert = cert.display(),
     );
@@ -627,55 +622,27 @@ forward-zone:
     forward-addr: 127.0.0.1@{upstream}#{TLS_NAME}
     forward-tls-upstream: yes
 "#,
-        common = common_conf(dir),
+        common = unbound_common_conf(dir),
         anchor = anchor.display(),
         cert = cert.display(),
     )
 }
 
-/// Settings both Unbounds share: loopback only, foreground, no privileges dropped, logs
-/// to stderr.
-fn common_conf(dir: &Path) -> String {
-    format!(
-        r#"    verbosity: 1
-    num-threads: 1
-    interface-automatic: no
-    so-reuseport: no
-    do-ip4: yes
-    do-ip6: no
-    do-udp: yes
-    do-tcp: yes
-    username: ""
-    chroot: ""
-    directory: "{dir}"
-    pidfile: ""
-    use-syslog: no
-    logfile: ""
-    do-daemonize: no
-    access-control: 127.0.0.0/8 allow
-"#,
-        dir = dir.display()
-    )
-}
-
-fn unbound_command(tools: &Tools, conf: &Path) -> Command {
-    let mut cmd = Command::new(&tools.unbound);
-    cmd.arg("-d").arg("-c").arg(conf);
-    cmd
-}
-
 /// Waits until the server answers `. SOA` (DO=1) with NOERROR over TCP: for the reference
 /// Unbound and strictdot this also proves the TLS path to the upstream and the root's
 /// validation.
-fn wait_for_root_soa(server: &Server) {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, server.port));
-    wait_until(server, "it answers '. SOA' with NOERROR", || {
+fn wait_for_root_soa(server: &Served) {
+    server.wait_until("it answers '. SOA' with NOERROR", || {
         let query = QueryBuilder::new(".", TYPE_SOA)
             .id(0x1111)
             .edns(1232)
             .dnssec_ok()
             .build();
-        let seen = Seen::parse(&tcp_exchange(addr, &query)?)?;
+        let seen = Seen::parse(&blocking_tcp_exchange(
+            server.addr(),
+            &query,
+            ANSWER_WITHIN,
+        )?)?;
         if seen.rcode == ResponseCode::NoError {
             Ok(())
         } else {
@@ -684,35 +651,8 @@ fn wait_for_root_soa(server: &Server) {
     });
 }
 
-/// Polls `ready` until it succeeds; fails the test if the server exits or
-/// [`READY_WITHIN`] passes.
-fn wait_until(server: &Server, what: &str, mut ready: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + READY_WITHIN;
-    loop {
-        let last = match ready() {
-            Ok(()) => return,
-            Err(e) => e,
-        };
-        if let Some(status) = server.exited() {
-            panic!(
-                "{} exited with {status} before {what}:\n{}",
-                server.label,
-                read_lossy(&server.log)
-            );
-        }
-        if Instant::now() >= deadline {
-            panic!(
-                "{} not ready ({what}) within {READY_WITHIN:?}; last: {last}\n{}",
-                server.label,
-                read_lossy(&server.log)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 // ---------------------------------------------------------------------------------------
-// Processes, files, sockets
+// Tools
 // ---------------------------------------------------------------------------------------
 
 /// The external programs the tests need (ldnsutils is checked by `dnssec_zones::build`).
@@ -733,190 +673,5 @@ impl Tools {
             panic!("the DNSSEC interop tests need ldnsutils: {e}; scripts/test.sh installs it");
         }
         Tools { unbound }
-    }
-}
-
-/// An executable on PATH or in the sbin directories (unbound lives in /usr/sbin).
-fn find_tool(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.extend(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from));
-    dirs.into_iter().map(|d| d.join(name)).find(|p| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
-}
-
-/// A process listening on a loopback port, killed and reaped on drop.
-struct Server {
-    label: &'static str,
-    port: u16,
-    log: PathBuf,
-    child: Mutex<Child>,
-}
-
-impl Server {
-    /// Starts the command `make(port)` builds on a free port, retrying on a fresh port if
-    /// it exits at once (the port was taken meanwhile).
-    fn start(dir: &Scratch, label: &'static str, make: &mut dyn FnMut(u16) -> Command) -> Server {
-        let mut failures = String::new();
-        for attempt in 1..=START_ATTEMPTS {
-            let port = free_udp_and_tcp_port();
-            let log = dir.file(&format!("{label}-{attempt}.log"));
-            let child = make(port)
-                .current_dir(&dir.path)
-                .stdin(Stdio::null())
-                .stdout(create_file(&dir.file(&format!("{label}-{attempt}.out"))))
-                .stderr(create_file(&log))
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {label}: {e}"));
-            let server = Server {
-                label,
-                port,
-                log,
-                child: Mutex::new(child),
-            };
-            // A bind failure ends the process at once; give it a moment to show.
-            match wait_listening(&server) {
-                Ok(()) => return server,
-                Err(e) => failures.push_str(&format!("attempt {attempt} (port {port}): {e}\n")),
-            }
-        }
-        panic!("{label} did not start in {START_ATTEMPTS} attempts:\n{failures}");
-    }
-
-    fn exited(&self) -> Option<std::process::ExitStatus> {
-        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
-        child.try_wait().ok().flatten()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-/// Waits until the server accepts TCP connections on its port, or exits.
-fn wait_listening(server: &Server) -> Result<(), String> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, server.port));
-    let deadline = Instant::now() + READY_WITHIN;
-    loop {
-        if let Some(status) = server.exited() {
-            return Err(format!(
-                "exited with {status}:\n{}",
-                read_lossy(&server.log)
-            ));
-        }
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "not listening on {addr} within {READY_WITHIN:?}:\n{}",
-                read_lossy(&server.log)
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A fresh directory under the system temp dir; removed at the end unless a test failed.
-struct Scratch {
-    path: PathBuf,
-}
-
-impl Scratch {
-    fn new(label: &str) -> Scratch {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "strictdot-validation-{label}-{}-{n}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
-        Scratch { path }
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.path.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("test files kept in {}", self.path.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
-/// A port that was free for TCP on 127.0.0.1 a moment ago.
-fn free_tcp_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
-}
-
-/// A port that was free for both UDP and TCP on 127.0.0.1 a moment ago.
-fn free_udp_and_tcp_port() -> u16 {
-    for _ in 0..50 {
-        let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-        let port = tcp.local_addr().expect("local address").port();
-        if UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both UDP and TCP on 127.0.0.1");
-}
-
-/// One query, one answer, over TCP with two-octet length framing (RFC 1035 §4.2.2).
-fn tcp_exchange(server: SocketAddr, query: &[u8]) -> Result<Vec<u8>, String> {
-    let mut stream = TcpStream::connect_timeout(&server, ANSWER_WITHIN)
-        .map_err(|e| format!("connect {server}: {e}"))?;
-    stream
-        .set_read_timeout(Some(ANSWER_WITHIN))
-        .and_then(|()| stream.set_write_timeout(Some(ANSWER_WITHIN)))
-        .map_err(|e| format!("timeouts: {e}"))?;
-    let len = u16::try_from(query.len()).expect("query fits a frame");
-    let mut frame = len.to_be_bytes().to_vec();
-    frame.extend(query);
-    stream
-        .write_all(&frame)
-        .map_err(|e| format!("write to {server}: {e}"))?;
-    let mut len = [0u8; 2];
-    stream
-        .read_exact(&mut len)
-        .map_err(|e| format!("read length from {server}: {e}"))?;
-    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    stream
-        .read_exact(&mut reply)
-        .map_err(|e| format!("read message from {server}: {e}"))?;
-    if reply.get(..2) != query.get(..2) {
-        return Err(format!("answer from {server} with another ID"));
-    }
-    Ok(reply)
-}
-
-fn create_file(path: &Path) -> File {
-    File::create(path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()))
-}
-
-fn write_file(path: &Path, bytes: &[u8]) {
-    std::fs::write(path, bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-}
-
-fn read_lossy(path: &Path) -> String {
-    match std::fs::read(path) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => format!("(cannot read {}: {e})", path.display()),
     }
 }
