@@ -2,7 +2,9 @@
 //! per query) and TCP (persistent connections and a fresh connection per query) while a
 //! second instance starts on the same address (SO_REUSEPORT) and the first one is sent
 //! SIGTERM, over several repetitions. Every query must be answered; a TCP client may
-//! reconnect once after its connection was closed cleanly (end of stream, no reset).
+//! reconnect once after its connection was closed cleanly (end of stream, no reset). The
+//! same load runs across socket-activated restarts (`systemctl restart`: the test holds
+//! the sockets, each instance exits before the next starts on them).
 //!
 //! Readiness is the new instance's `READY=1` on a notification socket the test binds
 //! (the sd_notify protocol, as systemd's `Type=notify` uses it), not a sleep.
@@ -91,6 +93,32 @@ impl Load {
                 t.lost.fetch_add(1, Ordering::Relaxed)
             }
         };
+    }
+}
+
+impl Load {
+    /// Prints the counts per transport and repetition under `title`; returns the queries
+    /// lost per transport.
+    fn report(&self, title: &str) -> [u64; 3] {
+        println!("{title}");
+        println!(
+            "  {:<20} rep  sent  answered  reconnected  lost",
+            "transport"
+        );
+        let mut lost = [0u64; 3];
+        for (t, name) in NAMES.iter().enumerate() {
+            for (rep, tally) in self.tallies[t].iter().enumerate().skip(1) {
+                let l = tally.lost.load(Ordering::Relaxed);
+                lost[t] += l;
+                println!(
+                    "  {name:<20} {rep:>3} {:>5} {:>9} {:>12} {l:>5}",
+                    tally.sent.load(Ordering::Relaxed),
+                    tally.answered.load(Ordering::Relaxed),
+                    tally.reconnected.load(Ordering::Relaxed),
+                );
+            }
+        }
+        lost
     }
 }
 
@@ -371,27 +399,10 @@ async fn restart_under_load_loses_no_query() {
     let (code, log) = running.terminate().await;
     assert_eq!(code, Some(0), "last instance's exit; log:\n{log}");
 
-    println!(
+    let lost = load.report(&format!(
         "restart under load, {reps} handovers (tcp_migrate_req {}):",
         if migrate.on { "on" } else { "OFF" }
-    );
-    println!(
-        "  {:<20} rep  sent  answered  reconnected  lost",
-        "transport"
-    );
-    let mut lost = [0u64; 3];
-    for (t, name) in NAMES.iter().enumerate() {
-        for (rep, tally) in load.tallies[t].iter().enumerate().skip(1) {
-            let l = tally.lost.load(Ordering::Relaxed);
-            lost[t] += l;
-            println!(
-                "  {name:<20} {rep:>3} {:>5} {:>9} {:>12} {l:>5}",
-                tally.sent.load(Ordering::Relaxed),
-                tally.answered.load(Ordering::Relaxed),
-                tally.reconnected.load(Ordering::Relaxed),
-            );
-        }
-    }
+    ));
     let errors = load.errors.lock().unwrap().clone();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(lost[UDP], 0, "UDP queries lost: {errors:#?}");
@@ -410,6 +421,33 @@ async fn restart_under_load_loses_no_query() {
         .map(|t| t.sent.load(Ordering::Relaxed))
         .sum();
     assert!(sent > 1000, "the load ran ({sent} UDP queries)");
+}
+
+/// The sockets of the shipped `strictdot.socket`, bound the way systemd binds them: UDP
+/// and TCP on one port of 127.0.0.1, `Backlog=1024`, `ReceiveBuffer=4M`, inherited across
+/// exec (no CLOEXEC).
+fn activation_sockets() -> (socket2::Socket, socket2::Socket, SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    // One port for both: the listener takes a free one (SO_REUSEADDR, as systemd sets it,
+    // so TIME_WAIT leftovers do not matter), UDP the same number (retried if taken).
+    let (udp, tcp, addr) = (0..16)
+        .find_map(|_| {
+            let tcp = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            tcp.set_reuse_address(true).unwrap();
+            tcp.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+                .unwrap();
+            let addr = tcp.local_addr().unwrap().as_socket().unwrap();
+            let udp = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+            udp.bind(&addr.into()).ok()?;
+            tcp.listen(1024).unwrap();
+            Some((udp, tcp, addr))
+        })
+        .expect("a port free for UDP and TCP");
+    // As much as net.core.rmem_max allows (systemd, as root, forces it past that).
+    let _ = udp.set_recv_buffer_size(4 << 20);
+    udp.set_cloexec(false).unwrap();
+    tcp.set_cloexec(false).unwrap();
+    (udp, tcp, addr)
 }
 
 /// strictdot started the way systemd starts a socket-activated service: `udp` and `tcp`
@@ -443,7 +481,6 @@ fn activated(
 /// `systemctl restart` does with the shipped units.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_activated_restart_keeps_the_queued_queries() {
-    use socket2::{Domain, Socket, Type};
     let root = ca("Test Root");
     let server = leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[]).start().await;
@@ -452,24 +489,7 @@ async fn socket_activated_restart_keeps_the_queued_queries() {
     let ca_path = dir.join("ca.pem");
     std::fs::write(&ca_path, root.pem()).unwrap();
 
-    // One port for both: the listener takes a free one (SO_REUSEADDR, as systemd sets it,
-    // so TIME_WAIT leftovers do not matter), UDP the same number (retried if taken).
-    let (udp, tcp, addr) = (0..16)
-        .find_map(|_| {
-            let tcp = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-            tcp.set_reuse_address(true).unwrap();
-            tcp.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-                .unwrap();
-            let addr = tcp.local_addr().unwrap().as_socket().unwrap();
-            let udp = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
-            udp.bind(&addr.into()).ok()?;
-            tcp.listen(128).unwrap();
-            Some((udp, tcp, addr))
-        })
-        .expect("a port free for UDP and TCP");
-    // Inherited across exec, as systemd passes them.
-    udp.set_cloexec(false).unwrap();
-    tcp.set_cloexec(false).unwrap();
+    let (udp, tcp, addr) = activation_sockets();
     let args: Vec<String> = vec![
         "--upstream".into(),
         format!("{}#dot.test", up.addr),
@@ -512,4 +532,92 @@ async fn socket_activated_restart_keeps_the_queued_queries() {
     let (code, log) = second.terminate().await;
     assert_eq!(code, Some(0), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `systemctl restart` of the shipped units under a steady load: the test plays systemd.
+/// It holds the sockets (`activation_sockets`, as `strictdot.socket` declares them),
+/// starts an instance on them with `LISTEN_FDS`, and at each repetition sends it SIGTERM,
+/// waits for it to exit and starts the next on the same sockets, waiting for its
+/// `READY=1`, while clients send a few thousand queries a second over UDP (a fresh socket
+/// each) and TCP (persistent connections and a fresh one per query). What arrives while
+/// no instance runs waits in the sockets' queues (UDP) and the accept queue (TCP): every
+/// query must be answered. A TCP client may reconnect once after a clean close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn socket_activated_restart_under_load_loses_no_query() {
+    let reps = std::env::var("STRICTDOT_RESTART_REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(REPS);
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let dir =
+        std::env::temp_dir().join(format!("strictdot-activation-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, root.pem()).unwrap();
+    let (udp, tcp, addr) = activation_sockets();
+    let args: Vec<String> = vec![
+        "--upstream".into(),
+        format!("{}#dot.test", up.addr),
+        "--ca-file".into(),
+        ca_path.display().to_string(),
+        "--rate-limit".into(),
+        "0".into(),
+    ];
+
+    let mut running = activated(&dir, 0, &udp, &tcp, &args).ready().await;
+    let load = Arc::new(Load::new(reps));
+    let mut clients = JoinSet::new();
+    spawn_workers(&mut clients, &load, addr, UDP, 16, 2000);
+    spawn_workers(&mut clients, &load, addr, TCP_KEEP, 4, 400);
+    spawn_workers(&mut clients, &load, addr, TCP_FRESH, 4, 200);
+    let mut gaps = Vec::new();
+    for rep in 1..=reps {
+        load.epoch.store(rep, Ordering::SeqCst);
+        let stopped = tokio::time::Instant::now();
+        let (code, log) = running.terminate().await;
+        assert_eq!(code, Some(0), "rep {rep}: old instance's exit; log:\n{log}");
+        let exited = stopped.elapsed();
+        running = activated(&dir, rep, &udp, &tcp, &args).ready().await;
+        gaps.push((exited, stopped.elapsed() - exited));
+        // The new instance carries the load for a while (a count, not a sleep) before the
+        // next restart.
+        let answered = || {
+            let t = &load.tallies[UDP][rep];
+            t.answered.load(Ordering::Relaxed) + t.lost.load(Ordering::Relaxed)
+        };
+        let deadline = tokio::time::Instant::now() + PROCESS_WAIT;
+        while answered() < 1000 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    load.stop.store(true, Ordering::SeqCst);
+    while clients.join_next().await.is_some() {}
+    let (code, log) = running.terminate().await;
+    assert_eq!(code, Some(0), "last instance's exit; log:\n{log}");
+
+    let lost = load.report(&format!(
+        "socket-activated restart under load, {reps} restarts (SIGTERM, exit, start on the same sockets):"
+    ));
+    for (rep, (exit, start)) in gaps.iter().enumerate() {
+        println!(
+            "  rep {}: SIGTERM to exit {} ms, exit to READY=1 {} ms (no instance running)",
+            rep + 1,
+            exit.as_millis(),
+            start.as_millis()
+        );
+    }
+    let errors = load.errors.lock().unwrap().clone();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        lost,
+        [0, 0, 0],
+        "queries lost (udp, tcp persistent, tcp fresh): {errors:#?}"
+    );
+    let sent: u64 = load.tallies[UDP]
+        .iter()
+        .map(|t| t.sent.load(Ordering::Relaxed))
+        .sum();
+    assert!(sent > 1000, "the load ran ({sent} UDP queries)");
 }
