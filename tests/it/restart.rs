@@ -621,3 +621,119 @@ async fn socket_activated_restart_under_load_loses_no_query() {
         .sum();
     assert!(sent > 1000, "the load ran ({sent} UDP queries)");
 }
+
+/// Runs `strictdot healthcheck ARGS`; whether it exited 0.
+fn healthcheck(args: &[&str]) -> bool {
+    Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        .arg("healthcheck")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// Waits (bounded) until `check` holds, looking every 50 ms: the ready file is the signal
+/// being waited for, and a file has no notification of its own here.
+async fn until(what: &str, check: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + PROCESS_WAIT;
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Readiness during a surge (the DaemonSet's `maxSurge: 1`): two instances share every
+/// port, `--metrics` included (SO_REUSEPORT), so a probe of `127.0.0.1:PORT` reaches either
+/// one. The new one cannot reach its upstream: its own check (`healthcheck --ready-file`)
+/// says not ready however often it is asked, while the old one's says ready; a file the
+/// new one's path held before it started (a crash) is gone. At SIGTERM the old one's file
+/// goes before its drain starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_file_is_per_instance_during_a_surge() {
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let dir = std::env::temp_dir().join(format!("strictdot-surge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, root.pem()).unwrap();
+    let port = free_port().await;
+    let metrics = format!("127.0.0.1:{}", free_port().await);
+    let (old_dir, new_dir) = (dir.join("old"), dir.join("new"));
+    std::fs::create_dir_all(&old_dir).unwrap();
+    std::fs::create_dir_all(&new_dir).unwrap();
+    let (old_file, new_file) = (old_dir.join("ready"), new_dir.join("ready"));
+    // A port nothing listens on: connections to it are refused.
+    let unreachable = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = unreachable.local_addr().unwrap();
+    drop(unreachable);
+    let args = |upstream: &str, ready: &Path| -> Vec<String> {
+        vec![
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--metrics".into(),
+            metrics.clone(),
+            "--upstream".into(),
+            format!("{upstream}#dot.test"),
+            "--ca-file".into(),
+            ca_path.display().to_string(),
+            "--ready-file".into(),
+            ready.display().to_string(),
+        ]
+    };
+
+    let old = Instance::start(&dir, 0, &args(&up.addr.to_string(), &old_file))
+        .ready()
+        .await;
+    until("the old instance's ready file", || old_file.exists()).await;
+    assert!(healthcheck(&["--ready-file", old_file.to_str().unwrap()]));
+
+    // Left by a crashed process at the new instance's path.
+    std::fs::write(&new_file, "1\n").unwrap();
+    let new = Instance::start(&dir, 1, &args(&dead.to_string(), &new_file))
+        .ready()
+        .await;
+    // The new instance serves (READY=1) and removed the stale file before binding; it stays
+    // not ready for as long as its upstream is unreachable, whatever the shared port says.
+    let mut shared_port_said_ready = 0;
+    for _ in 0..20 {
+        assert!(
+            !healthcheck(&["--ready-file", new_file.to_str().unwrap()]),
+            "the new instance's own check says ready without an upstream"
+        );
+        assert!(healthcheck(&["--ready-file", old_file.to_str().unwrap()]));
+        if healthcheck(&["--metrics", &metrics]) {
+            shared_port_said_ready += 1;
+        }
+        // Readiness is looked at every 250 ms: 20 rounds span several looks.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "shared --metrics port: {shared_port_said_ready} of 20 probes said ready (answered by \
+         the old instance); the new instance's --ready-file: 0 of 20"
+    );
+
+    let (code, log) = old.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        !old_file.exists(),
+        "the old instance's ready file outlived it"
+    );
+    let lines: Vec<&str> = log.lines().collect();
+    let removed = lines
+        .iter()
+        .position(|l| l.contains("draining: ready file removed"));
+    let drain = lines
+        .iter()
+        .position(|l| l.trim_end().ends_with("INFO draining"));
+    assert!(
+        matches!((removed, drain), (Some(r), Some(d)) if r < d),
+        "the ready file goes before the drain starts:\n{log}"
+    );
+    assert!(!healthcheck(&["--ready-file", old_file.to_str().unwrap()]));
+    let (code, log) = new.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
