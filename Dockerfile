@@ -40,6 +40,12 @@ LABEL org.opencontainers.image.title="strictdot" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="0.1.0"
 COPY --from=build /strictdot /strictdot
+# The shipped policies; among them strictdot.toml, the default policy: strictdot reads
+# /etc/strictdot/strictdot.toml when no --policy is given and logs "no --policy given:
+# reading the default policy file". It is the built-in defaults written out (Cloudflare by
+# name, every other setting commented at its default), so running the image with or
+# without it behaves the same; CMD's flags override it. scripts/scratch-test.sh checks the
+# log line in a root laid out like this image.
 COPY policy /etc/strictdot/
 USER 65532:65532
 EXPOSE 53/udp 53/tcp 853/tcp 9153/tcp
