@@ -1,7 +1,7 @@
 # strictdot in a FROM scratch image: one statically linked binary, nothing else.
 # No libc, no shell, no CA bundle on disk (the web PKI roots are compiled in).
 #
-#   docker build -t strictdot .
+#   docker build --build-arg STRICTDOT_GIT_COMMIT=$(git rev-parse HEAD) -t strictdot .
 #   docker run --rm -p 127.0.0.1:53:53/udp -p 127.0.0.1:53:53/tcp strictdot
 #   docker run --rm --network host --cap-drop ALL --cap-add NET_BIND_SERVICE \
 #       strictdot --listen 127.0.0.1:53
@@ -17,12 +17,16 @@
 # BuildKit, the default builder since Docker 23.
 
 FROM rust:1-bookworm AS build
+# The commit for strictdot_build_info's label: .git is not in the build context
+# (.dockerignore), so build.rs cannot read it; pass it, or the label says "unknown":
+#   docker build --build-arg STRICTDOT_GIT_COMMIT=$(git rev-parse HEAD) -t strictdot .
+ARG STRICTDOT_GIT_COMMIT=""
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 # Static glibc build: strictdot resolves no host names (upstreams are IP addresses), so
 # glibc's NSS is never needed at run time.
-RUN RUSTFLAGS='-C target-feature=+crt-static' \
+RUN STRICTDOT_GIT_COMMIT="$STRICTDOT_GIT_COMMIT" RUSTFLAGS='-C target-feature=+crt-static' \
     cargo build --release --locked --target x86_64-unknown-linux-gnu \
  && cp target/x86_64-unknown-linux-gnu/release/strictdot /strictdot
 # The one capability it may use, permitted only (see above).
@@ -36,6 +40,12 @@ LABEL org.opencontainers.image.title="strictdot" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="0.1.0"
 COPY --from=build /strictdot /strictdot
+# The shipped policies; among them strictdot.toml, the default policy: strictdot reads
+# /etc/strictdot/strictdot.toml when no --policy is given and logs "no --policy given:
+# reading the default policy file". It is the built-in defaults written out (Cloudflare by
+# name, every other setting commented at its default), so running the image with or
+# without it behaves the same; CMD's flags override it. scripts/scratch-test.sh checks the
+# log line in a root laid out like this image.
 COPY policy /etc/strictdot/
 USER 65532:65532
 EXPOSE 53/udp 53/tcp 853/tcp 9153/tcp

@@ -4,7 +4,9 @@
 # through a local DNS-over-TLS upstream (Unbound on loopback), and exits 0 on SIGTERM.
 # It runs as the image runs it: as user 65532, binding a port below 1024 through the file
 # capability the Dockerfile gives the binary (cap_net_bind_service=+p), after which it must
-# hold no capability at all.
+# hold no capability at all. A second run, in a root laid out as the image is
+# (/etc/strictdot/strictdot.toml, the default policy the Dockerfile copies from
+# policy/strictdot.toml), gives no --policy: strictdot must read that file and say so.
 # Needs root (chroot), unbound, kdig, openssl, setcap. Usage: scripts/scratch-test.sh [BINARY]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -158,4 +160,45 @@ if [[ $status -ne 0 ]]; then
     exit 1
 fi
 echo "scratch-test: exited 0 on SIGTERM"
+
+# The image's default policy: no --policy, so /etc/strictdot/strictdot.toml is read (and
+# logged); flags override its upstreams and listen address, as the image's CMD and the
+# README's `docker run` lines do.
+root2="$work/root2"
+mkdir -p "$root2/etc/strictdot"
+cp "$root/strictdot" "$root2/strictdot"
+setcap cap_net_bind_service=+p "$root2/strictdot"
+cp policy/strictdot.toml "$root2/etc/strictdot/strictdot.toml"
+chmod 755 "$root2" "$root2/etc" "$root2/etc/strictdot" "$root2/strictdot"
+chmod 644 "$root2/etc/strictdot/strictdot.toml"
+port2=$(low_port)
+chroot --userspec=65532:65532 "$root2" /strictdot --listen "127.0.0.1:$port2" \
+    --upstream "127.0.0.1:$up_port" --pin-sha256 "$pin" --insecure-zone example \
+    2>"$work/strictdot2.log" &
+sd2=$!
+pids+=($sd2)
+answer=""
+for _ in $(seq 1 100); do
+    answer=$(kdig @127.0.0.1 -p "$port2" +time=1 +retry=0 www.example A 2>/dev/null || true)
+    if grep -q "192.0.2.1" <<<"$answer"; then break; fi
+    sleep 0.1
+done
+if ! grep -q "192.0.2.1" <<<"$answer"; then
+    echo "scratch-test: no answer from the run with the default policy" >&2
+    cat "$work/strictdot2.log" >&2 || true
+    exit 1
+fi
+if ! grep -qE 'no --policy given: reading the default policy file.*policy="?/etc/strictdot/strictdot.toml' "$work/strictdot2.log"; then
+    echo "scratch-test: no log line saying the default policy /etc/strictdot/strictdot.toml was read:" >&2
+    cat "$work/strictdot2.log" >&2
+    exit 1
+fi
+echo "scratch-test: default policy read and logged: $(grep -m1 'default policy file' "$work/strictdot2.log" | sed 's/^[^ ]* *//')"
+kill -TERM "$sd2"
+status=0
+wait "$sd2" || status=$?
+if [[ $status -ne 0 ]]; then
+    echo "scratch-test: exit status $status after SIGTERM (default policy run)" >&2
+    exit 1
+fi
 echo "scratch-test: passed"

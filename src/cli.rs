@@ -34,7 +34,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the SPKI SHA-256 pin of every certificate a server presents (or of a PEM file).
     Pin(PinArgs),
-    /// Exit 0 if a running strictdot's --metrics endpoint reports ready (for HEALTHCHECK).
+    /// Exit 0 if a running strictdot reports ready: its --metrics endpoint, or its
+    /// --ready-file (for HEALTHCHECK and Kubernetes probes).
     Healthcheck(HealthArgs),
     /// Validate the configuration (flags, environment, --policy) and print how each upstream
     /// will be authenticated; with --live, connect to each and report (exit 1 on a failure
@@ -117,7 +118,7 @@ pub fn heading(s: &Setting) -> &'static str {
         || matches!(s.name, "ca-file" | "warn-days")
     {
         "Upstreams"
-    } else if section == "listen" && policy.contains('.') {
+    } else if (section == "listen" && policy.contains('.')) || s.name == "ready-file" {
         "Listening"
     } else if section == "limits" {
         "Limits"
@@ -294,8 +295,15 @@ pub struct HealthArgs {
     pub metrics: SocketAddr,
 
     /// Check liveness (/health) instead of readiness (/ready).
-    #[arg(long = "live")]
+    #[arg(long = "live", conflicts_with = "ready_file")]
     pub live: bool,
+
+    /// Check this instance's readiness through the file it was started with
+    /// (`--ready-file`) instead of asking --metrics: exit 0 iff the file exists. Where two
+    /// instances share the --metrics port (a handover), the port may be answered by the
+    /// other one; the file is this instance's own.
+    #[arg(long = "ready-file", value_name = "FILE")]
+    pub ready_file: Option<PathBuf>,
 
     /// Give up after this long.
     #[arg(long = "timeout", value_name = "DURATION", default_value = "3s",

@@ -56,6 +56,7 @@ pub mod pin_cmd;
 pub mod policy;
 pub mod privileges;
 pub mod prom;
+pub mod ready;
 pub mod server;
 pub mod shutdown;
 pub mod transport;

@@ -60,7 +60,11 @@ fn main() -> ExitCode {
         Some(Command::Pin(args)) => return strictdot::pin_cmd::main(args),
         Some(Command::Healthcheck(args)) => {
             let path = if args.live { "/health" } else { "/ready" };
-            return match strictdot::http::check(args.metrics, path, args.timeout) {
+            let result = match &args.ready_file {
+                Some(file) => strictdot::ready::check(file),
+                None => strictdot::http::check(args.metrics, path, args.timeout),
+            };
+            return match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("strictdot healthcheck: {e}");
@@ -78,6 +82,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A ready file left by an earlier process says nothing about this one: gone before
+    // anything can fail.
+    if let Some(path) = config.ready_file() {
+        strictdot::ready::ReadyFile::new(path).clear_stale();
+    }
     // Bind first, then give up privileges while this is the only thread (capability sets
     // are per thread), and only then start the runtime's workers.
     privileges::raise_bind_capability();

@@ -498,7 +498,8 @@ impl Metrics {
     }
 }
 
-/// The commit strictdot was built from: `STRICTDOT_GIT_COMMIT` at build time, if set.
+/// The commit strictdot was built from: `STRICTDOT_GIT_COMMIT` at build time if set, else
+/// read from `.git` by `build.rs`, else "unknown".
 pub const COMMIT: &str = match option_env!("STRICTDOT_GIT_COMMIT") {
     Some(c) => c,
     None => "unknown",
@@ -613,5 +614,36 @@ mod tests {
         assert_eq!(p.resident_bytes, 2048 * 1024);
         assert_eq!(p.open_fds, 7);
         assert_eq!(p.start_time_seconds, 1_700_000_000.0 + 123.45);
+    }
+
+    /// The commit label is the checkout's commit (`build.rs` reads `.git`; cargo builds
+    /// again when HEAD moves), or the one the build was given in `STRICTDOT_GIT_COMMIT`.
+    #[test]
+    fn build_info_names_the_commit_built() {
+        let mut out = String::new();
+        render_build_info(&mut out);
+        if option_env!("STRICTDOT_GIT_COMMIT_SOURCE") == Some("env") {
+            assert!(out.contains(&format!("commit=\"{COMMIT}\"")), "{out}");
+            eprintln!("NOTE: the commit was given in STRICTDOT_GIT_COMMIT ({COMMIT}); not compared with git");
+            return;
+        }
+        let expected = match std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+        {
+            Ok(o) if o.status.success() => String::from_utf8(o.stdout).unwrap().trim().to_owned(),
+            _ => {
+                eprintln!(
+                    "WARNING: SKIPPED build_info_names_the_commit_built: not a git checkout \
+                     (or no git binary); the label is {COMMIT:?}"
+                );
+                return;
+            }
+        };
+        assert!(
+            out.contains(&format!("commit=\"{expected}\"")),
+            "{out} (expected commit {expected})"
+        );
     }
 }

@@ -335,6 +335,13 @@ impl Server {
             }
         }
         self.notifier.ready();
+        let ready_file = self.config.ready_file().map(|path| {
+            let switch = self.switch.clone();
+            tokio::spawn(
+                crate::ready::ReadyFile::new(path)
+                    .follow(move || switch.get().pool().is_ready(), shutdown.clone()),
+            )
+        });
         let watchdog = CancellationToken::new();
         tokio::spawn(self.notifier.clone().watchdog_loop(watchdog.clone()));
         let _watchdog = watchdog.drop_guard();
@@ -359,6 +366,10 @@ impl Server {
         // TCP listeners take what is in their accept queues and close, connections answer
         // what they have and close between queries (src/listen/), then the queries in
         // flight finish.
+        // Not ready from here on: the ready file goes before the drain starts.
+        if let Some(task) = ready_file {
+            let _ = task.await;
+        }
         self.notifier.stopping();
         tracing::info!("draining");
         client_tasks.close();

@@ -5,7 +5,8 @@
 #      are errors), with kubernetes-validate (PyPI), which ships the schemas: no cluster and
 #      no network are needed once it is installed;
 #   2. the ConfigMap strictdot-policy: its policy.toml must be byte-identical to
-#      policy/kubernetes.toml, and the DaemonSet must mount it where --policy points;
+#      policy/kubernetes.toml, and the DaemonSet must mount it where --policy points; the
+#      readiness probe must read the --ready-file strictdot writes, in an emptyDir;
 #   3. if a strictdot binary is at hand, `strictdot check` on that policy.
 #
 # Exits non-zero on the first failure.
@@ -133,6 +134,23 @@ else:
                       f"strictdot-policy/policy.toml (mounted: {mounted or 'nowhere'})")
     else:
         print(f"ok: --policy {policy_arg} is ConfigMap strictdot-policy, mounted read-only")
+
+# Readiness must be the pod's own (during the surge both pods share 127.0.0.1:9153): the
+# probe reads the --ready-file strictdot is started with, on a volume of the pod's own.
+if ctr is not None:
+    ready_arg = args[args.index("--ready-file") + 1] if "--ready-file" in args[:-1] else None
+    probe = (ctr.get("readinessProbe") or {}).get("exec", {}).get("command", [])
+    probe_file = probe[probe.index("--ready-file") + 1] if "--ready-file" in probe[:-1] else None
+    own = [m["mountPath"].rstrip("/") for m in ctr.get("volumeMounts", [])
+           if "emptyDir" in vols.get(m["name"], {}) and not m.get("readOnly")]
+    if ready_arg is None or probe_file != ready_arg:
+        errors.append(f"the readiness probe ({probe}) must check the --ready-file strictdot "
+                      f"is started with ({ready_arg}), not the shared metrics port")
+    elif not any(ready_arg.rsplit("/", 1)[0] == d for d in own):
+        errors.append(f"--ready-file {ready_arg} is not in a writable emptyDir of the pod "
+                      f"(emptyDir mounts: {own or 'none'})")
+    else:
+        print(f"ok: readiness probe reads --ready-file {ready_arg} (the pod's own emptyDir)")
 
 # One namespace for everything namespaced, and the ServiceAccount the pods use exists.
 namespaces = {d["metadata"].get("namespace") for _, d in docs if d.get("kind") != "Namespace"}

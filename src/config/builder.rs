@@ -83,6 +83,7 @@ impl ConfigBuilder {
                 log_queries: false,
                 cache: None,
                 metrics: None,
+                ready_file: None,
                 warm_up: true,
                 tls_handshake_rate: 0,
                 user: None,
@@ -154,6 +155,8 @@ setters! {
     log_queries: bool => |c, v| c.log_queries = v;
     /// `--metrics`.
     metrics: Option<SocketAddr> => |c, v| c.metrics = v;
+    /// `--ready-file`.
+    ready_file: Option<std::path::PathBuf> => |c, v| c.ready_file = v;
     /// `--user`.
     user: Option<(u32, Option<u32>)> => |c, v| c.user = v;
     /// `--tls-handshake-rate`.

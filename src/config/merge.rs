@@ -269,6 +269,7 @@ impl Sources {
             .keep_ecs(self.one(&KEEP_ECS, Given::switch)?)
             .log_queries(self.one(&LOG_QUERIES, Given::switch)?)
             .metrics(self.opt(&METRICS, Given::address)?)
+            .ready_file(self.opt(&READY_FILE, |g| Ok(PathBuf::from(&g.text)))?)
             .user(self.opt(&USER, Given::user)?)
             .tls_handshake_rate(self.count(&TLS_HANDSHAKE_RATE)?)
             .rate_limit(self.rate_limit()?)
@@ -552,6 +553,7 @@ mod tests {
             (&TLS_CERT, path("b.pem")),
             (&TLS_KEY, path("b.key")),
             (&METRICS, "127.0.0.1:9153".to_owned()),
+            (&READY_FILE, path("ready")),
             (&USER, "65532".to_owned()),
         ];
         for s in [

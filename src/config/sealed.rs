@@ -55,6 +55,8 @@ pub(super) struct Values {
     pub(super) cache: Option<CacheSettings>,
     /// Where to serve /metrics, /health and /ready (`None`: nowhere).
     pub(super) metrics: Option<SocketAddr>,
+    /// A file that exists while this instance is ready (`None`: none).
+    pub(super) ready_file: Option<std::path::PathBuf>,
     /// Connect to every upstream at start (readiness, no handshake on the first queries).
     pub(super) warm_up: bool,
     /// TLS handshakes per second per client prefix on the TLS listeners (0: no limit).
@@ -193,6 +195,11 @@ impl Config {
         self.values.metrics
     }
 
+    /// The file that exists while this instance is ready (`--ready-file`).
+    pub fn ready_file(&self) -> Option<&std::path::Path> {
+        self.values.ready_file.as_deref()
+    }
+
     /// Whether to connect to every upstream at start.
     pub fn warm_up(&self) -> bool {
         self.values.warm_up
@@ -261,6 +268,7 @@ impl Config {
             (&TCP_READ_TIMEOUT, a.tcp.read_timeout != b.tcp.read_timeout),
             (&MAX_PENDING, a.max_pending != b.max_pending),
             (&METRICS, a.metrics != b.metrics),
+            (&READY_FILE, a.ready_file != b.ready_file),
             (&USER, a.user != b.user),
         ];
         changes

@@ -440,6 +440,14 @@ mod rows {
         ..ROW
     };
 
+    /// `--ready-file`.
+    pub const READY_FILE: Setting = Setting {
+        name: "ready-file", env: "STRICTDOT_READY_FILE", kind: Kind::File, value_name: "FILE",
+        example: "/run/strictdot/ready", restart: true,
+        help: "Created (atomically) while this instance is ready, as `/ready` reports it; removed when it drains and, if left over, at start. `strictdot healthcheck --ready-file FILE` checks this instance, not whichever one answers a shared `--metrics` port.",
+        ..ROW
+    };
+
     /// `--listen-tls`.
     pub const LISTEN_TLS: Setting = Setting {
         name: "listen-tls", env: "STRICTDOT_LISTEN_TLS", policy: Some("listen.tls"), kind: Kind::Address,
@@ -539,6 +547,7 @@ pub const SETTINGS: &[&Setting] = &[
     &TRUST_ANCHOR_FILE,
     &INSECURE_ZONE,
     &METRICS,
+    &READY_FILE,
     &LISTEN_TLS,
     &TLS_CERT,
     &TLS_KEY,

@@ -201,6 +201,10 @@ pub(crate) struct Connection {
     limits: TcpLimits,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
+    /// At shutdown, how long without a query ends reading: `CLOSING_QUIET`, or nothing
+    /// when the listener outlives the process (socket activation): the next instance starts
+    /// only once this one has exited, so what arrives later is better left to it.
+    closing_quiet: Duration,
 }
 
 /// Framed answers waiting to be written, above which reading pauses (backpressure).
@@ -216,6 +220,11 @@ impl Connection {
             limits: ctx.limits,
             metrics: ctx.metrics.clone(),
             shutdown: ctx.shutdown.clone(),
+            closing_quiet: if ctx.drain_accept_queue {
+                CLOSING_QUIET
+            } else {
+                Duration::ZERO
+            },
         }
     }
 
@@ -313,7 +322,7 @@ impl Connection {
                 _ = &mut cancelled, if reading && closing.is_none() => {
                     let now = Instant::now();
                     closing = Some(now + CLOSING_LIMIT);
-                    read_timer.as_mut().reset(now + CLOSING_QUIET);
+                    read_timer.as_mut().reset(now + self.closing_quiet);
                 }
                 Some(answer) = pending.next(), if !pending.is_empty() => {
                     push_frame(&mut out, &answer);
@@ -364,7 +373,7 @@ impl Connection {
                     // ends reading between queries (RFC 7766 §6.2.3 lets the server close;
                     // the client asks again elsewhere, the next instance in a restart).
                     let deadline = match closing {
-                        Some(limit) => deadline.min(last_read + CLOSING_QUIET).min(limit),
+                        Some(limit) => deadline.min(last_read + self.closing_quiet).min(limit),
                         None => deadline,
                     };
                     let now = Instant::now();

@@ -9,6 +9,7 @@ mod client;
 #[path = "../dnssec_zones/mod.rs"]
 mod dnssec_zones;
 mod ede;
+mod image;
 mod ops;
 mod pins;
 mod pipeline;

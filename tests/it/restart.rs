@@ -2,7 +2,9 @@
 //! per query) and TCP (persistent connections and a fresh connection per query) while a
 //! second instance starts on the same address (SO_REUSEPORT) and the first one is sent
 //! SIGTERM, over several repetitions. Every query must be answered; a TCP client may
-//! reconnect once after its connection was closed cleanly (end of stream, no reset).
+//! reconnect once after its connection was closed cleanly (end of stream, no reset). The
+//! same load runs across socket-activated restarts (`systemctl restart`: the test holds
+//! the sockets, each instance exits before the next starts on them).
 //!
 //! Readiness is the new instance's `READY=1` on a notification socket the test binds
 //! (the sd_notify protocol, as systemd's `Type=notify` uses it), not a sleep.
@@ -91,6 +93,32 @@ impl Load {
                 t.lost.fetch_add(1, Ordering::Relaxed)
             }
         };
+    }
+}
+
+impl Load {
+    /// Prints the counts per transport and repetition under `title`; returns the queries
+    /// lost per transport.
+    fn report(&self, title: &str) -> [u64; 3] {
+        println!("{title}");
+        println!(
+            "  {:<20} rep  sent  answered  reconnected  lost",
+            "transport"
+        );
+        let mut lost = [0u64; 3];
+        for (t, name) in NAMES.iter().enumerate() {
+            for (rep, tally) in self.tallies[t].iter().enumerate().skip(1) {
+                let l = tally.lost.load(Ordering::Relaxed);
+                lost[t] += l;
+                println!(
+                    "  {name:<20} {rep:>3} {:>5} {:>9} {:>12} {l:>5}",
+                    tally.sent.load(Ordering::Relaxed),
+                    tally.answered.load(Ordering::Relaxed),
+                    tally.reconnected.load(Ordering::Relaxed),
+                );
+            }
+        }
+        lost
     }
 }
 
@@ -371,27 +399,10 @@ async fn restart_under_load_loses_no_query() {
     let (code, log) = running.terminate().await;
     assert_eq!(code, Some(0), "last instance's exit; log:\n{log}");
 
-    println!(
+    let lost = load.report(&format!(
         "restart under load, {reps} handovers (tcp_migrate_req {}):",
         if migrate.on { "on" } else { "OFF" }
-    );
-    println!(
-        "  {:<20} rep  sent  answered  reconnected  lost",
-        "transport"
-    );
-    let mut lost = [0u64; 3];
-    for (t, name) in NAMES.iter().enumerate() {
-        for (rep, tally) in load.tallies[t].iter().enumerate().skip(1) {
-            let l = tally.lost.load(Ordering::Relaxed);
-            lost[t] += l;
-            println!(
-                "  {name:<20} {rep:>3} {:>5} {:>9} {:>12} {l:>5}",
-                tally.sent.load(Ordering::Relaxed),
-                tally.answered.load(Ordering::Relaxed),
-                tally.reconnected.load(Ordering::Relaxed),
-            );
-        }
-    }
+    ));
     let errors = load.errors.lock().unwrap().clone();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(lost[UDP], 0, "UDP queries lost: {errors:#?}");
@@ -410,6 +421,33 @@ async fn restart_under_load_loses_no_query() {
         .map(|t| t.sent.load(Ordering::Relaxed))
         .sum();
     assert!(sent > 1000, "the load ran ({sent} UDP queries)");
+}
+
+/// The sockets of the shipped `strictdot.socket`, bound the way systemd binds them: UDP
+/// and TCP on one port of 127.0.0.1, `Backlog=1024`, `ReceiveBuffer=4M`, inherited across
+/// exec (no CLOEXEC).
+fn activation_sockets() -> (socket2::Socket, socket2::Socket, SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    // One port for both: the listener takes a free one (SO_REUSEADDR, as systemd sets it,
+    // so TIME_WAIT leftovers do not matter), UDP the same number (retried if taken).
+    let (udp, tcp, addr) = (0..16)
+        .find_map(|_| {
+            let tcp = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            tcp.set_reuse_address(true).unwrap();
+            tcp.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+                .unwrap();
+            let addr = tcp.local_addr().unwrap().as_socket().unwrap();
+            let udp = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+            udp.bind(&addr.into()).ok()?;
+            tcp.listen(1024).unwrap();
+            Some((udp, tcp, addr))
+        })
+        .expect("a port free for UDP and TCP");
+    // As much as net.core.rmem_max allows (systemd, as root, forces it past that).
+    let _ = udp.set_recv_buffer_size(4 << 20);
+    udp.set_cloexec(false).unwrap();
+    tcp.set_cloexec(false).unwrap();
+    (udp, tcp, addr)
 }
 
 /// strictdot started the way systemd starts a socket-activated service: `udp` and `tcp`
@@ -443,7 +481,6 @@ fn activated(
 /// `systemctl restart` does with the shipped units.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_activated_restart_keeps_the_queued_queries() {
-    use socket2::{Domain, Socket, Type};
     let root = ca("Test Root");
     let server = leaf("dot.test", &root);
     let up = UpstreamOptions::new(&server, &[]).start().await;
@@ -452,24 +489,7 @@ async fn socket_activated_restart_keeps_the_queued_queries() {
     let ca_path = dir.join("ca.pem");
     std::fs::write(&ca_path, root.pem()).unwrap();
 
-    // One port for both: the listener takes a free one (SO_REUSEADDR, as systemd sets it,
-    // so TIME_WAIT leftovers do not matter), UDP the same number (retried if taken).
-    let (udp, tcp, addr) = (0..16)
-        .find_map(|_| {
-            let tcp = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-            tcp.set_reuse_address(true).unwrap();
-            tcp.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-                .unwrap();
-            let addr = tcp.local_addr().unwrap().as_socket().unwrap();
-            let udp = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
-            udp.bind(&addr.into()).ok()?;
-            tcp.listen(128).unwrap();
-            Some((udp, tcp, addr))
-        })
-        .expect("a port free for UDP and TCP");
-    // Inherited across exec, as systemd passes them.
-    udp.set_cloexec(false).unwrap();
-    tcp.set_cloexec(false).unwrap();
+    let (udp, tcp, addr) = activation_sockets();
     let args: Vec<String> = vec![
         "--upstream".into(),
         format!("{}#dot.test", up.addr),
@@ -510,6 +530,210 @@ async fn socket_activated_restart_keeps_the_queued_queries() {
     check(&buf[..n], 3).unwrap();
     assert_eq!(tcp_ask(&mut waiting, 4, "www.example").await, Ok(Some(())));
     let (code, log) = second.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `systemctl restart` of the shipped units under a steady load: the test plays systemd.
+/// It holds the sockets (`activation_sockets`, as `strictdot.socket` declares them),
+/// starts an instance on them with `LISTEN_FDS`, and at each repetition sends it SIGTERM,
+/// waits for it to exit and starts the next on the same sockets, waiting for its
+/// `READY=1`, while clients send a few thousand queries a second over UDP (a fresh socket
+/// each) and TCP (persistent connections and a fresh one per query). What arrives while
+/// no instance runs waits in the sockets' queues (UDP) and the accept queue (TCP): every
+/// query must be answered. A TCP client may reconnect once after a clean close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn socket_activated_restart_under_load_loses_no_query() {
+    let reps = std::env::var("STRICTDOT_RESTART_REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(REPS);
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let dir =
+        std::env::temp_dir().join(format!("strictdot-activation-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, root.pem()).unwrap();
+    let (udp, tcp, addr) = activation_sockets();
+    let args: Vec<String> = vec![
+        "--upstream".into(),
+        format!("{}#dot.test", up.addr),
+        "--ca-file".into(),
+        ca_path.display().to_string(),
+        "--rate-limit".into(),
+        "0".into(),
+    ];
+
+    let mut running = activated(&dir, 0, &udp, &tcp, &args).ready().await;
+    let load = Arc::new(Load::new(reps));
+    let mut clients = JoinSet::new();
+    spawn_workers(&mut clients, &load, addr, UDP, 16, 2000);
+    spawn_workers(&mut clients, &load, addr, TCP_KEEP, 4, 400);
+    spawn_workers(&mut clients, &load, addr, TCP_FRESH, 4, 200);
+    let mut gaps = Vec::new();
+    for rep in 1..=reps {
+        load.epoch.store(rep, Ordering::SeqCst);
+        let stopped = tokio::time::Instant::now();
+        let (code, log) = running.terminate().await;
+        assert_eq!(code, Some(0), "rep {rep}: old instance's exit; log:\n{log}");
+        let exited = stopped.elapsed();
+        running = activated(&dir, rep, &udp, &tcp, &args).ready().await;
+        gaps.push((exited, stopped.elapsed() - exited));
+        // The new instance carries the load for a while (a count, not a sleep) before the
+        // next restart.
+        let answered = || {
+            let t = &load.tallies[UDP][rep];
+            t.answered.load(Ordering::Relaxed) + t.lost.load(Ordering::Relaxed)
+        };
+        let deadline = tokio::time::Instant::now() + PROCESS_WAIT;
+        while answered() < 1000 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    load.stop.store(true, Ordering::SeqCst);
+    while clients.join_next().await.is_some() {}
+    let (code, log) = running.terminate().await;
+    assert_eq!(code, Some(0), "last instance's exit; log:\n{log}");
+
+    let lost = load.report(&format!(
+        "socket-activated restart under load, {reps} restarts (SIGTERM, exit, start on the same sockets):"
+    ));
+    for (rep, (exit, start)) in gaps.iter().enumerate() {
+        println!(
+            "  rep {}: SIGTERM to exit {} ms, exit to READY=1 {} ms (no instance running)",
+            rep + 1,
+            exit.as_millis(),
+            start.as_millis()
+        );
+    }
+    let errors = load.errors.lock().unwrap().clone();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        lost,
+        [0, 0, 0],
+        "queries lost (udp, tcp persistent, tcp fresh): {errors:#?}"
+    );
+    let sent: u64 = load.tallies[UDP]
+        .iter()
+        .map(|t| t.sent.load(Ordering::Relaxed))
+        .sum();
+    assert!(sent > 1000, "the load ran ({sent} UDP queries)");
+}
+
+/// Runs `strictdot healthcheck ARGS`; whether it exited 0.
+fn healthcheck(args: &[&str]) -> bool {
+    Command::new(env!("CARGO_BIN_EXE_strictdot"))
+        .arg("healthcheck")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// Waits (bounded) until `check` holds, looking every 50 ms: the ready file is the signal
+/// being waited for, and a file has no notification of its own here.
+async fn until(what: &str, check: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + PROCESS_WAIT;
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Readiness during a surge (the DaemonSet's `maxSurge: 1`): two instances share every
+/// port, `--metrics` included (SO_REUSEPORT), so a probe of `127.0.0.1:PORT` reaches either
+/// one. The new one cannot reach its upstream: its own check (`healthcheck --ready-file`)
+/// says not ready however often it is asked, while the old one's says ready; a file the
+/// new one's path held before it started (a crash) is gone. At SIGTERM the old one's file
+/// goes before its drain starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_file_is_per_instance_during_a_surge() {
+    let root = ca("Test Root");
+    let server = leaf("dot.test", &root);
+    let up = UpstreamOptions::new(&server, &[]).start().await;
+    let dir = std::env::temp_dir().join(format!("strictdot-surge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, root.pem()).unwrap();
+    let port = free_port().await;
+    let metrics = format!("127.0.0.1:{}", free_port().await);
+    let (old_dir, new_dir) = (dir.join("old"), dir.join("new"));
+    std::fs::create_dir_all(&old_dir).unwrap();
+    std::fs::create_dir_all(&new_dir).unwrap();
+    let (old_file, new_file) = (old_dir.join("ready"), new_dir.join("ready"));
+    // A port nothing listens on: connections to it are refused.
+    let unreachable = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = unreachable.local_addr().unwrap();
+    drop(unreachable);
+    let args = |upstream: &str, ready: &Path| -> Vec<String> {
+        vec![
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--metrics".into(),
+            metrics.clone(),
+            "--upstream".into(),
+            format!("{upstream}#dot.test"),
+            "--ca-file".into(),
+            ca_path.display().to_string(),
+            "--ready-file".into(),
+            ready.display().to_string(),
+        ]
+    };
+
+    let old = Instance::start(&dir, 0, &args(&up.addr.to_string(), &old_file))
+        .ready()
+        .await;
+    until("the old instance's ready file", || old_file.exists()).await;
+    assert!(healthcheck(&["--ready-file", old_file.to_str().unwrap()]));
+
+    // Left by a crashed process at the new instance's path.
+    std::fs::write(&new_file, "1\n").unwrap();
+    let new = Instance::start(&dir, 1, &args(&dead.to_string(), &new_file))
+        .ready()
+        .await;
+    // The new instance serves (READY=1) and removed the stale file before binding; it stays
+    // not ready for as long as its upstream is unreachable, whatever the shared port says.
+    let mut shared_port_said_ready = 0;
+    for _ in 0..20 {
+        assert!(
+            !healthcheck(&["--ready-file", new_file.to_str().unwrap()]),
+            "the new instance's own check says ready without an upstream"
+        );
+        assert!(healthcheck(&["--ready-file", old_file.to_str().unwrap()]));
+        if healthcheck(&["--metrics", &metrics]) {
+            shared_port_said_ready += 1;
+        }
+        // Readiness is looked at every 250 ms: 20 rounds span several looks.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "shared --metrics port: {shared_port_said_ready} of 20 probes said ready (answered by \
+         the old instance); the new instance's --ready-file: 0 of 20"
+    );
+
+    let (code, log) = old.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        !old_file.exists(),
+        "the old instance's ready file outlived it"
+    );
+    let lines: Vec<&str> = log.lines().collect();
+    let removed = lines
+        .iter()
+        .position(|l| l.contains("draining: ready file removed"));
+    let drain = lines
+        .iter()
+        .position(|l| l.trim_end().ends_with("INFO draining"));
+    assert!(
+        matches!((removed, drain), (Some(r), Some(d)) if r < d),
+        "the ready file goes before the drain starts:\n{log}"
+    );
+    assert!(!healthcheck(&["--ready-file", old_file.to_str().unwrap()]));
+    let (code, log) = new.terminate().await;
     assert_eq!(code, Some(0), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
