@@ -372,7 +372,7 @@ impl Unbound {
         let cert = dir.file("cert.pem");
         let key = dir.file("key.pem");
         write_file(&cert, certified.cert.pem().as_bytes());
-        write_file(&key, certified.key_pair.serialize_pem().as_bytes());
+        write_file(&key, certified.signing_key.serialize_pem().as_bytes());
 
         let mut failures = String::new();
         for attempt in 1..=START_ATTEMPTS {

@@ -431,7 +431,7 @@ impl Env {
         let cert = dir.file("cert.pem");
         let key = dir.file("key.pem");
         write_file(&cert, certified.cert.pem().as_bytes());
-        write_file(&key, certified.key_pair.serialize_pem().as_bytes());
+        write_file(&key, certified.signing_key.serialize_pem().as_bytes());
 
         let mut upstream_plain = 0;
         let upstream = Server::start(&dir, "upstream", &mut |port| {
