@@ -354,7 +354,9 @@ mod tests {
             p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         }
         let cert = match issuer {
-            Some((c, k)) => p.signed_by(&key, c, k).unwrap(),
+            Some((c, k)) => p
+                .signed_by(&key, &rcgen::Issuer::from_ca_cert_der(c.der(), k).unwrap())
+                .unwrap(),
             None => p.self_signed(&key).unwrap(),
         };
         (cert, key)

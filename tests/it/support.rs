@@ -44,13 +44,16 @@ impl Issued {
         self.cert.der().clone()
     }
     pub fn pin(&self) -> Pin {
-        Pin::of_spki(&self.key.public_key_der())
+        Pin::of_spki(&rcgen::PublicKeyData::subject_public_key_info(&self.key))
     }
     pub fn key_der(&self) -> PrivateKeyDer<'static> {
         PrivatePkcs8KeyDer::from(self.key.serialize_der()).into()
     }
     pub fn pem(&self) -> String {
         self.cert.pem()
+    }
+    fn issuer(&self) -> rcgen::Issuer<'_, &KeyPair> {
+        rcgen::Issuer::from_ca_cert_der(self.cert.der(), &self.key).expect("issuer")
     }
 }
 
@@ -100,7 +103,7 @@ pub fn expired_ca(cn: &str) -> Issued {
 pub fn intermediate(cn: &str, issuer: &Issued) -> Issued {
     let key = KeyPair::generate().unwrap();
     let cert = params(cn, &[], true)
-        .signed_by(&key, &issuer.cert, &issuer.key)
+        .signed_by(&key, &issuer.issuer())
         .unwrap();
     Issued { cert, key }
 }
@@ -109,7 +112,7 @@ pub fn intermediate(cn: &str, issuer: &Issued) -> Issued {
 pub fn leaf(name: &str, issuer: &Issued) -> Issued {
     let key = KeyPair::generate().unwrap();
     let cert = params(name, &[name], false)
-        .signed_by(&key, &issuer.cert, &issuer.key)
+        .signed_by(&key, &issuer.issuer())
         .unwrap();
     Issued { cert, key }
 }
@@ -121,7 +124,7 @@ pub fn expired_leaf(name: &str, issuer: &Issued) -> Issued {
     let now = time::OffsetDateTime::now_utc();
     p.not_before = now - time::Duration::days(30);
     p.not_after = now - time::Duration::days(1);
-    let cert = p.signed_by(&key, &issuer.cert, &issuer.key).unwrap();
+    let cert = p.signed_by(&key, &issuer.issuer()).unwrap();
     Issued { cert, key }
 }
 
@@ -130,7 +133,7 @@ pub fn leaf_expiring_in(name: &str, issuer: &Issued, left: time::Duration) -> Is
     let key = KeyPair::generate().unwrap();
     let mut p = params(name, &[name], false);
     p.not_after = time::OffsetDateTime::now_utc() + left;
-    let cert = p.signed_by(&key, &issuer.cert, &issuer.key).unwrap();
+    let cert = p.signed_by(&key, &issuer.issuer()).unwrap();
     Issued { cert, key }
 }
 

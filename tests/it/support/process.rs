@@ -160,7 +160,7 @@ pub fn self_signed_files(dir: &Scratch, name: &str) -> (PathBuf, PathBuf) {
     let cert = dir.file("cert.pem");
     let key = dir.file("key.pem");
     write_file(&cert, certified.cert.pem().as_bytes());
-    write_file(&key, certified.key_pair.serialize_pem().as_bytes());
+    write_file(&key, certified.signing_key.serialize_pem().as_bytes());
     (cert, key)
 }
 
