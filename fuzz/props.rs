@@ -28,7 +28,8 @@ use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::{RData, RecordType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError, Restrict};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, Restrict};
+use hickory_proto::ProtoErrorKind;
 use strictdot::dns::answer::{self, ReplyInfo};
 use strictdot::dns::edns::{
     answer_for_client, keepalive_timeout, options_iter, upstream_query, Privacy, OPT_COOKIE,
@@ -392,7 +393,7 @@ fn hickory_parse(m: &[u8], lay: &Layout) -> Option<Message> {
     let (clean, complete) = sanitize(m, lay);
     match Message::from_vec(&clean) {
         Ok(msg) => Some(msg),
-        Err(DecodeError::LabelOverlapsWithOther { .. }) => None,
+        Err(e) if matches!(e.kind(), ProtoErrorKind::LabelOverlapsWithOther { .. }) => None,
         Err(_) if !complete => None,
         Err(e) => panic!(
             "strictdot accepted a message hickory rejects ({e}): {}",
@@ -420,26 +421,26 @@ fn same_name(name: &hickory_proto::rr::Name, wire: &[u8], case_sensitive: bool) 
 
 /// hickory's view of the question and counts must match the wire.
 fn check_hickory_header(msg: &Message, m: &[u8], lay: &Layout) {
-    assert_eq!(Some(msg.id), u16_at(m, 0), "hickory ID: {}", hex(m));
+    assert_eq!(Some(msg.id()), u16_at(m, 0), "hickory ID: {}", hex(m));
     let qr = m[2] & 0x80 != 0;
     let want_type = if qr {
         MessageType::Response
     } else {
         MessageType::Query
     };
-    assert_eq!(msg.message_type, want_type, "hickory QR: {}", hex(m));
+    assert_eq!(msg.message_type(), want_type, "hickory QR: {}", hex(m));
     assert_eq!(
-        u8::from(msg.op_code),
+        u8::from(msg.op_code()),
         (m[2] >> 3) & 0x0F,
         "hickory opcode: {}",
         hex(m)
     );
-    assert_eq!(msg.queries.len(), usize::from(lay.qdcount));
-    assert_eq!(msg.answers.len(), usize::from(lay.ancount));
-    assert_eq!(msg.authorities.len(), usize::from(lay.nscount));
-    let opt = usize::from(msg.edns.is_some());
+    assert_eq!(msg.queries().len(), usize::from(lay.qdcount));
+    assert_eq!(msg.answers().len(), usize::from(lay.ancount));
+    assert_eq!(msg.name_servers().len(), usize::from(lay.nscount));
+    let opt = usize::from(msg.extensions().is_some());
     assert_eq!(
-        msg.additionals.len() + opt,
+        msg.additionals().len() + opt,
         usize::from(lay.arcount),
         "hickory additional count: {}",
         hex(m)
@@ -449,7 +450,7 @@ fn check_hickory_header(msg: &Message, m: &[u8], lay: &Layout) {
 
 /// hickory's EDNS must say what the OPT record of `m` says.
 fn check_hickory_edns(msg: &Message, m: &[u8], lay: &Layout) {
-    let (Some(edns), Some(rec)) = (&msg.edns, lay.opt_records().next()) else {
+    let (Some(edns), Some(rec)) = (msg.extensions(), lay.opt_records().next()) else {
         return;
     };
     let class = u16_at(m, rec.type_at + 2).unwrap_or_default();
@@ -581,7 +582,7 @@ fn check_valid_query(data: &[u8], q: &ValidQuery) {
     if let Some(msg) = hickory_parse(data, &lay) {
         check_hickory_header(&msg, data, &lay);
         check_hickory_edns(&msg, data, &lay);
-        let hq = &msg.queries[0];
+        let hq = &msg.queries()[0];
         assert!(same_name(hq.name(), q.qname(), true), "qname: {}", ctx());
         assert_eq!(u16::from(hq.query_type()), q.qtype(), "qtype: {}", ctx());
         assert_eq!(u16::from(hq.query_class()), q.qclass(), "qclass: {}", ctx());
@@ -639,7 +640,7 @@ fn check_synthesized(a: &[u8], q: &ValidQuery, code: u16) -> ReplyInfo {
     let lay = layout(a).unwrap_or_else(|| panic!("synthesized, not walkable: {}", hex(a)));
     if let Some(msg) = hickory_parse(a, &lay) {
         check_hickory_header(&msg, a, &lay);
-        assert_eq!(u16::from(msg.response_code), code);
+        assert_eq!(u16::from(msg.response_code()), code);
     }
     info
 }
@@ -730,7 +731,7 @@ fn check_rejection(data: &[u8], rcode: Rcode, reason: &str, a: &[u8]) {
     }
     let msg = Message::from_vec(a).unwrap_or_else(|e| panic!("hickory ({e}): {}", ctx()));
     check_hickory_header(&msg, a, &lay);
-    assert_eq!(u16::from(msg.response_code), code, "{}", ctx());
+    assert_eq!(u16::from(msg.response_code()), code, "{}", ctx());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -860,7 +861,7 @@ fn check_accepted_reply(reply: &[u8], qname: &[u8], qtype: u16, qclass: u16, inf
     if let Some(msg) = hickory_parse(reply, &lay) {
         check_hickory_header(&msg, reply, &lay);
         check_hickory_edns(&msg, reply, &lay);
-        let hq = &msg.queries[0];
+        let hq = &msg.queries()[0];
         assert!(
             same_name(hq.name(), qname, false),
             "hickory qname: {}",
@@ -1239,7 +1240,11 @@ fn check_rdata_at(m: &[u8], rtype: u16, start: usize, end: usize) -> bool {
                     );
                     assert_eq!(their_end, name.end, "hickory name end: {}", ctx());
                 }
-                Some(Err(DecodeError::LabelOverlapsWithOther { .. })) => overlap = true,
+                Some(Err(e))
+                    if matches!(e.kind(), ProtoErrorKind::LabelOverlapsWithOther { .. }) =>
+                {
+                    overlap = true
+                }
                 Some(Err(e)) => {
                     panic!("strictdot accepted a name hickory rejects ({e}): {}", ctx())
                 }
@@ -1257,15 +1262,15 @@ fn check_rdata_at(m: &[u8], rtype: u16, start: usize, end: usize) -> bool {
                     RData::NS(n) => (vec![&n.0], vec![]),
                     RData::CNAME(n) => (vec![&n.0], vec![]),
                     RData::PTR(n) => (vec![&n.0], vec![]),
-                    RData::MX(mx) => (vec![&mx.exchange], vec![u32::from(mx.preference)]),
+                    RData::MX(mx) => (vec![mx.exchange()], vec![u32::from(mx.preference())]),
                     RData::SOA(soa) => (
-                        vec![&soa.mname, &soa.rname],
+                        vec![soa.mname(), soa.rname()],
                         vec![
-                            soa.serial,
-                            soa.refresh as u32,
-                            soa.retry as u32,
-                            soa.expire as u32,
-                            soa.minimum,
+                            soa.serial(),
+                            soa.refresh() as u32,
+                            soa.retry() as u32,
+                            soa.expire() as u32,
+                            soa.minimum(),
                         ],
                     ),
                     other => panic!("hickory read {other:?}: {}", ctx()),
@@ -1301,7 +1306,7 @@ fn check_rdata_at(m: &[u8], rtype: u16, start: usize, end: usize) -> bool {
 fn hickory_name(
     m: &[u8],
     start: usize,
-) -> Option<Result<(hickory_proto::rr::Name, usize), DecodeError>> {
+) -> Option<Result<(hickory_proto::rr::Name, usize), hickory_proto::ProtoError>> {
     let mut decoder = BinDecoder::new(m).clone(u16::try_from(start).ok()?);
     Some(hickory_proto::rr::Name::read(&mut decoder).map(|name| (name, decoder.index())))
 }
@@ -1313,7 +1318,7 @@ fn hickory_rdata(
     rtype: u16,
     start: usize,
     end: usize,
-) -> Option<Result<RData, DecodeError>> {
+) -> Option<Result<RData, hickory_proto::ProtoError>> {
     if !matches!(rtype, NS | CNAME | SOA | PTR | MX) {
         return None;
     }
@@ -1463,29 +1468,29 @@ pub fn check_edns_rewrite(data: &[u8]) {
     };
     check_hickory_header(&hout, &out, &lay_out);
     check_hickory_edns(&hout, &out, &lay_out);
-    assert_eq!(hin.id, hout.id);
-    assert_eq!(hin.message_type, hout.message_type);
-    assert_eq!(hin.op_code, hout.op_code);
+    assert_eq!(hin.id(), hout.id());
+    assert_eq!(hin.message_type(), hout.message_type());
+    assert_eq!(hin.op_code(), hout.op_code());
     let bits = |m: &Message| {
         (
-            m.authoritative,
-            m.truncation,
-            m.recursion_desired,
-            m.recursion_available,
-            m.authentic_data,
-            m.checking_disabled,
+            m.authoritative(),
+            m.truncated(),
+            m.recursion_desired(),
+            m.recursion_available(),
+            m.authentic_data(),
+            m.checking_disabled(),
         )
     };
     assert_eq!(bits(&hin), bits(&hout), "header flags: {}", ctx());
-    assert_eq!(hin.queries, hout.queries, "{}", ctx());
+    assert_eq!(hin.queries(), hout.queries(), "{}", ctx());
     assert!(
-        same_name(hout.queries[0].name(), q.qname(), true),
+        same_name(hout.queries()[0].name(), q.qname(), true),
         "{}",
         ctx()
     );
-    assert_eq!(hin.answers, hout.answers);
-    assert_eq!(hin.authorities, hout.authorities);
-    assert!(hout.additionals.is_empty(), "{}", ctx());
+    assert_eq!(hin.answers(), hout.answers());
+    assert_eq!(hin.name_servers(), hout.name_servers());
+    assert!(hout.additionals().is_empty(), "{}", ctx());
     assert_eq!(out[3] & 0x0F, msg[3] & 0x0F);
 }
 

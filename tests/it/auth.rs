@@ -432,9 +432,9 @@ async fn answered_through_ca(ca: &Issued, pins: Vec<Pin>, per_upstream: bool) ->
     .await
     .expect("an answer");
     let m = parse(&reply);
-    let answered = m.response_code == hickory_proto::op::ResponseCode::NoError;
+    let answered = m.response_code() == hickory_proto::op::ResponseCode::NoError;
     if !answered {
-        assert_eq!(m.response_code, hickory_proto::op::ResponseCode::ServFail);
+        assert_eq!(m.response_code(), hickory_proto::op::ResponseCode::ServFail);
         assert_eq!(
             up.seen.queries.load(Ordering::SeqCst),
             0,

@@ -413,7 +413,7 @@ async fn sigterm_drains_and_exits_zero() {
     let (_up, mut child, reply) =
         forwarding_binary("sigterm", &[], Stdio::null(), "www.example").await;
     assert_eq!(
-        parse(&reply).response_code,
+        parse(&reply).response_code(),
         hickory_proto::op::ResponseCode::NoError
     );
     send_signal(child.0.id(), "-TERM");

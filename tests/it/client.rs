@@ -26,30 +26,30 @@ async fn large_answer_truncated_over_udp_whole_over_tcp() {
         .await
         .unwrap();
     let m = parse(&reply);
-    assert!(m.truncation);
-    assert!(m.answers.is_empty());
+    assert!(m.truncated());
+    assert!(m.answers().is_empty());
     assert!(reply.len() <= 512);
-    assert_eq!(m.queries.len(), 1);
+    assert_eq!(m.queries().len(), 1);
     // With EDNS and room for it, the whole answer comes over UDP, with OPT echoed.
     let reply = udp_exchange(proxy.addr, &query(2, "big.example", 1, Some(1232)), WAIT)
         .await
         .unwrap();
     let m = parse(&reply);
-    assert!(!m.truncation);
-    assert_eq!(m.answers.len(), 40);
+    assert!(!m.truncated());
+    assert_eq!(m.answers().len(), 40);
     // A truncated answer to an EDNS client carries an OPT record.
     let big = udp_exchange(proxy.addr, &query(3, "big.example", 1, Some(512)), WAIT)
         .await
         .unwrap();
     let m = parse(&big);
-    assert!(m.truncation);
-    assert!(m.edns.is_some());
+    assert!(m.truncated());
+    assert!(m.extensions().is_some());
     let reply = tcp_exchange(proxy.addr, &query(4, "big.example", 1, None), WAIT)
         .await
         .unwrap();
     let m = parse(&reply);
-    assert!(!m.truncation);
-    assert_eq!(m.answers.len(), 40);
+    assert!(!m.truncated());
+    assert_eq!(m.answers().len(), 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,8 +72,8 @@ async fn tcp_pipelined_queries_on_one_connection() {
             .unwrap()
             .unwrap();
         let m = parse(&reply);
-        assert_eq!(a_records(&m)[0].octets()[3] as u16, m.id);
-        seen.push(m.id);
+        assert_eq!(a_records(&m)[0].octets()[3] as u16, m.id());
+        seen.push(m.id());
     }
     seen.sort_unstable();
     assert_eq!(seen, vec![1, 2, 3, 4, 5]);
@@ -85,7 +85,7 @@ async fn client_question_case_restored() {
     let q = query(9, "WwW.ExAmPlE", 1, None);
     let reply = udp_exchange(proxy.addr, &q, WAIT).await.unwrap();
     assert_eq!(&reply[12..q.len()], &q[12..]);
-    assert_eq!(parse(&reply).response_code, ResponseCode::NoError);
+    assert_eq!(parse(&reply).response_code(), ResponseCode::NoError);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,7 +105,7 @@ async fn responses_are_never_reflected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validator_outcomes() {
     let (_r, up, proxy) = setup(Behavior::Answer).await;
-    let rcode = |reply: Vec<u8>| parse(&reply).response_code;
+    let rcode = |reply: Vec<u8>| parse(&reply).response_code();
     // Opcode UPDATE -> NOTIMP.
     let mut q = query(1, "www.example", 1, None);
     q[2] |= 0x28;
@@ -133,7 +133,7 @@ async fn validator_outcomes() {
     q[ver] = 1;
     let reply = udp_exchange(proxy.addr, &q, WAIT).await.unwrap();
     // hickory names 16 BADSIG; for an OPT-carrying answer it is BADVERS (RFC 6891 §9).
-    assert_eq!(u16::from(parse(&reply).response_code), 16);
+    assert_eq!(u16::from(parse(&reply).response_code()), 16);
     assert_eq!(up.seen.queries.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
@@ -155,9 +155,9 @@ async fn edns_answer_keeps_opt_and_servfail_has_opt() {
         .await
         .unwrap();
     let m = parse(&reply);
-    assert_eq!(m.response_code, ResponseCode::ServFail);
+    assert_eq!(m.response_code(), ResponseCode::ServFail);
     assert!(
-        m.edns.is_some(),
+        m.extensions().is_some(),
         "RFC 6891 §7: OPT in the answer to an OPT query"
     );
 }
@@ -245,15 +245,15 @@ async fn datagrams_arriving_together_are_answered_each_to_its_sender() {
                 .unwrap_or_else(|_| panic!("client {c}: only {seen:?} answered"))
                 .unwrap();
             let m = parse(&buf[..len]);
-            let id = m.id;
+            let id = m.id();
             let n = if id == 77 { 200 } else { id - 1000 };
             assert!(
                 id == 77 && c == 0 || (n > c * EACH && n <= (c + 1) * EACH),
                 "client {c} got the answer with ID {id}"
             );
-            assert_eq!(m.response_code, ResponseCode::NoError);
+            assert_eq!(m.response_code(), ResponseCode::NoError);
             assert_eq!(
-                m.queries[0].name().to_ascii(),
+                m.queries()[0].name().to_ascii(),
                 format!("q{n}.example."),
                 "answer {id} carries its own question"
             );

@@ -18,7 +18,7 @@ const WAIT: Duration = Duration::from_secs(4);
 /// The INFO-CODE and EXTRA-TEXT of the reply's Extended DNS Error, read by hickory.
 fn ede_of(reply: &[u8]) -> Option<(u16, String)> {
     let m = parse(reply);
-    let edns = m.edns.as_ref()?;
+    let edns = m.extensions().as_ref()?;
     match edns.option(EdnsCode::from(15))? {
         EdnsOption::Unknown(15, data) if data.len() >= 2 => Some((
             u16::from_be_bytes([data[0], data[1]]),
@@ -40,7 +40,7 @@ async fn ask_udp(proxy: &Proxy, id: u16, name: &str) -> Vec<u8> {
 
 /// Asserts a SERVFAIL carrying `code` with `text` in its EXTRA-TEXT, and never the name.
 fn assert_ede(reply: &[u8], rcode: ResponseCode, code: u16, text: &str) {
-    assert_eq!(parse(reply).response_code, rcode);
+    assert_eq!(parse(reply).response_code(), rcode);
     let (got, extra) = ede_of(reply).expect("an Extended DNS Error");
     assert_eq!(got, code, "{extra}");
     assert!(extra.contains(text), "{extra:?} lacks {text:?}");
@@ -81,8 +81,8 @@ async fn upstream_authentication_failure_says_which_check_failed() {
     let reply = udp_exchange(proxy.addr, &query(2, "www.example", 1, None), WAIT)
         .await
         .unwrap();
-    assert_eq!(parse(&reply).response_code, ResponseCode::ServFail);
-    assert!(parse(&reply).edns.is_none());
+    assert_eq!(parse(&reply).response_code(), ResponseCode::ServFail);
+    assert!(parse(&reply).extensions().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,7 +173,7 @@ async fn stale_answers_marked_stale() {
         let c = with_cache(c, 1, Some(Duration::from_secs(3600)));
         let proxy = start_proxy(c).await;
         let first = ask_udp(&proxy, 1, "www.example").await;
-        assert_eq!(parse(&first).response_code, rcode);
+        assert_eq!(parse(&first).response_code(), rcode);
         assert!(ede_of(&first).is_none(), "a fresh answer has no EDE");
         up.shutdown().await;
         // Let the one-second entry expire (this waits for time to pass, not an event).
@@ -210,7 +210,7 @@ async fn allow_list_and_rate_limit_say_so() {
     let reply = udp_exchange_from("127.0.0.9", proxy.addr, &edns_query(4, "www.example"), WAIT)
         .await
         .unwrap();
-    assert!(parse(&reply).truncation);
+    assert!(parse(&reply).truncated());
     assert_ede(&reply, ResponseCode::NoError, 0, "rate limit");
 }
 
@@ -235,7 +235,7 @@ async fn upstream_ede_reaches_the_client_from_the_cache_too() {
     let proxy = start_proxy(c).await;
     for id in [1, 2] {
         let reply = ask_udp(&proxy, id, "www.example").await;
-        assert_eq!(parse(&reply).response_code, ResponseCode::NoError);
+        assert_eq!(parse(&reply).response_code(), ResponseCode::NoError);
         assert_eq!(ede_of(&reply), Some((6, "signed".to_owned())), "query {id}");
     }
     assert_eq!(proxy.metrics.cache_hits.get(), 1);

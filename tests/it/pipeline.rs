@@ -109,7 +109,7 @@ async fn cache_hits_answered_on_every_transport_while_pending_cap_is_exhausted()
     let proxy = start(c).await;
     let warm = query(1, "www.example", 1, None);
     let first = udp_exchange(proxy.addr, &warm, WAIT).await.unwrap();
-    assert_eq!(parse(&first).response_code, ResponseCode::NoError);
+    assert_eq!(parse(&first).response_code(), ResponseCode::NoError);
 
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     sock.send_to(&query(2, "x.stall.test", 1, None), proxy.addr)
@@ -129,7 +129,7 @@ async fn cache_hits_answered_on_every_transport_while_pending_cap_is_exhausted()
         .unwrap();
     for (transport, reply) in [("udp", by_udp), ("tcp", by_tcp), ("tls", by_tls)] {
         let m = parse(&reply);
-        assert_eq!(m.response_code, ResponseCode::NoError, "{transport}");
+        assert_eq!(m.response_code(), ResponseCode::NoError, "{transport}");
         assert_eq!(a_records(&m).len(), 1, "{transport}");
     }
     assert_eq!(proxy.metrics.cache_hits.get(), 3);
@@ -137,7 +137,7 @@ async fn cache_hits_answered_on_every_transport_while_pending_cap_is_exhausted()
     let miss = tcp_exchange(proxy.addr, &query(6, "other.example", 1, None), WAIT)
         .await
         .unwrap();
-    assert_eq!(parse(&miss).response_code, ResponseCode::ServFail);
+    assert_eq!(parse(&miss).response_code(), ResponseCode::ServFail);
     assert!(proxy.metrics.pending_limit_hits.get() >= 1);
     // Each transport counted as itself (the warm-up, the stalled query, one hit).
     use strictdot::forward::Transport;
@@ -169,7 +169,7 @@ async fn refused_and_limited_clients_are_not_validated() {
     let reply = udp_exchange_from("127.0.0.1", proxy.addr, &good, WAIT)
         .await
         .unwrap();
-    assert_eq!(parse(&reply).response_code, ResponseCode::Refused);
+    assert_eq!(parse(&reply).response_code(), ResponseCode::Refused);
     assert!(udp_exchange_from(
         "127.0.0.1",
         proxy.addr,
@@ -185,7 +185,7 @@ async fn refused_and_limited_clients_are_not_validated() {
     let reply = udp_exchange_from("127.0.0.9", proxy.addr, &good, WAIT)
         .await
         .unwrap();
-    assert_eq!(parse(&reply).response_code, ResponseCode::NoError);
+    assert_eq!(parse(&reply).response_code(), ResponseCode::NoError);
     assert_eq!(proxy.metrics.validated.get(), 1);
     let sock = UdpSocket::bind("127.0.0.9:0").await.unwrap();
     for _ in 0..5 {
@@ -242,7 +242,7 @@ async fn stream_listeners_check_allow_list_and_prefix_cap_at_accept() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(parse(&reply).response_code, ResponseCode::NoError);
+    assert_eq!(parse(&reply).response_code(), ResponseCode::NoError);
     // A second address in the same /24 is the same client: over its cap of one.
     let mut same_prefix = tcp_connect_from("127.0.1.2", proxy.addr).await.unwrap();
     same_prefix.write_all(&framed).await.unwrap();
@@ -280,7 +280,7 @@ async fn tls_answers_padded_when_the_query_was() {
         let reply = tls(padded_query(id, "www.example")).await;
         assert_eq!(reply.len() % 468, 0, "{what}: {} octets", reply.len());
         let m = parse(&reply);
-        assert_eq!(m.response_code, ResponseCode::NoError, "{what}");
+        assert_eq!(m.response_code(), ResponseCode::NoError, "{what}");
         assert_eq!(a_records(&m).len(), 1, "{what}");
     }
     assert_eq!(proxy.metrics.cache_hits.get(), 1);
@@ -288,7 +288,7 @@ async fn tls_answers_padded_when_the_query_was() {
     let mut notify = padded_query(3, "www.example");
     notify[2] = 0x20; // opcode 4 (NOTIFY)
     let reply = tls(notify).await;
-    assert_eq!(parse(&reply).response_code, ResponseCode::NotImp);
+    assert_eq!(parse(&reply).response_code(), ResponseCode::NotImp);
     assert_eq!(reply.len() % 468, 0, "NOTIMP: {} octets", reply.len());
     // No Padding in the query: no padding in the answer.
     let reply = tls(query(4, "www.example", 1, Some(1232))).await;

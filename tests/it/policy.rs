@@ -276,7 +276,7 @@ async fn wait_answering(addr: std::net::SocketAddr) {
         )
         .await
         {
-            if parse(&r).response_code == ResponseCode::NoError {
+            if parse(&r).response_code() == ResponseCode::NoError {
                 return;
             }
         }
@@ -401,7 +401,7 @@ async fn assert_answers_at(addr: std::net::SocketAddr) {
     )
     .await
     .expect("answer");
-    assert_eq!(parse(&reply).response_code, ResponseCode::NoError);
+    assert_eq!(parse(&reply).response_code(), ResponseCode::NoError);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,7 +56,7 @@ async fn first_upstream_message(keep_ecs: bool, query: &[u8]) -> Vec<u8> {
     let c = c.keep_ecs(keep_ecs);
     let proxy = start_proxy(c).await;
     let reply = udp_exchange(proxy.addr, query, WAIT).await.expect("answer");
-    assert_eq!(parse(&reply).id, u16::from_be_bytes([query[0], query[1]]));
+    assert_eq!(parse(&reply).id(), u16::from_be_bytes([query[0], query[1]]));
     let msgs = up.seen.messages.lock().unwrap();
     assert_eq!(msgs.len(), 1);
     msgs[0].clone()
@@ -103,14 +103,14 @@ async fn added_opt_removed_and_padding_stripped_in_answers() {
         .unwrap();
     assert_eq!(&reply[10..12], &[0, 0], "ARCOUNT");
     let m = parse(&reply);
-    assert!(m.edns.is_none());
+    assert!(m.extensions().is_none());
     assert_eq!(a_records(&m).len(), 1);
     // OPT from the client: OPT in the answer, without the padding.
     let reply = udp_exchange(proxy.addr, &query(2, "www.example", 1, Some(1232)), WAIT)
         .await
         .unwrap();
     let m = parse(&reply);
-    let edns = m.edns.as_ref().expect("OPT kept");
+    let edns = m.extensions().as_ref().expect("OPT kept");
     assert!(edns.options().as_ref().is_empty(), "{edns:?}");
     // The last record is an OPT with RDLENGTH 0.
     assert_eq!(&reply[reply.len() - 2..], &[0, 0]);
@@ -130,7 +130,7 @@ fn ecs_query(id: u16, name: &str, subnet: [u8; 3]) -> Vec<u8> {
 /// Every ECS option in `reply` as (address, source prefix, scope prefix), read by hickory.
 fn subnets_in(reply: &[u8]) -> Vec<(IpAddr, u8, u8)> {
     let m = parse(reply);
-    let Some(edns) = m.edns else {
+    let Some(edns) = m.extensions() else {
         return Vec::new();
     };
     edns.options()
@@ -163,7 +163,7 @@ const B_NET: [u8; 3] = [203, 0, 113];
 /// with the upstream's scope.
 fn assert_own(reply: &[u8], net: [u8; 3], who: &str) {
     let m = parse(reply);
-    assert_eq!(m.response_code, ResponseCode::NoError, "{who}");
+    assert_eq!(m.response_code(), ResponseCode::NoError, "{who}");
     assert_eq!(
         a_records(&m),
         vec![Ipv4Addr::new(192, 0, 2, net[2])],

@@ -28,7 +28,7 @@ async fn ask(addr: std::net::SocketAddr, id: u16) {
     let reply = udp_exchange(addr, &query(id, "www.example", 1, None), WAIT)
         .await
         .expect("answer");
-    assert_eq!(parse(&reply).response_code, ResponseCode::NoError);
+    assert_eq!(parse(&reply).response_code(), ResponseCode::NoError);
 }
 
 /// A reload that changes the upstreams (or how they are authenticated) flushes the cache:

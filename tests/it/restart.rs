@@ -125,11 +125,11 @@ impl Load {
 /// Checks that `reply` answers query `id` with NOERROR.
 fn check(reply: &[u8], id: u16) -> Result<(), String> {
     let m = parse(reply);
-    if m.id != id {
-        return Err(format!("reply ID {} for query {id}", m.id));
+    if m.id() != id {
+        return Err(format!("reply ID {} for query {id}", m.id()));
     }
-    if m.response_code != hickory_proto::op::ResponseCode::NoError {
-        return Err(format!("rcode {:?}", m.response_code));
+    if m.response_code() != hickory_proto::op::ResponseCode::NoError {
+        return Err(format!("rcode {:?}", m.response_code()));
     }
     Ok(())
 }

@@ -65,7 +65,7 @@ async fn one_exchange(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Ha
     let reply = tokio::time::timeout(WAIT, read)
         .await
         .expect("answer in time");
-    assert_eq!(parse(&reply).response_code, ResponseCode::NotImp);
+    assert_eq!(parse(&reply).response_code(), ResponseCode::NotImp);
     let _ = s.shutdown().await;
     kind
 }

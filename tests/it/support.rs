@@ -717,9 +717,9 @@ pub fn parse(reply: &[u8]) -> Message {
 
 /// The A addresses in a reply.
 pub fn a_records(m: &Message) -> Vec<std::net::Ipv4Addr> {
-    m.answers
+    m.answers()
         .iter()
-        .filter_map(|r| match &r.data {
+        .filter_map(|r| match r.data() {
             hickory_proto::rr::RData::A(a) => Some(a.0),
             _ => None,
         })
@@ -736,8 +736,8 @@ pub async fn assert_answers(proxy: &Proxy, name: &str) {
     .await
     .expect("an answer");
     let m = parse(&reply);
-    assert_eq!(m.id, 0x4242);
-    assert_eq!(m.response_code, hickory_proto::op::ResponseCode::NoError);
+    assert_eq!(m.id(), 0x4242);
+    assert_eq!(m.response_code(), hickory_proto::op::ResponseCode::NoError);
     assert_eq!(a_records(&m).len(), 1, "{m:?}");
 }
 
@@ -751,9 +751,9 @@ pub async fn assert_servfail(proxy: &Proxy, name: &str) {
     .await
     .expect("an answer");
     let m = parse(&reply);
-    assert_eq!(m.id, 0x4343);
-    assert_eq!(m.response_code, hickory_proto::op::ResponseCode::ServFail);
-    assert!(m.answers.is_empty());
+    assert_eq!(m.id(), 0x4343);
+    assert_eq!(m.response_code(), hickory_proto::op::ResponseCode::ServFail);
+    assert!(m.answers().is_empty());
 }
 
 /// A port on 127.0.0.1 where nothing listens (bound, then closed).

@@ -52,7 +52,7 @@ async fn pipelined_queries_answered_out_of_order() {
             .await
             .expect("answer");
             let m = parse(&reply);
-            assert_eq!(m.id, id);
+            assert_eq!(m.id(), id);
             assert_eq!(
                 a_records(&m),
                 vec![std::net::Ipv4Addr::new(192, 0, 2, i as u8)]
@@ -166,7 +166,7 @@ async fn upstream_restart_recovers() {
         )
         .await
         .expect("an answer");
-        if parse(&reply).response_code == hickory_proto::op::ResponseCode::NoError {
+        if parse(&reply).response_code() == hickory_proto::op::ResponseCode::NoError {
             break;
         }
         assert!(
@@ -321,7 +321,7 @@ async fn server_keepalive_timeout_honoured() {
     .await
     .unwrap();
     let m = parse(&reply);
-    let edns = m.edns.as_ref().expect("OPT");
+    let edns = m.extensions().as_ref().expect("OPT");
     assert!(
         edns.options().as_ref().is_empty(),
         "keepalive option leaked: {edns:?}"

@@ -298,10 +298,10 @@ fn secure_answer_ad_follows_the_clients_do_or_ad() {
         .exchange(env.strictdot.port, &plain.build())
         .expect("an answer");
     let m = Message::from_vec(&reply).expect("parsable");
-    assert_eq!(m.response_code, ResponseCode::NoError);
-    assert!(!m.authentic_data, "AD without DO or AD in the query");
+    assert_eq!(m.response_code(), ResponseCode::NoError);
+    assert!(!m.authentic_data(), "AD without DO or AD in the query");
     assert!(
-        m.answers.iter().all(|r| u16::from(r.record_type()) != 46),
+        m.answers().iter().all(|r| u16::from(r.record_type()) != 46),
         "RRSIG to a client without DO: {m:?}"
     );
     let ad = plain.id(0x5102).flags(0x0120);
@@ -309,7 +309,7 @@ fn secure_answer_ad_follows_the_clients_do_or_ad() {
         .exchange(env.strictdot.port, &ad.build())
         .expect("an answer");
     let m = Message::from_vec(&reply).expect("parsable");
-    assert!(m.authentic_data, "no AD for a client that set AD: {m:?}");
+    assert!(m.authentic_data(), "no AD for a client that set AD: {m:?}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -336,19 +336,19 @@ struct Seen {
 impl Seen {
     fn parse(reply: &[u8]) -> Result<Seen, String> {
         let m = Message::from_vec(reply).map_err(|e| format!("unparsable answer: {e}"))?;
-        let ede = m
-            .edns
-            .as_ref()
-            .and_then(|edns| match edns.option(EdnsCode::from(EDE))? {
-                EdnsOption::Unknown(_, data) if data.len() >= 2 => Some((
-                    u16::from_be_bytes([data[0], data[1]]),
-                    String::from_utf8_lossy(&data[2..]).into_owned(),
-                )),
-                _ => None,
-            });
+        let ede =
+            m.extensions()
+                .as_ref()
+                .and_then(|edns| match edns.option(EdnsCode::from(EDE))? {
+                    EdnsOption::Unknown(_, data) if data.len() >= 2 => Some((
+                        u16::from_be_bytes([data[0], data[1]]),
+                        String::from_utf8_lossy(&data[2..]).into_owned(),
+                    )),
+                    _ => None,
+                });
         Ok(Seen {
-            rcode: m.response_code,
-            ad: m.authentic_data,
+            rcode: m.response_code(),
+            ad: m.authentic_data(),
             ede,
         })
     }
