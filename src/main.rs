@@ -98,7 +98,7 @@ fn main() -> ExitCode {
         dns: config.listen(),
         tls: &tls_addrs,
         metrics: config.metrics(),
-        udp_sockets: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        udp_sockets: config.threads(),
     };
     let bound = match Activation::from_process() {
         Some(activation) => {
@@ -126,6 +126,7 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.threads())
         .enable_all()
         .build()
     {

@@ -190,6 +190,8 @@ pub struct LimitsPolicy {
     pub tcp_read_timeout: Option<String>,
     /// `--max-pending`.
     pub max_pending: Option<usize>,
+    /// `--threads`.
+    pub threads: Option<usize>,
     /// `--max-upstream-connections`.
     pub max_upstream_connections: Option<usize>,
     /// `--max-in-flight`.

@@ -76,6 +76,7 @@ impl ConfigBuilder {
                 pool,
                 tcp,
                 max_pending: 0,
+                threads: 0,
                 grace: Duration::from_secs(5),
                 privacy: Privacy::default(),
                 acl: Acl::default(),
@@ -149,6 +150,8 @@ setters! {
     tcp_read_timeout: Duration => |c, v| c.tcp.read_timeout = v;
     /// `--max-pending`.
     max_pending: usize => |c, v| c.max_pending = v;
+    /// `--threads` (0: one per core).
+    threads: usize => |c, v| c.threads = v;
     /// `--keep-ecs`.
     keep_ecs: bool => |c, v| c.privacy.keep_ecs = v;
     /// `--log-queries`.
@@ -350,6 +353,7 @@ fn check_ranges(c: &Values) -> Result<(), ConfigError> {
     d(&TCP_IDLE_TIMEOUT, c.tcp.idle_timeout)?;
     d(&TCP_READ_TIMEOUT, c.tcp.read_timeout)?;
     n(&MAX_PENDING, size(c.max_pending))?;
+    n(&THREADS, size(c.threads))?;
     n(&TLS_HANDSHAKE_RATE, u64::from(c.tls_handshake_rate))?;
     if let Some(r) = &c.rate_limit {
         n(&RATE_LIMIT, u64::from(r.qps.get()))?;

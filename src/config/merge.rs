@@ -266,6 +266,7 @@ impl Sources {
             .tcp_idle_timeout(self.one(&TCP_IDLE_TIMEOUT, Given::duration)?)
             .tcp_read_timeout(self.one(&TCP_READ_TIMEOUT, Given::duration)?)
             .max_pending(self.count(&MAX_PENDING)?)
+            .threads(self.count(&THREADS)?)
             .keep_ecs(self.one(&KEEP_ECS, Given::switch)?)
             .log_queries(self.one(&LOG_QUERIES, Given::switch)?)
             .metrics(self.opt(&METRICS, Given::address)?)
@@ -564,6 +565,7 @@ mod tests {
             &TCP_IDLE_TIMEOUT,
             &TCP_READ_TIMEOUT,
             &MAX_PENDING,
+            &THREADS,
         ] {
             // The upper bound: never the default.
             let max = match s.kind {

@@ -41,6 +41,8 @@ pub(super) struct Values {
     pub(super) tcp: TcpLimits,
     /// Queries waiting for an upstream at once, all clients together; beyond it, SERVFAIL.
     pub(super) max_pending: usize,
+    /// Worker threads and UDP sockets per address (0: one per core).
+    pub(super) threads: usize,
     /// How long shutdown waits for queries in flight.
     pub(super) grace: Duration,
     /// EDNS rewrite of upstream queries: padding, ECS.
@@ -157,6 +159,15 @@ impl Config {
         self.values.max_pending
     }
 
+    /// Worker threads of the runtime, also the UDP sockets bound per listen address: the
+    /// `--threads` given, or one per core this process may use.
+    pub fn threads(&self) -> usize {
+        match self.values.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
     /// How long shutdown (and a reload's old upstream connections) wait for queries in flight.
     pub fn grace(&self) -> Duration {
         self.values.grace
@@ -267,6 +278,7 @@ impl Config {
             (&TCP_IDLE_TIMEOUT, a.tcp.idle_timeout != b.tcp.idle_timeout),
             (&TCP_READ_TIMEOUT, a.tcp.read_timeout != b.tcp.read_timeout),
             (&MAX_PENDING, a.max_pending != b.max_pending),
+            (&THREADS, a.threads != b.threads),
             (&METRICS, a.metrics != b.metrics),
             (&READY_FILE, a.ready_file != b.ready_file),
             (&USER, a.user != b.user),

@@ -346,6 +346,15 @@ mod rows {
         ..ROW
     };
 
+    /// `--threads`.
+    pub const THREADS: Setting = Setting {
+        name: "threads", env: "STRICTDOT_THREADS", policy: Some("limits.threads"), kind: count(0, 1024),
+        default: Value("0"), unit: "threads", zero: Some("one per core"), example: "2", restart: true,
+        why: "0 follows the CPUs the process may use: affinity and a cgroup CPU quota",
+        help: "Worker threads, and UDP sockets per listen address (SO_REUSEPORT). 0: one per core the process may use. Fewer than the cores leaves CPU to the services beside it.",
+        ..ROW
+    };
+
     /// `--cache-size`.
     pub const CACHE_SIZE: Setting = Setting {
         name: "cache-size", env: "STRICTDOT_CACHE_SIZE", policy: Some("cache.size"), kind: count(0, 100_000_000),
@@ -534,6 +543,7 @@ pub const SETTINGS: &[&Setting] = &[
     &TCP_READ_TIMEOUT,
     &MAX_TCP_QUERIES_PER_CONNECTION,
     &MAX_PENDING,
+    &THREADS,
     &KEEP_ECS,
     &LOG_QUERIES,
     &POLICY,

@@ -672,3 +672,45 @@ fn readme_docker_examples_serve_what_the_healthcheck_asks() {
         assert!(args.is_empty() || metrics, "unhealthy example: {run}");
     }
 }
+
+/// The runtime's worker threads of process `pid`, by name.
+fn worker_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("/proc/PID/task")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim() == "tokio-rt-worker")
+        .count()
+}
+
+/// `--threads N` sets the runtime's worker threads and the UDP sockets per address; without
+/// it there is one of each per core this process may use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_sets_the_workers_and_the_udp_sockets() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (given, expected) in [(Some("1"), 1), (Some("3"), 3), (None, cores)] {
+        let extra: Vec<&str> = given.map(|n| vec!["--threads", n]).unwrap_or_default();
+        let (_up, mut child, reply) =
+            forwarding_binary("threads", &extra, Stdio::piped(), "www.example").await;
+        assert_eq!(reply.get(3).map(|b| b & 0x0f), Some(0), "{reply:?}");
+        let workers = worker_threads(child.0.id());
+        send_signal(child.0.id(), "-TERM");
+        let mut stderr = child.0.stderr.take().unwrap();
+        let log = tokio::task::spawn_blocking(move || {
+            let mut log = String::new();
+            std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+            log
+        })
+        .await
+        .unwrap();
+        assert_eq!(child.0.wait().unwrap().code(), Some(0), "{log}");
+        assert_eq!(workers, expected, "--threads {given:?}:\n{log}");
+        let udp = log
+            .lines()
+            .find(|l| l.contains("serving DNS over UDP"))
+            .unwrap_or_else(|| panic!("no UDP line:\n{log}"));
+        assert!(
+            udp.contains(&format!("sockets={expected}")),
+            "--threads {given:?}: {udp}"
+        );
+    }
+}
