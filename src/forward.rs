@@ -29,7 +29,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
@@ -618,22 +618,13 @@ impl Forwarder {
     /// Waits (within the budget) for the query another client started for the same key.
     async fn follow(
         &self,
-        mut rx: watch::Receiver<Shared>,
+        rx: oneshot::Receiver<Shared>,
         query: &ValidQuery,
     ) -> Result<Vec<u8>, Cause> {
-        let outcome = tokio::time::timeout(self.timeout, async {
-            loop {
-                let now = rx.borrow_and_update().clone();
-                if !matches!(now, Shared::Pending) {
-                    return now;
-                }
-                if rx.changed().await.is_err() {
-                    return Shared::Failed(None);
-                }
-            }
-        })
-        .await
-        .unwrap_or(Shared::Failed(None));
+        let outcome = match tokio::time::timeout(self.timeout, rx).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) | Err(_) => Shared::Failed(None),
+        };
         match outcome {
             Shared::Done(msg) => {
                 let mut out = msg.to_vec();
@@ -642,7 +633,7 @@ impl Forwarder {
             }
             // The leader's query failed: the same upstreams, so the same reason.
             Shared::Failed(Some(cause)) => Err(cause),
-            Shared::Pending | Shared::Failed(None) => Err(self.why(PoolError::Timeout)),
+            Shared::Failed(None) => Err(self.why(PoolError::Timeout)),
         }
     }
 

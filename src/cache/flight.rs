@@ -1,10 +1,14 @@
 //! Single flight: identical concurrent misses share one upstream query. The first asker
 //! for a key leads it; the others follow and get the leader's answer (or its failure).
+//!
+//! Nearly every miss is led and never followed, so a leader costs one entry in its shard's
+//! map and nothing else: no channel, no allocation. Each follower brings its own one-shot
+//! channel, and the leader's outcome is copied only to those.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::watch;
+use tokio::sync::oneshot;
 
 use super::key::CacheKey;
 use crate::dns::ede::Cause;
@@ -12,8 +16,6 @@ use crate::dns::ede::Cause;
 /// The outcome of a shared upstream query.
 #[derive(Clone, Debug)]
 pub enum Shared {
-    /// Still under way.
-    Pending,
     /// The answer, as the leader's client got it.
     Done(Arc<[u8]>),
     /// The leader got no answer; why, when it knows (a DNSSEC verdict holds for
@@ -25,33 +27,38 @@ pub enum Shared {
 pub enum Flight {
     /// Nobody is asking yet: resolve, then call [`Leader::finish`].
     Leader(Leader),
-    /// Somebody is: wait for their outcome.
-    Follower(watch::Receiver<Shared>),
+    /// Somebody is: wait for their outcome. The channel closes without a value only if
+    /// the leader's task is gone before it could say (a panic): take that as a failure.
+    Follower(oneshot::Receiver<Shared>),
 }
+
+/// Who waits for each upstream query under way, for one shard's keys.
+type Followers = HashMap<CacheKey, Vec<oneshot::Sender<Shared>>>;
 
 /// The upstream queries under way for one shard's keys.
 #[derive(Default)]
 pub(super) struct Inflight {
-    queries: Mutex<HashMap<CacheKey, watch::Receiver<Shared>>>,
+    queries: Mutex<Followers>,
 }
 
 impl Inflight {
-    fn lock(&self) -> MutexGuard<'_, HashMap<CacheKey, watch::Receiver<Shared>>> {
+    fn lock(&self) -> MutexGuard<'_, Followers> {
         self.queries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Leads or follows the upstream query for `key`.
     pub(super) fn join(self: &Arc<Self>, key: &CacheKey) -> Flight {
         let mut inflight = self.lock();
-        if let Some(rx) = inflight.get(key) {
-            return Flight::Follower(rx.clone());
+        if let Some(followers) = inflight.get_mut(key) {
+            let (tx, rx) = oneshot::channel();
+            followers.push(tx);
+            return Flight::Follower(rx);
         }
-        let (tx, rx) = watch::channel(Shared::Pending);
-        inflight.insert(key.clone(), rx);
+        // An empty Vec does not allocate.
+        inflight.insert(key.clone(), Vec::new());
         Flight::Leader(Leader {
             inflight: self.clone(),
             key: key.clone(),
-            tx,
             finished: false,
         })
     }
@@ -61,7 +68,6 @@ impl Inflight {
 pub struct Leader {
     inflight: Arc<Inflight>,
     key: CacheKey,
-    tx: watch::Sender<Shared>,
     finished: bool,
 }
 
@@ -77,24 +83,35 @@ impl Leader {
         self.publish(|| Shared::Failed(Some(cause)));
     }
 
-    /// Frees the key, then sends `outcome()` if anybody follows.
+    /// Frees the key (nobody new can follow once it has left the map), then sends
+    /// `outcome()` to whoever followed.
     fn publish(mut self, outcome: impl FnOnce() -> Shared) {
         self.finished = true;
-        // Once the key has left the in-flight map nobody new can follow, and the map's own
-        // receiver is gone: whoever still holds a receiver is a follower.
-        self.inflight.lock().remove(&self.key);
-        if self.tx.receiver_count() == 0 {
-            return;
-        }
-        let _ = self.tx.send(outcome());
+        send(take_followers(&self.inflight, &self.key), outcome);
     }
 }
 
 impl Drop for Leader {
     fn drop(&mut self) {
         if !self.finished {
-            let _ = self.tx.send(Shared::Failed(None));
-            self.inflight.lock().remove(&self.key);
+            send(take_followers(&self.inflight, &self.key), || {
+                Shared::Failed(None)
+            });
         }
+    }
+}
+
+fn take_followers(inflight: &Inflight, key: &CacheKey) -> Vec<oneshot::Sender<Shared>> {
+    inflight.lock().remove(key).unwrap_or_default()
+}
+
+fn send(followers: Vec<oneshot::Sender<Shared>>, outcome: impl FnOnce() -> Shared) {
+    if followers.is_empty() {
+        return;
+    }
+    let outcome = outcome();
+    for tx in followers {
+        // A follower that gave up (its budget ran out) has dropped its end.
+        let _ = tx.send(outcome.clone());
     }
 }

@@ -271,12 +271,11 @@ mod tests {
         let Flight::Leader(leader) = cache.join(&key) else {
             panic!("first is leader")
         };
-        let Flight::Follower(mut rx) = cache.join(&key) else {
+        let Flight::Follower(rx) = cache.join(&key) else {
             panic!("second follows")
         };
         leader.finish(Some(&b"answer"[..]));
-        rx.changed().await.unwrap();
-        assert!(matches!(&*rx.borrow(), Shared::Done(a) if &a[..] == b"answer"));
+        assert!(matches!(rx.await.unwrap(), Shared::Done(a) if &a[..] == b"answer"));
         assert!(matches!(cache.join(&key), Flight::Leader(_)));
     }
 
@@ -287,7 +286,7 @@ mod tests {
         let Flight::Leader(leader) = cache.join(&key) else {
             panic!("first is leader")
         };
-        let Flight::Follower(mut rx) = cache.join(&key) else {
+        let Flight::Follower(rx) = cache.join(&key) else {
             panic!("second follows")
         };
         let bogus = Cause::Bogus {
@@ -295,8 +294,41 @@ mod tests {
             reason: "signature expired",
         };
         leader.fail(bogus);
-        rx.changed().await.unwrap();
-        assert!(matches!(&*rx.borrow(), Shared::Failed(Some(c)) if *c == bogus));
+        assert!(matches!(rx.await.unwrap(), Shared::Failed(Some(c)) if c == bogus));
+    }
+
+    #[tokio::test]
+    async fn every_follower_hears_and_a_dropped_leader_fails_them() {
+        let cache = Arc::new(Cache::new(settings()));
+        let key = CacheKey::of(&query(b"\x01a\x00", 1), false);
+        let Flight::Leader(leader) = cache.join(&key) else {
+            panic!("first is leader")
+        };
+        let followers: Vec<_> = (0..3)
+            .map(|_| match cache.join(&key) {
+                Flight::Follower(rx) => rx,
+                Flight::Leader(_) => panic!("the key is under way"),
+            })
+            .collect();
+        let mut followers = followers.into_iter();
+        // One follower gives up (its budget ran out): the others still hear.
+        drop(followers.next());
+        leader.finish(Some(&b"answer"[..]));
+        for rx in followers {
+            assert!(matches!(rx.await.unwrap(), Shared::Done(a) if &a[..] == b"answer"));
+        }
+
+        // A leader dropped before it finished (its client's task was cancelled) fails its
+        // followers at once and frees the key.
+        let Flight::Leader(leader) = cache.join(&key) else {
+            panic!("the key was freed")
+        };
+        let Flight::Follower(rx) = cache.join(&key) else {
+            panic!("second follows")
+        };
+        drop(leader);
+        assert!(matches!(rx.await.unwrap(), Shared::Failed(None)));
+        assert!(matches!(cache.join(&key), Flight::Leader(_)));
     }
 
     // One shard's bounded store (store.rs) through a whole cache.

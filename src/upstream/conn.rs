@@ -328,7 +328,7 @@ impl Conn {
             // The message starts after the 2-octet length.
             set_message_id(&mut inf.outbox[start + 2..], id);
             inf.next_id = id.wrapping_add(1);
-            inf.last_activity = Instant::now();
+            inf.last_activity = sent_at;
             inf.map.insert(
                 id,
                 Waiter {

@@ -342,7 +342,7 @@ impl Pool {
             } else {
                 now + (deadline - now) / 2
             };
-            let sent = Instant::now();
+            let sent = now;
             match conn.query(slot, query, wire, attempt_deadline).await {
                 Ok(reply) => {
                     let rtt = sent.elapsed();
