@@ -13,7 +13,7 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -246,16 +246,17 @@ fn spawn_workers(
     }
 }
 
-/// One strictdot process with its own notification socket.
+/// One strictdot process with its own notification socket (killed and reaped if dropped
+/// while it runs, so a failing test leaves none behind).
 struct Instance {
-    child: Child,
+    child: Reaped,
     notify: UnixDatagram,
     log: PathBuf,
 }
 
 impl Instance {
     fn start(dir: &Path, tag: usize, args: &[String]) -> Instance {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_strictdot"));
+        let mut cmd = strictdot_command();
         cmd.args(args);
         Instance::spawn(dir, tag, cmd)
     }
@@ -267,14 +268,13 @@ impl Instance {
         notify.set_read_timeout(Some(PROCESS_WAIT)).unwrap();
         let log = dir.join(format!("instance-{tag}.log"));
         // The fake upstreams sign nothing: these tests are about restarts, not DNSSEC.
-        let child = cmd
-            .env("STRICTDOT_DNSSEC", "off")
-            .env("NOTIFY_SOCKET", &socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let child = Reaped::spawn(
+            cmd.env("STRICTDOT_DNSSEC", "off")
+                .env("NOTIFY_SOCKET", &socket)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(create_file(&log)),
+        );
         Instance { child, notify, log }
     }
 
@@ -301,14 +301,10 @@ impl Instance {
 
     /// Sends SIGTERM and waits for the exit code.
     async fn terminate(mut self) -> (Option<i32>, String) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        send_signal(self.child.0.id(), "-TERM");
         let deadline = tokio::time::Instant::now() + PROCESS_WAIT;
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.child.0.try_wait().unwrap() {
                 let log = std::fs::read_to_string(&self.log).unwrap_or_default();
                 return (status.code(), log);
             }
@@ -367,8 +363,7 @@ impl Setup {
         let root = ca("Test Root");
         let server = leaf("dot.test", &root);
         let up = UpstreamOptions::new(&server, &[]).start().await;
-        let dir = std::env::temp_dir().join(format!("strictdot-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = temp_dir(tag);
         let ca_path = dir.join("ca.pem");
         std::fs::write(&ca_path, root.pem()).unwrap();
         Setup { up, dir, ca_path }
@@ -393,21 +388,13 @@ impl Setup {
     }
 }
 
-/// A free port for UDP and TCP on 127.0.0.1.
-async fn free_port() -> u16 {
-    let l = strictdot::Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
-        .await
-        .unwrap();
-    l.udp[0].local_addr().unwrap().port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn restart_under_load_loses_no_query() {
     let reps = repetitions();
     let migrate = MigrateReq::enable();
     let setup = Setup::start("restart").await;
     let dir = &setup.dir;
-    let port = free_port().await;
+    let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let args = setup.args(&["--listen", &addr.to_string(), "--rate-limit", "0"]);
 
@@ -628,7 +615,7 @@ async fn socket_activated_restart_under_load_loses_no_query() {
 
 /// Runs `strictdot healthcheck ARGS`; whether it exited 0.
 fn healthcheck(args: &[&str]) -> bool {
-    Command::new(env!("CARGO_BIN_EXE_strictdot"))
+    strictdot_command()
         .arg("healthcheck")
         .args(args)
         .stdout(Stdio::null())
@@ -658,8 +645,8 @@ async fn until(what: &str, check: impl Fn() -> bool) {
 async fn ready_file_is_per_instance_during_a_surge() {
     let setup = Setup::start("surge").await;
     let dir = &setup.dir;
-    let port = free_port().await;
-    let metrics = format!("127.0.0.1:{}", free_port().await);
+    let port = free_port();
+    let metrics = format!("127.0.0.1:{}", free_port());
     let (old_dir, new_dir) = (dir.join("old"), dir.join("new"));
     std::fs::create_dir_all(&old_dir).unwrap();
     std::fs::create_dir_all(&new_dir).unwrap();
