@@ -52,6 +52,20 @@ for _ in range(50):
     finally: t.close(); u.close()'
 }
 
+# Asks the strictdot on 127.0.0.1:$1 for www.example A until the answer (192.0.2.1) comes,
+# at most 100 times 0.1 s apart; leaves the last reply in $answer, fails if none had it.
+await_answer() {
+    answer=""
+    for _ in $(seq 1 100); do
+        answer=$(kdig @127.0.0.1 -p "$1" +time=1 +retry=0 www.example A 2>/dev/null || true)
+        if grep -q "NOERROR" <<<"$answer" && grep -q "192.0.2.1" <<<"$answer"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    grep -q "192.0.2.1" <<<"$answer"
+}
+
 # A local DoT upstream with a self-signed leaf certificate.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj /CN=upstream.test -addext subjectAltName=DNS:upstream.test \
@@ -113,15 +127,7 @@ chroot --userspec=65532:65532 "$root" /strictdot --policy /policy.toml --log-lev
 sd=$!
 pids+=($sd)
 
-answer=""
-for _ in $(seq 1 100); do
-    answer=$(kdig @127.0.0.1 -p "$port" +time=1 +retry=0 www.example A 2>/dev/null || true)
-    if grep -q "NOERROR" <<<"$answer" && grep -q "192.0.2.1" <<<"$answer"; then
-        break
-    fi
-    sleep 0.1
-done
-if ! grep -q "192.0.2.1" <<<"$answer"; then
+if ! await_answer "$port"; then
     echo "scratch-test: no answer through the chrooted strictdot" >&2
     cat "$work/strictdot.log" "$work/unbound.log" >&2 || true
     exit 1
@@ -177,13 +183,7 @@ chroot --userspec=65532:65532 "$root2" /strictdot --listen "127.0.0.1:$port2" \
     2>"$work/strictdot2.log" &
 sd2=$!
 pids+=($sd2)
-answer=""
-for _ in $(seq 1 100); do
-    answer=$(kdig @127.0.0.1 -p "$port2" +time=1 +retry=0 www.example A 2>/dev/null || true)
-    if grep -q "192.0.2.1" <<<"$answer"; then break; fi
-    sleep 0.1
-done
-if ! grep -q "192.0.2.1" <<<"$answer"; then
+if ! await_answer "$port2"; then
     echo "scratch-test: no answer from the run with the default policy" >&2
     cat "$work/strictdot2.log" >&2 || true
     exit 1

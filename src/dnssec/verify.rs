@@ -394,6 +394,20 @@ mod tests {
         many
     }
 
+    /// `n` keys that keep `key`'s tag and algorithm (the tag is not computed again) but
+    /// each have a flipped bit in the public key, then `key` itself last.
+    fn same_tag_keys(key: &Dnskey, n: u8) -> Vec<Dnskey> {
+        let mut keys: Vec<Dnskey> = (0..n)
+            .map(|i| {
+                let mut fake = key.clone();
+                fake.public_key[0] ^= 1 + i;
+                fake
+            })
+            .collect();
+        keys.push(key.clone());
+        keys
+    }
+
     /// 2030-01-01, inside every test signature's window.
     const NOW: u32 = 1_893_456_000;
 
@@ -532,13 +546,7 @@ mod tests {
         .is_ok());
 
         // Five keys with the same tag, the real one last.
-        let mut keys = Vec::new();
-        for i in 0..4u8 {
-            let mut fake = key.clone();
-            fake.public_key[0] ^= 1 + i;
-            keys.push(fake);
-        }
-        keys.push(key.clone());
+        let keys = same_tag_keys(&key, 4);
         assert_eq!(settings.max_keys_per_tag, 4);
         let mut work = Work::new(&settings, NOW);
         assert_eq!(
@@ -634,13 +642,7 @@ mod tests {
         let zone = n("example.");
         let memo = Verified::new(64);
         // Four keys with the real one's tag, the real one last.
-        let mut keys = Vec::new();
-        for i in 0..4u8 {
-            let mut fake = key.clone();
-            fake.public_key[0] ^= 1 + i;
-            keys.push(fake);
-        }
-        keys.push(key.clone());
+        let keys = same_tag_keys(&key, 4);
         let roomy = Settings {
             max_keys_per_tag: 5,
             ..Settings::default()

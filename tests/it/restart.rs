@@ -13,7 +13,7 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +30,14 @@ const REPS: usize = 5;
 const ANSWER_WAIT: Duration = Duration::from_secs(2);
 /// Longest wait for an instance to become ready or to exit.
 const PROCESS_WAIT: Duration = Duration::from_secs(30);
+
+/// Handovers this run: [`REPS`], or `STRICTDOT_RESTART_REPS` if set to a number.
+fn repetitions() -> usize {
+    std::env::var("STRICTDOT_RESTART_REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(REPS)
+}
 
 /// Per-repetition counts of one transport.
 #[derive(Default)]
@@ -238,16 +246,17 @@ fn spawn_workers(
     }
 }
 
-/// One strictdot process with its own notification socket.
+/// One strictdot process with its own notification socket (killed and reaped if dropped
+/// while it runs, so a failing test leaves none behind).
 struct Instance {
-    child: Child,
+    child: Reaped,
     notify: UnixDatagram,
     log: PathBuf,
 }
 
 impl Instance {
     fn start(dir: &Path, tag: usize, args: &[String]) -> Instance {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_strictdot"));
+        let mut cmd = strictdot_command();
         cmd.args(args);
         Instance::spawn(dir, tag, cmd)
     }
@@ -259,14 +268,13 @@ impl Instance {
         notify.set_read_timeout(Some(PROCESS_WAIT)).unwrap();
         let log = dir.join(format!("instance-{tag}.log"));
         // The fake upstreams sign nothing: these tests are about restarts, not DNSSEC.
-        let child = cmd
-            .env("STRICTDOT_DNSSEC", "off")
-            .env("NOTIFY_SOCKET", &socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let child = Reaped::spawn(
+            cmd.env("STRICTDOT_DNSSEC", "off")
+                .env("NOTIFY_SOCKET", &socket)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(create_file(&log)),
+        );
         Instance { child, notify, log }
     }
 
@@ -293,14 +301,10 @@ impl Instance {
 
     /// Sends SIGTERM and waits for the exit code.
     async fn terminate(mut self) -> (Option<i32>, String) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        send_signal(self.child.0.id(), "-TERM");
         let deadline = tokio::time::Instant::now() + PROCESS_WAIT;
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.child.0.try_wait().unwrap() {
                 let log = std::fs::read_to_string(&self.log).unwrap_or_default();
                 return (status.code(), log);
             }
@@ -345,42 +349,56 @@ impl Drop for MigrateReq {
     }
 }
 
-/// A free port for UDP and TCP on 127.0.0.1.
-async fn free_port() -> u16 {
-    let l = strictdot::Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
-        .await
-        .unwrap();
-    l.udp[0].local_addr().unwrap().port()
+/// What every test here starts from: a fake DoT upstream for `dot.test`, and a directory
+/// of the test's own (`strictdot-TAG-PID` under the temp dir) holding, as `ca.pem`, the
+/// CA that issued the upstream's certificate.
+struct Setup {
+    up: FakeUpstream,
+    dir: PathBuf,
+    ca_path: PathBuf,
+}
+
+impl Setup {
+    async fn start(tag: &str) -> Setup {
+        let root = ca("Test Root");
+        let server = leaf("dot.test", &root);
+        let up = UpstreamOptions::new(&server, &[]).start().await;
+        let dir = temp_dir(tag);
+        let ca_path = dir.join("ca.pem");
+        std::fs::write(&ca_path, root.pem()).unwrap();
+        Setup { up, dir, ca_path }
+    }
+
+    /// strictdot's arguments: `upstream` (the fake one, or another address) for
+    /// `dot.test`, checked against `ca.pem`, then `extra`.
+    fn args_for(&self, upstream: SocketAddr, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = vec![
+            "--upstream".into(),
+            format!("{upstream}#dot.test"),
+            "--ca-file".into(),
+            self.ca_path.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    }
+
+    /// [`Setup::args_for`] the fake upstream.
+    fn args(&self, extra: &[&str]) -> Vec<String> {
+        self.args_for(self.up.addr, extra)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn restart_under_load_loses_no_query() {
-    let reps = std::env::var("STRICTDOT_RESTART_REPS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(REPS);
+    let reps = repetitions();
     let migrate = MigrateReq::enable();
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let dir = std::env::temp_dir().join(format!("strictdot-restart-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_path = dir.join("ca.pem");
-    std::fs::write(&ca_path, root.pem()).unwrap();
-    let port = free_port().await;
+    let setup = Setup::start("restart").await;
+    let dir = &setup.dir;
+    let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let args: Vec<String> = vec![
-        "--listen".into(),
-        addr.to_string(),
-        "--upstream".into(),
-        format!("{}#dot.test", up.addr),
-        "--ca-file".into(),
-        ca_path.display().to_string(),
-        "--rate-limit".into(),
-        "0".into(),
-    ];
+    let args = setup.args(&["--listen", &addr.to_string(), "--rate-limit", "0"]);
 
-    let mut running = Instance::start(&dir, 0, &args).ready().await;
+    let mut running = Instance::start(dir, 0, &args).ready().await;
     let load = Arc::new(Load::new(reps));
     let mut clients = JoinSet::new();
     spawn_workers(&mut clients, &load, addr, UDP, 16, 2000);
@@ -389,7 +407,7 @@ async fn restart_under_load_loses_no_query() {
 
     for rep in 1..=reps {
         load.epoch.store(rep, Ordering::SeqCst);
-        let next = Instance::start(&dir, rep, &args).ready().await;
+        let next = Instance::start(dir, rep, &args).ready().await;
         let (code, log) = running.terminate().await;
         assert_eq!(code, Some(0), "rep {rep}: old instance's exit; log:\n{log}");
         running = next;
@@ -404,7 +422,7 @@ async fn restart_under_load_loses_no_query() {
         if migrate.on { "on" } else { "OFF" }
     ));
     let errors = load.errors.lock().unwrap().clone();
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
     assert_eq!(lost[UDP], 0, "UDP queries lost: {errors:#?}");
     assert_eq!(lost[TCP_KEEP], 0, "TCP queries lost: {errors:#?}");
     if migrate.on {
@@ -481,23 +499,12 @@ fn activated(
 /// `systemctl restart` does with the shipped units.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_activated_restart_keeps_the_queued_queries() {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let dir = std::env::temp_dir().join(format!("strictdot-activation-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_path = dir.join("ca.pem");
-    std::fs::write(&ca_path, root.pem()).unwrap();
-
+    let setup = Setup::start("activation").await;
+    let dir = &setup.dir;
     let (udp, tcp, addr) = activation_sockets();
-    let args: Vec<String> = vec![
-        "--upstream".into(),
-        format!("{}#dot.test", up.addr),
-        "--ca-file".into(),
-        ca_path.display().to_string(),
-    ];
+    let args = setup.args(&[]);
 
-    let first = activated(&dir, 0, &udp, &tcp, &args).ready().await;
+    let first = activated(dir, 0, &udp, &tcp, &args).ready().await;
     let reply = udp_exchange(addr, &query(1, "www.example", 1, None), ANSWER_WAIT)
         .await
         .expect("an answer over the inherited UDP socket");
@@ -521,7 +528,7 @@ async fn socket_activated_restart_keeps_the_queued_queries() {
     let mut waiting = TcpStream::connect(addr)
         .await
         .expect("the accept queue takes it");
-    let second = activated(&dir, 1, &udp, &tcp, &args).ready().await;
+    let second = activated(dir, 1, &udp, &tcp, &args).ready().await;
     let mut buf = vec![0u8; 4096];
     let n = tokio::time::timeout(ANSWER_WAIT, client.recv(&mut buf))
         .await
@@ -531,7 +538,7 @@ async fn socket_activated_restart_keeps_the_queued_queries() {
     assert_eq!(tcp_ask(&mut waiting, 4, "www.example").await, Ok(Some(())));
     let (code, log) = second.terminate().await;
     assert_eq!(code, Some(0), "{log}");
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// `systemctl restart` of the shipped units under a steady load: the test plays systemd.
@@ -544,29 +551,13 @@ async fn socket_activated_restart_keeps_the_queued_queries() {
 /// query must be answered. A TCP client may reconnect once after a clean close.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn socket_activated_restart_under_load_loses_no_query() {
-    let reps = std::env::var("STRICTDOT_RESTART_REPS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(REPS);
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let dir =
-        std::env::temp_dir().join(format!("strictdot-activation-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_path = dir.join("ca.pem");
-    std::fs::write(&ca_path, root.pem()).unwrap();
+    let reps = repetitions();
+    let setup = Setup::start("activation-load").await;
+    let dir = &setup.dir;
     let (udp, tcp, addr) = activation_sockets();
-    let args: Vec<String> = vec![
-        "--upstream".into(),
-        format!("{}#dot.test", up.addr),
-        "--ca-file".into(),
-        ca_path.display().to_string(),
-        "--rate-limit".into(),
-        "0".into(),
-    ];
+    let args = setup.args(&["--rate-limit", "0"]);
 
-    let mut running = activated(&dir, 0, &udp, &tcp, &args).ready().await;
+    let mut running = activated(dir, 0, &udp, &tcp, &args).ready().await;
     let load = Arc::new(Load::new(reps));
     let mut clients = JoinSet::new();
     spawn_workers(&mut clients, &load, addr, UDP, 16, 2000);
@@ -579,7 +570,7 @@ async fn socket_activated_restart_under_load_loses_no_query() {
         let (code, log) = running.terminate().await;
         assert_eq!(code, Some(0), "rep {rep}: old instance's exit; log:\n{log}");
         let exited = stopped.elapsed();
-        running = activated(&dir, rep, &udp, &tcp, &args).ready().await;
+        running = activated(dir, rep, &udp, &tcp, &args).ready().await;
         gaps.push((exited, stopped.elapsed() - exited));
         // The new instance carries the load for a while (a count, not a sleep) before the
         // next restart.
@@ -609,7 +600,7 @@ async fn socket_activated_restart_under_load_loses_no_query() {
         );
     }
     let errors = load.errors.lock().unwrap().clone();
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
     assert_eq!(
         lost,
         [0, 0, 0],
@@ -624,7 +615,7 @@ async fn socket_activated_restart_under_load_loses_no_query() {
 
 /// Runs `strictdot healthcheck ARGS`; whether it exited 0.
 fn healthcheck(args: &[&str]) -> bool {
-    Command::new(env!("CARGO_BIN_EXE_strictdot"))
+    strictdot_command()
         .arg("healthcheck")
         .args(args)
         .stdout(Stdio::null())
@@ -652,15 +643,10 @@ async fn until(what: &str, check: impl Fn() -> bool) {
 /// goes before its drain starts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_file_is_per_instance_during_a_surge() {
-    let root = ca("Test Root");
-    let server = leaf("dot.test", &root);
-    let up = UpstreamOptions::new(&server, &[]).start().await;
-    let dir = std::env::temp_dir().join(format!("strictdot-surge-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_path = dir.join("ca.pem");
-    std::fs::write(&ca_path, root.pem()).unwrap();
-    let port = free_port().await;
-    let metrics = format!("127.0.0.1:{}", free_port().await);
+    let setup = Setup::start("surge").await;
+    let dir = &setup.dir;
+    let port = free_port();
+    let metrics = format!("127.0.0.1:{}", free_port());
     let (old_dir, new_dir) = (dir.join("old"), dir.join("new"));
     std::fs::create_dir_all(&old_dir).unwrap();
     std::fs::create_dir_all(&new_dir).unwrap();
@@ -669,22 +655,21 @@ async fn ready_file_is_per_instance_during_a_surge() {
     let unreachable = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = unreachable.local_addr().unwrap();
     drop(unreachable);
-    let args = |upstream: &str, ready: &Path| -> Vec<String> {
-        vec![
-            "--listen".into(),
-            format!("127.0.0.1:{port}"),
-            "--metrics".into(),
-            metrics.clone(),
-            "--upstream".into(),
-            format!("{upstream}#dot.test"),
-            "--ca-file".into(),
-            ca_path.display().to_string(),
-            "--ready-file".into(),
-            ready.display().to_string(),
-        ]
+    let args = |upstream: SocketAddr, ready: &Path| -> Vec<String> {
+        let listen = format!("127.0.0.1:{port}");
+        let ready = ready.display().to_string();
+        let extra = [
+            "--listen",
+            &listen,
+            "--metrics",
+            &metrics,
+            "--ready-file",
+            &ready,
+        ];
+        setup.args_for(upstream, &extra)
     };
 
-    let old = Instance::start(&dir, 0, &args(&up.addr.to_string(), &old_file))
+    let old = Instance::start(dir, 0, &args(setup.up.addr, &old_file))
         .ready()
         .await;
     until("the old instance's ready file", || old_file.exists()).await;
@@ -692,7 +677,7 @@ async fn ready_file_is_per_instance_during_a_surge() {
 
     // Left by a crashed process at the new instance's path.
     std::fs::write(&new_file, "1\n").unwrap();
-    let new = Instance::start(&dir, 1, &args(&dead.to_string(), &new_file))
+    let new = Instance::start(dir, 1, &args(dead, &new_file))
         .ready()
         .await;
     // The new instance serves (READY=1) and removed the stale file before binding; it stays
@@ -735,5 +720,5 @@ async fn ready_file_is_per_instance_during_a_surge() {
     assert!(!healthcheck(&["--ready-file", old_file.to_str().unwrap()]));
     let (code, log) = new.terminate().await;
     assert_eq!(code, Some(0), "{log}");
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -70,6 +70,40 @@ async fn one_exchange(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Ha
     kind
 }
 
+/// The protocol versions each resumption test runs with, one at a time: TLS 1.3, TLS 1.2.
+const EACH_VERSION: [&[&rustls::SupportedProtocolVersion]; 2] =
+    [&[&rustls::version::TLS13], &[&rustls::version::TLS12]];
+
+/// A client's first visit: a new configuration trusting `root` that speaks `versions`
+/// makes a full handshake; the configuration (now holding the session) for its return.
+async fn first_visit(
+    addr: SocketAddr,
+    root: &Issued,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
+    let returning = client_config(root, versions);
+    assert_eq!(
+        one_exchange(addr, returning.clone()).await,
+        HandshakeKind::Full,
+        "first visit"
+    );
+    returning
+}
+
+/// The client of [`first_visit`] comes back (`visit` says when) and resumes its session.
+async fn assert_resumes(
+    addr: SocketAddr,
+    returning: Arc<rustls::ClientConfig>,
+    visit: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) {
+    assert_eq!(
+        one_exchange(addr, returning).await,
+        HandshakeKind::Resumed,
+        "{visit} ({versions:?})"
+    );
+}
+
 /// The configuration of a strictdot with one TLS listener for `dns.strictdot.test`
 /// (certificate `cert`).
 fn tls_config(cert: &Issued) -> ConfigBuilder {
@@ -115,26 +149,20 @@ async fn start_tls_reloadable(
 async fn returning_client_resumes_after_many_others() {
     let root = ca("Listener CA");
     let (addr, metrics, token) = start_tls(&root).await;
-    for versions in [
-        &[&rustls::version::TLS13][..],
-        &[&rustls::version::TLS12][..],
-    ] {
-        let returning = client_config(&root, versions);
-        assert_eq!(
-            one_exchange(addr, returning.clone()).await,
-            HandshakeKind::Full,
-            "first visit"
-        );
+    for versions in EACH_VERSION {
+        let returning = first_visit(addr, &root, versions).await;
         for _ in 0..260 {
             // A new configuration each time: no session to offer, a full handshake.
             let kind = one_exchange(addr, client_config(&root, versions)).await;
             assert_eq!(kind, HandshakeKind::Full);
         }
-        assert_eq!(
-            one_exchange(addr, returning).await,
-            HandshakeKind::Resumed,
-            "second visit of the first client ({versions:?})"
-        );
+        assert_resumes(
+            addr,
+            returning,
+            "second visit of the first client",
+            versions,
+        )
+        .await;
     }
     // The server counted them: two resumed of 2 * 262 handshakes.
     assert_eq!(metrics.tls_client_resumptions.get(), 2);
@@ -151,23 +179,11 @@ async fn client_resumes_across_a_reload() {
     let root = ca("Listener CA");
     let cert = leaf("dns.strictdot.test", &root);
     let (addr, metrics, reloader, token) = start_tls_reloadable(&cert).await;
-    for versions in [
-        &[&rustls::version::TLS13][..],
-        &[&rustls::version::TLS12][..],
-    ] {
-        let returning = client_config(&root, versions);
-        assert_eq!(
-            one_exchange(addr, returning.clone()).await,
-            HandshakeKind::Full,
-            "first visit"
-        );
+    for versions in EACH_VERSION {
+        let returning = first_visit(addr, &root, versions).await;
         // The same files, read and built again, as a SIGHUP does.
         reloader.reload(&tls_config(&cert).build().expect("config accepted"));
-        assert_eq!(
-            one_exchange(addr, returning).await,
-            HandshakeKind::Resumed,
-            "visit after the reload ({versions:?})"
-        );
+        assert_resumes(addr, returning, "visit after the reload", versions).await;
     }
     assert_eq!(metrics.tls_client_resumptions.get(), 2);
     token.cancel();
