@@ -285,11 +285,18 @@ impl Forwarder {
         allowed
     }
 
-    /// The pipeline: what to do with one message `msg` from `client` over `transport`.
-    /// Every stage and its order is here (see the module doc); the message and the
-    /// answer given now are counted here, by transport.
-    pub fn handle(self: &Arc<Self>, msg: &[u8], client: IpAddr, transport: Transport) -> Outcome {
-        let received = Instant::now();
+    /// The pipeline: what to do with one message `msg` from `client` over `transport`,
+    /// which arrived at `received` (a listener reads the clock once per batch of messages
+    /// it takes from the socket, not once per message). Every stage and its order is here
+    /// (see the module doc); the message and the answer given now are counted here, by
+    /// transport.
+    pub fn handle(
+        self: &Arc<Self>,
+        msg: &[u8],
+        client: IpAddr,
+        transport: Transport,
+        received: Instant,
+    ) -> Outcome {
         self.metrics.count_query(transport);
         let mut outcome = self.stages(msg, canonical(client), transport, received);
         if let Outcome::Answer(answer) = &mut outcome {
@@ -383,7 +390,7 @@ impl Forwarder {
             None => (None, None),
             Some(cache) => {
                 let key = CacheKey::of(&query, self.privacy.keep_ecs);
-                match cache.lookup(&key, &query, Instant::now()) {
+                match cache.lookup(&key, &query, received) {
                     Lookup::Fresh(answer, prefetch) => {
                         self.metrics.cache_hits.inc();
                         if prefetch {

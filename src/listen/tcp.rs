@@ -283,7 +283,12 @@ impl Connection {
                     reading = false;
                     break;
                 };
-                match self.switch.get().handle(msg, self.client, self.transport) {
+                // Received with the read that brought it (one clock read per read).
+                match self
+                    .switch
+                    .get()
+                    .handle(msg, self.client, self.transport, last_read)
+                {
                     Outcome::Drop => {}
                     Outcome::Answer(answer) => {
                         push_frame(&mut out, &answer);

@@ -169,11 +169,15 @@ fn take(
     switch: &Switch,
     handle: &mut impl FnMut(Outcome, SocketAddr),
 ) -> std::io::Result<usize> {
-    let received = receiver.receive(socket)?;
-    for (msg, peer) in receiver.datagrams(received) {
-        handle(switch.get().handle(msg, peer.ip(), Transport::Udp), peer);
+    let count = receiver.receive(socket)?;
+    let now = Instant::now();
+    for (msg, peer) in receiver.datagrams(count) {
+        handle(
+            switch.get().handle(msg, peer.ip(), Transport::Udp, now),
+            peer,
+        );
     }
-    Ok(received)
+    Ok(count)
 }
 
 /// Takes `socket` out of the kernel's choice for new datagrams while it can still be read:
