@@ -52,7 +52,7 @@ PROXIES=${BENCH_PROXIES:-"strictdot stubby unbound dnsdist kresd"}
 OUT_DIR=${BENCH_OUT:-$BENCH_DIR/results}
 STRICTDOT=${BENCH_STRICTDOT_BIN:-$ROOT/target/release/strictdot}
 STRICTDOT_B=${BENCH_STRICTDOT_BIN_B:-}
-ALL_WORKLOADS="hit-udp hit-tcp hit-tls latency-hit miss-udp miss-tcp miss-tls latency latency-tcp latency-tls churn-tls churn-tls-resume"
+ALL_WORKLOADS="hit-udp hit-tcp hit-tls latency-hit miss-udp miss-tcp miss-tls latency latency-tcp latency-tls churn-tls churn-tls-resume stream-tcp stream-tls"
 WORKLOADS=${BENCH_WORKLOADS:-"hit-udp hit-tcp hit-tls latency-hit miss-udp miss-tcp miss-tls latency"}
 REFERENCES=${BENCH_REFERENCES:-"upstream plain"}
 for w in $WORKLOADS; do
@@ -449,6 +449,21 @@ gen_names() { # gen_names FILE PREFIX COUNT: unique names PREFIX<i>.bench
     awk -v p="$2" -v n="$3" 'BEGIN { for (i = 0; i < n; i++) printf "%s%d.bench A\n", p, i }' >"$1"
 }
 
+# start_profile TARGET WORKLOAD ROUND PID SECONDS: with BENCH_PROFILE_DIR set and a strictdot
+# target, profiles PID for SECONDS in the background (perf record, and perf stat of the
+# syscalls unless BENCH_PROFILE_SYSCALLS=0); the caller's array `prof` gets their PIDs.
+start_profile() {
+    [[ -n ${BENCH_PROFILE_DIR:-} && $1 == strictdot* ]] || return 0
+    mkdir -p "$BENCH_PROFILE_DIR"
+    local pbase=$BENCH_PROFILE_DIR/$1-$2-r$3
+    command perf record -g -F "${BENCH_PROFILE_FREQ:-499}" -p "$4" -o "$pbase.data" -- sleep "$5" >/dev/null 2>&1 &
+    prof+=($!)
+    if [[ ${BENCH_PROFILE_SYSCALLS:-1} != 0 ]]; then
+        command perf stat -e 'syscalls:sys_enter_*' -p "$4" -o "$pbase.syscalls" -- sleep "$5" >/dev/null 2>&1 &
+        prof+=($!)
+    fi
+}
+
 # perf TARGET WORKLOAD ROUND PORT MODE DATAFILE CPU_PID [extra dnsperf args...]
 perf() {
     local target=$1 workload=$2 round=$3 port=$4 mode=$5 data=$6 cpu_pid=$7
@@ -465,20 +480,14 @@ perf() {
     if [[ -n ${BENCH_QPS:-} && $workload != latency* ]]; then
         fixed=(-Q "$BENCH_QPS")
     fi
-    if [[ -n ${BENCH_PROFILE_DIR:-} && $target == strictdot* && $workload != warmup && $workload != hit-warm ]]; then
-        mkdir -p "$BENCH_PROFILE_DIR"
-        local pbase=$BENCH_PROFILE_DIR/$target-$workload-r$round
-        command perf record -g -F "${BENCH_PROFILE_FREQ:-499}" -p "$cpu_pid" -o "$pbase.data" -- sleep "$secs" >/dev/null 2>&1 &
-        prof+=($!)
-        if [[ ${BENCH_PROFILE_SYSCALLS:-1} != 0 ]]; then
-            command perf stat -e 'syscalls:sys_enter_*' -p "$cpu_pid" -o "$pbase.syscalls" -- sleep "$secs" >/dev/null 2>&1 &
-            prof+=($!)
-        fi
+    if [[ $workload != warmup && $workload != hit-warm ]]; then
+        start_profile "$target" "$workload" "$round" "$cpu_pid" "$secs"
     fi
     { time dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$data" -c "$CLIENTS" -q "$OUTSTANDING" \
         -l "$secs" -t "$DNSPERF_TIMEOUT" "${fixed[@]}" "$@" >"$out" 2>&1 || true; } 2>"$out.time"
     local pp
     for pp in "${prof[@]}"; do wait "$pp" || true; done
+    prof=()
     m1=$(machine_busy_ticks)
     c1=$(cpu_ticks "$cpu_pid")
     u1=$(cpu_ticks "${PIDS[upstream]}")
@@ -530,6 +539,27 @@ churn() {
     python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("    %-9s %-16s %6.0f handshakes/s  resumed %5.1f%%  errors %d  cpu %.2f s" % (r["target"], r["workload"], r["handshakes_per_s"], 100*r["resumed_share"], r["errors"], r["cpu_s"]))' "$rec" >&2
 }
 
+# stream TARGET WORKLOAD ROUND PORT CPU_PID [--tls]: cache hits from bench/stream.py, which
+# writes its queries in batches (one write, over DoT one TLS record, per BENCH_STREAM_BATCH
+# queries) on CLIENTS connections; one JSON record of kind "stream".
+stream() {
+    local target=$1 workload=$2 round=$3 port=$4 cpu_pid=$5 c0 c1 rec prof=() pp
+    shift 5
+    c0=$(cpu_ticks "$cpu_pid")
+    start_profile "$target" "$workload" "$round" "$cpu_pid" "$DURATION"
+    rec=$(python3 "$BENCH_DIR/stream.py" 127.0.0.1 "$port" --seconds "$DURATION" \
+        --clients "$CLIENTS" --batch "${BENCH_STREAM_BATCH:-50}" --names "$HIT_FILE" "$@") || {
+        log "  $target $workload: stream.py failed"
+        return 0
+    }
+    for pp in "${prof[@]}"; do wait "$pp" || true; done
+    c1=$(cpu_ticks "$cpu_pid")
+    rec=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(kind="stream", target=sys.argv[2], workload=sys.argv[3], round=int(sys.argv[4]), cpu_s=float(sys.argv[5])); print(json.dumps(r))' \
+        "$rec" "$target" "$workload" "$round" "$(ticks_to_s $((c1 - c0)))")
+    echo "$rec" >>"$RAW"
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("    %-9s %-10s qps %9.0f  noerror %5.1f%%  cpu %.2f s  answers/CPU-s %.0f" % (r["target"], r["workload"], r["qps"], 100*r["noerror"]/max(1,r["answers"]), r["cpu_s"], r["noerror"]/max(0.001,r["cpu_s"])))' "$rec" >&2
+}
+
 # Cache-miss name files are generated per (round, target, workload) so that no name is
 # ever sent twice, not even across rounds or proxies.
 miss_file() { # miss_file ROUND TARGET TAG COUNT -> prints path
@@ -576,6 +606,8 @@ run_proxy_session() { # run_proxy_session PROXY ROUND
         hit-tls) perf "$p" hit-tls "$r" "$tport" dot "$HIT_FILE" "$pid" ;;
         churn-tls) churn "$p" "$w" "$r" "$tport" "$pid" ;;
         churn-tls-resume) churn "$p" "$w" "$r" "$tport" "$pid" --resume ;;
+        stream-tcp) stream "$p" "$w" "$r" "$port" "$pid" ;;
+        stream-tls) stream "$p" "$w" "$r" "$tport" "$pid" --tls ;;
         # Latency of a cache hit at the fixed rate (the name set is in the cache by now).
         latency-hit) perf "$p" latency-hit "$r" "$port" udp "$HIT_FILE" "$pid" -Q "$LAT_QPS" -v ;;
         # Cache-miss: unique names, new for each run.
