@@ -460,8 +460,13 @@ fn readme_warns_that_an_untrusted_public_chain_is_likely_interception() {
 /// Runs the binary with `extra` flags on a free port, sends one query over UDP, stops it
 /// with SIGTERM and returns its exit code and log.
 async fn one_query_log(name: &str, extra: &[&str]) -> (Option<i32>, String) {
-    let (_up, mut child, _) =
+    let (_up, child, _) =
         forwarding_binary(name, extra, Stdio::piped(), "secret-name.example").await;
+    terminated(child).await
+}
+
+/// Sends SIGTERM to `child` (stderr piped) and returns its exit code and whole log.
+async fn terminated(mut child: Reaped) -> (Option<i32>, String) {
     send_signal(child.0.id(), "-TERM");
     let mut stderr = child.0.stderr.take().unwrap();
     let log = tokio::task::spawn_blocking(move || {
@@ -689,20 +694,12 @@ async fn threads_sets_the_workers_and_the_udp_sockets() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for (given, expected) in [(Some("1"), 1), (Some("3"), 3), (None, cores)] {
         let extra: Vec<&str> = given.map(|n| vec!["--threads", n]).unwrap_or_default();
-        let (_up, mut child, reply) =
+        let (_up, child, reply) =
             forwarding_binary("threads", &extra, Stdio::piped(), "www.example").await;
         assert_eq!(reply.get(3).map(|b| b & 0x0f), Some(0), "{reply:?}");
         let workers = worker_threads(child.0.id());
-        send_signal(child.0.id(), "-TERM");
-        let mut stderr = child.0.stderr.take().unwrap();
-        let log = tokio::task::spawn_blocking(move || {
-            let mut log = String::new();
-            std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
-            log
-        })
-        .await
-        .unwrap();
-        assert_eq!(child.0.wait().unwrap().code(), Some(0), "{log}");
+        let (code, log) = terminated(child).await;
+        assert_eq!(code, Some(0), "{log}");
         assert_eq!(workers, expected, "--threads {given:?}:\n{log}");
         let udp = log
             .lines()
