@@ -390,7 +390,10 @@ impl Forwarder {
             None => (None, None),
             Some(cache) => {
                 let key = CacheKey::of(&query, self.privacy.keep_ecs);
-                match cache.lookup(&key, &query, received) {
+                // Freshness by the clock now, not by `received`: a message can wait in
+                // a TCP connection's buffer (at its in-flight cap) for as long as the
+                // queries ahead of it, and a TTL must not be stretched by that wait.
+                match cache.lookup(&key, &query, Instant::now()) {
                     Lookup::Fresh(answer, prefetch) => {
                         self.metrics.cache_hits.inc();
                         if prefetch {
