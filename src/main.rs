@@ -94,11 +94,13 @@ fn main() -> ExitCode {
         .listen_tls()
         .map(|t| t.addrs().to_vec())
         .unwrap_or_default();
+    // Read once: the UDP sockets and the runtime's workers must agree.
+    let threads = config.threads();
     let addrs = Addresses {
         dns: config.listen(),
         tls: &tls_addrs,
         metrics: config.metrics(),
-        udp_sockets: config.threads(),
+        udp_sockets: threads,
     };
     let bound = match Activation::from_process() {
         Some(activation) => {
@@ -126,7 +128,7 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.threads())
+        .worker_threads(threads)
         .enable_all()
         .build()
     {
